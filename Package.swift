@@ -1,0 +1,70 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "agor",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Bus", targets: ["Bus"]),
+        .executable(name: "agor", targets: ["agor"]),
+        .executable(name: "bus-bench", targets: ["BusBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // libzmq from Debian's libzmq3-dev (runtime: libzmq5).
+        .systemLibrary(
+            name: "CLibZMQ",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        // libsodium from Debian's libsodium-dev (runtime: libsodium23).
+        .systemLibrary(
+            name: "CSodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .target(
+            name: "Bus",
+            dependencies: [
+                "CLibZMQ", "CSodium",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .target(name: "btmsg", dependencies: ["Bus"]),
+        .target(name: "bttask", dependencies: ["Bus"]),
+        .target(name: "AgentRunner", dependencies: ["Bus"]),
+        .target(name: "Diagnostics", dependencies: ["Bus"]),
+        .target(name: "Gateway", dependencies: ["Bus"]),
+        .target(
+            name: "AgorKit",
+            dependencies: [
+                "Bus",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "agor",
+            dependencies: [
+                "AgorKit", "Bus",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "BusBench",
+            dependencies: ["Bus"],
+            path: "Benchmarks/BusBench"
+        ),
+        .testTarget(name: "BusTests", dependencies: ["Bus"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Bus", "AgorKit"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,176 @@
+import CLibZMQ
+import Foundation
+import Synchronization
+
+/// A ZeroMQ socket for async code.
+///
+/// The libzmq socket is owned by one thread made for it, which sleeps in `zmq_poll` until the
+/// socket is readable or work arrives on an eventfd, so an idle socket costs no CPU. Everything
+/// readable at a wake-up is handed over as one `ReceivedBatch`; sends are queued and written by
+/// that thread, so no call ever blocks the cooperative pool.
+public final class Socket: Sendable {
+    public let type: SocketType
+    /// The endpoints bound at creation, with real ports where `*` was asked.
+    public let boundEndpoints: [String]
+    let core: SocketCore
+
+    public struct Configuration: Sendable {
+        public var options: [SocketOption] = []
+        public var bind: [String] = []
+        public var connect: [String] = []
+        /// Read each message's ZAP User-Id (servers that authenticate peers).
+        public var readUserId = false
+        /// Most messages read in one wake-up.
+        public var maxBatchMessages = 4096
+        /// Batches that may wait for the consumer before the thread stops reading.
+        public var receiveQueueBatches = 8
+        /// Messages that may wait in the send queue before `send` suspends.
+        public var sendQueueLimit = 100_000
+        /// PUB: largest batch frame built from queued events under load (0 = never batch).
+        public var maxCoalescedBytes = 64 * 1024
+        /// Report socket monitor events through `monitorEvents`.
+        public var monitor = false
+
+        public init(options: [SocketOption] = [], bind: [String] = [], connect: [String] = [],
+                    readUserId: Bool = false) {
+            self.options = options
+            self.bind = bind
+            self.connect = connect
+            self.readUserId = readUserId
+        }
+    }
+
+    /// Creates, configures, binds and connects the socket, then starts its thread.
+    public init(context: Context, type: SocketType, _ configuration: Configuration = .init()) throws {
+        let raw = try RawSocket(context: context, type: type)
+        var linger: Int32 = 0
+        for option in configuration.options {
+            try raw.set(option)
+            if case .linger(let value) = option { linger = value }
+        }
+        var monitor: SocketMonitor?
+        if configuration.monitor {
+            monitor = try SocketMonitor(context: context, watching: raw)
+        }
+        var bound: [String] = []
+        for endpoint in configuration.bind {
+            try raw.bind(endpoint)
+            bound.append(raw.lastEndpoint)
+        }
+        for endpoint in configuration.connect {
+            try raw.connect(endpoint)
+        }
+        self.type = type
+        self.boundEndpoints = bound
+        self.core = SocketCore(raw: raw, configuration: configuration, linger: linger, monitor: monitor)
+    }
+
+    deinit { core.requestClose() }
+
+    // MARK: sending
+
+    /// Queues a message for sending. Suspends only while the send queue is full.
+    public func send(_ message: OutgoingMessage) async {
+        await core.enqueue([.message(message)])
+    }
+
+    /// Queues several messages in order, with one hand-over.
+    public func send(contentsOf messages: [OutgoingMessage]) async {
+        await core.enqueue(messages.map { .message($0) })
+    }
+
+    public func send(frames: [[UInt8]]) async { await send(OutgoingMessage(frames: frames)) }
+
+    /// Queues without waiting; false when the send queue is full or the socket closed.
+    @discardableResult
+    public func trySend(_ message: OutgoingMessage) -> Bool {
+        core.tryEnqueue(.message(message))
+    }
+
+    /// PUB: queues an event [topic, envelope, body]. When several events of one topic are queued at
+    /// once (under load), the thread sends them as one batch frame (see docs/PROTOCOL.md).
+    public func publish(topic: [UInt8], envelope: [UInt8], body: [UInt8]) async {
+        await core.enqueue([.event(topic: topic, envelope: envelope, body: body)])
+    }
+
+    @discardableResult
+    public func tryPublish(topic: [UInt8], envelope: [UInt8], body: [UInt8]) -> Bool {
+        core.tryEnqueue(.event(topic: topic, envelope: envelope, body: body))
+    }
+
+    // MARK: receiving
+
+    /// Batches of received messages, as read per wake-up. One consumer at a time.
+    public var batches: BatchSequence { BatchSequence(channel: core.inbound) }
+
+    /// Received messages one by one (flattening `batches`).
+    public var messages: MessageSequence { MessageSequence(channel: core.inbound) }
+
+    /// Socket monitor events, when the socket was made with `monitor: true`.
+    public var monitorEvents: SocketMonitor.Events? { core.monitor?.events }
+
+    // MARK: control
+
+    /// Runs `body` with the libzmq socket on its own thread (subscribe, connect, options...).
+    public func perform<T: Sendable>(_ body: @escaping @Sendable (RawSocket) throws -> T) async throws -> T {
+        try await core.perform(body)
+    }
+
+    public func subscribe(_ topic: String) async throws {
+        try await perform { try $0.set(.subscribe(topic)) }
+    }
+
+    public func connect(_ endpoint: String) async throws {
+        try await perform { try $0.connect(endpoint) }
+    }
+
+    public func disconnect(_ endpoint: String) async throws {
+        try await perform { try $0.disconnect(endpoint) }
+    }
+
+    public var counters: SocketCounters.Snapshot { core.snapshot() }
+
+    /// Sends what is queued, closes the socket (with its linger) and ends `batches`.
+    public func close() async {
+        await core.close()
+    }
+}
+
+/// Async sequence of received batches.
+public struct BatchSequence: AsyncSequence, Sendable {
+    public typealias Element = ReceivedBatch
+    let channel: BatchChannel<ReceivedBatch>
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let channel: BatchChannel<ReceivedBatch>
+        public mutating func next() async -> ReceivedBatch? { await channel.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(channel: channel) }
+}
+
+/// Async sequence of received messages.
+public struct MessageSequence: AsyncSequence, Sendable {
+    public typealias Element = ReceivedMessage
+    let channel: BatchChannel<ReceivedBatch>
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let channel: BatchChannel<ReceivedBatch>
+        var current: ReceivedBatch?
+        var index = 0
+
+        public mutating func next() async -> ReceivedMessage? {
+            while true {
+                if let batch = current, index < batch.count {
+                    defer { index += 1 }
+                    return batch[index]
+                }
+                guard let batch = await channel.next() else { return nil }
+                current = batch
+                index = 0
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(channel: channel) }
+}

@@ -1,0 +1,205 @@
+import CLibZMQ
+import Foundation
+import Synchronization
+
+/// What is queued for a socket's thread to send.
+enum Outbound: Sendable {
+    case message(OutgoingMessage)
+    /// A PUB event that may share a batch frame with others of the same topic.
+    case event(topic: [UInt8], envelope: [UInt8], body: [UInt8])
+}
+
+/// The state shared between a `Socket` and the thread that owns its libzmq socket.
+final class SocketCore: Sendable {
+    private struct Shared {
+        var outbound: [Outbound] = []
+        var operations: [@Sendable (RawSocket) -> Void] = []
+        var sendWaiters: [(items: [Outbound], continuation: CheckedContinuation<Void, Never>)] = []
+        var sleeping = false
+        var closing = false
+        var closed = false
+        var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let shared = Mutex(Shared())
+    private let wakeup = Wakeup()
+    let inbound: BatchChannel<ReceivedBatch>
+    let counters = SocketCounters()
+    let monitor: SocketMonitor?
+    private let sendQueueLimit: Int
+
+    init(raw: RawSocket, configuration: Socket.Configuration, linger: Int32, monitor: SocketMonitor?) {
+        let wakeup = self.wakeup
+        inbound = BatchChannel(capacity: configuration.receiveQueueBatches, onSpace: { wakeup.signal() })
+        sendQueueLimit = configuration.sendQueueLimit
+        self.monitor = monitor
+        let transfer = UnsafeTransfer(raw)
+        let thread = Thread { [self] in
+            var loop = SocketLoop(core: self, raw: transfer.value, configuration: configuration, linger: linger)
+            loop.run()
+        }
+        thread.name = "agor.bus.\(raw.type)"
+        thread.start()
+    }
+
+    // MARK: called from any thread
+
+    func enqueue(_ items: [Outbound]) async {
+        enum Decision { case queued(wake: Bool), wait, closed }
+        let decision: Decision = shared.withLock { s in
+            if s.closing { return .closed }
+            if s.sendWaiters.isEmpty && s.outbound.count < sendQueueLimit {
+                s.outbound.append(contentsOf: items)
+                let wake = s.sleeping
+                s.sleeping = false
+                return .queued(wake: wake)
+            }
+            return .wait
+        }
+        switch decision {
+        case .queued(let wake):
+            counters.queuedOut.add(items.count, ordering: .relaxed)
+            if wake { wakeup.signal() }
+        case .closed:
+            counters.sendErrors.add(items.count, ordering: .relaxed)
+        case .wait:
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ok = shared.withLock { s -> Bool in
+                    if s.closing { return false }
+                    s.sendWaiters.append((items, continuation))
+                    return true
+                }
+                if ok {
+                    counters.queuedOut.add(items.count, ordering: .relaxed)
+                    wakeup.signal()
+                } else {
+                    counters.sendErrors.add(items.count, ordering: .relaxed)
+                    continuation.resume()
+                }
+            }
+        }
+    }
+
+    func tryEnqueue(_ item: Outbound) -> Bool {
+        let (ok, wake): (Bool, Bool) = shared.withLock { s in
+            guard !s.closing, s.sendWaiters.isEmpty, s.outbound.count < sendQueueLimit else { return (false, false) }
+            s.outbound.append(item)
+            let wake = s.sleeping
+            s.sleeping = false
+            return (true, wake)
+        }
+        if ok { counters.queuedOut.add(1, ordering: .relaxed) }
+        if wake { wakeup.signal() }
+        return ok
+    }
+
+    func perform<T: Sendable>(_ body: @escaping @Sendable (RawSocket) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+            let accepted = shared.withLock { s -> Bool in
+                if s.closing { return false }
+                s.operations.append { raw in
+                    do { continuation.resume(returning: try body(raw)) } catch { continuation.resume(throwing: error) }
+                }
+                s.sleeping = false
+                return true
+            }
+            if accepted { wakeup.signal() } else { continuation.resume(throwing: ZMQError.terminated) }
+        }
+    }
+
+    func requestClose() {
+        shared.withLock { $0.closing = true }
+        wakeup.signal()
+    }
+
+    func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = shared.withLock { s -> Bool in
+                if s.closed { return true }
+                s.closing = true
+                s.closeWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() } else { wakeup.signal() }
+        }
+        monitor?.stop()
+    }
+
+    func snapshot() -> SocketCounters.Snapshot {
+        SocketCounters.Snapshot(
+            messagesIn: counters.messagesIn.load(ordering: .relaxed),
+            messagesOut: counters.messagesOut.load(ordering: .relaxed),
+            bytesIn: counters.bytesIn.load(ordering: .relaxed),
+            bytesOut: counters.bytesOut.load(ordering: .relaxed),
+            batchesIn: counters.batchesIn.load(ordering: .relaxed),
+            messagesCoalesced: counters.framesCoalesced.load(ordering: .relaxed),
+            sendErrors: counters.sendErrors.load(ordering: .relaxed),
+            sendQueueDepth: counters.queuedOut.load(ordering: .relaxed),
+            receiveQueueDepth: inbound.depth)
+    }
+
+    // MARK: called from the socket's thread only
+
+    struct Work {
+        var operations: [@Sendable (RawSocket) -> Void]
+        var outbound: [Outbound]
+        var resumed: [CheckedContinuation<Void, Never>]
+        var closing: Bool
+    }
+
+    /// Takes everything queued. With `sleepIfIdle`, marks the thread asleep when nothing was queued
+    /// so that the next producer signals the eventfd.
+    func takeWork(into outbound: inout [Outbound], sleepIfIdle: Bool) -> (operations: [@Sendable (RawSocket) -> Void], resumed: [CheckedContinuation<Void, Never>], closing: Bool, idle: Bool) {
+        shared.withLock { s in
+            let ops = s.operations
+            s.operations = []
+            if outbound.isEmpty {
+                swap(&outbound, &s.outbound)
+            } else {
+                outbound.append(contentsOf: s.outbound)
+                s.outbound.removeAll(keepingCapacity: true)
+            }
+            var resumed: [CheckedContinuation<Void, Never>] = []
+            for waiter in s.sendWaiters {
+                outbound.append(contentsOf: waiter.items)
+                resumed.append(waiter.continuation)
+            }
+            s.sendWaiters = []
+            let idle = ops.isEmpty && resumed.isEmpty && !s.closing
+            s.sleeping = sleepIfIdle && idle
+            return (ops, resumed, s.closing, idle)
+        }
+    }
+
+    /// Whether new work arrived since `takeWork`; clears the sleeping flag either way.
+    func markAwake() {
+        shared.withLock { $0.sleeping = false }
+    }
+
+    func hasQueuedWork() -> Bool {
+        shared.withLock { !$0.outbound.isEmpty || !$0.operations.isEmpty || !$0.sendWaiters.isEmpty || $0.closing }
+    }
+
+    func finishClose() {
+        let waiters = shared.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.closed = true
+            s.closing = true
+            let w = s.closeWaiters
+            s.closeWaiters = []
+            for waiter in s.sendWaiters { waiter.continuation.resume() }
+            s.sendWaiters = []
+            return w
+        }
+        inbound.finish()
+        for w in waiters { w.resume() }
+    }
+
+    var wakeupFD: Int32 { wakeup.fd }
+    func drainWakeup() { wakeup.drain() }
+}
+
+/// Moves a value that is not `Sendable` to the thread that will own it from then on.
+struct UnsafeTransfer<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

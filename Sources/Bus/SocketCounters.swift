@@ -1,0 +1,28 @@
+import Synchronization
+
+/// Per-socket counters, updated by the socket's thread and read by anyone (Diagnostics).
+public final class SocketCounters: Sendable {
+    let messagesIn = Atomic<Int>(0)
+    let messagesOut = Atomic<Int>(0)
+    let bytesIn = Atomic<Int>(0)
+    let bytesOut = Atomic<Int>(0)
+    let batchesIn = Atomic<Int>(0)
+    let framesCoalesced = Atomic<Int>(0)
+    let sendErrors = Atomic<Int>(0)
+    let queuedOut = Atomic<Int>(0)
+
+    public struct Snapshot: Sendable, Equatable, Codable {
+        public var messagesIn: Int
+        public var messagesOut: Int
+        public var bytesIn: Int
+        public var bytesOut: Int
+        public var batchesIn: Int
+        /// Logical messages that travelled inside a batch frame instead of their own.
+        public var messagesCoalesced: Int
+        public var sendErrors: Int
+        /// Messages waiting in the send queue (not yet handed to libzmq).
+        public var sendQueueDepth: Int
+        /// Batches received but not yet taken by the consumer.
+        public var receiveQueueDepth: Int
+    }
+}

@@ -1,0 +1,167 @@
+import CLibZMQ
+import Foundation
+import SwiftProtobuf
+
+/// The body of a socket's own thread: sleep in `zmq_poll`, read everything readable as one batch,
+/// write everything queued, run control operations. Nothing here runs on the cooperative pool.
+struct SocketLoop {
+    let core: SocketCore
+    let raw: RawSocket
+    let configuration: Socket.Configuration
+    let linger: Int32
+
+    private var pending: [Outbound] = []
+    private var pendingHead = 0
+    private var builder: BatchBuilder
+
+    init(core: SocketCore, raw: RawSocket, configuration: Socket.Configuration, linger: Int32) {
+        self.core = core
+        self.raw = raw
+        self.configuration = configuration
+        self.linger = linger
+        self.builder = BatchBuilder(readUserId: configuration.readUserId)
+    }
+
+    mutating func run() {
+        var items = [zmq_pollitem_t](repeating: zmq_pollitem_t(), count: 2)
+        items[0].fd = core.wakeupFD
+        items[0].events = Int16(ZMQ_POLLIN)
+        items[1].socket = raw.handle
+        let canReceive = raw.type.canReceive
+        var terminated = false
+
+        while true {
+            let blocked = pendingHead < pending.count
+            let work = core.takeWork(into: &pending, sleepIfIdle: !blocked)
+            for operation in work.operations { operation(raw) }
+            for waiter in work.resumed { waiter.resume() }
+            if !flushPending() { terminated = true }
+            if work.closing || terminated { break }
+
+            let stillBlocked = pendingHead < pending.count
+            let reading = canReceive && !core.inbound.isPaused
+            var socketEvents: Int16 = 0
+            if reading { socketEvents |= Int16(ZMQ_POLLIN) }
+            if stillBlocked { socketEvents |= Int16(ZMQ_POLLOUT) }
+            items[1].events = socketEvents
+            items[0].revents = 0
+            items[1].revents = 0
+            // Sleep only when nothing was queued; otherwise just look at the socket.
+            let timeout: Int = (work.idle && !stillBlocked) ? -1 : 0
+            let rc = zmq_poll(&items, 2, timeout)
+            core.markAwake()
+            if rc < 0 {
+                let error = zmq_errno()
+                if error == EINTR { continue }
+                break  // ETERM: the context is shutting down
+            }
+            if items[0].revents & Int16(ZMQ_POLLIN) != 0 { core.drainWakeup() }
+            if reading && items[1].revents & Int16(ZMQ_POLLIN) != 0 {
+                if !receiveAvailable() { break }
+            }
+        }
+        _ = flushPending()
+        raw.close(linger: linger)
+        core.finishClose()
+    }
+
+    /// Reads up to a batch of whole messages and hands them over. False when the context ended.
+    private mutating func receiveAvailable() -> Bool {
+        var bytes = 0
+        do {
+            while builder.count < configuration.maxBatchMessages {
+                guard try builder.receiveOne(from: raw, dontWait: true) else { break }
+                bytes = builder.bytes.count
+                if bytes > 4 << 20 { break }
+            }
+        } catch {
+            if !error.isTerminated { core.counters.sendErrors.add(1, ordering: .relaxed) }
+            if error.isTerminated { return false }
+        }
+        guard let batch = builder.finish() else { return true }
+        core.counters.messagesIn.add(batch.count, ordering: .relaxed)
+        core.counters.bytesIn.add(bytes, ordering: .relaxed)
+        core.counters.batchesIn.add(1, ordering: .relaxed)
+        _ = core.inbound.push(batch)
+        return true
+    }
+
+    /// Writes queued messages until libzmq would block. False when the context ended.
+    private mutating func flushPending() -> Bool {
+        var sent = 0
+        var sentBytes = 0
+        defer {
+            if pendingHead == pending.count {
+                pending.removeAll(keepingCapacity: pending.capacity < 65536)
+                pendingHead = 0
+            }
+            if sent > 0 {
+                core.counters.queuedOut.subtract(sent, ordering: .relaxed)
+                core.counters.messagesOut.add(sent, ordering: .relaxed)
+                core.counters.bytesOut.add(sentBytes, ordering: .relaxed)
+            }
+        }
+        while pendingHead < pending.count {
+            do {
+                switch pending[pendingHead] {
+                case .message(let message):
+                    guard try raw.send(message) else { return true }
+                    sentBytes += message.byteCount
+                    pendingHead += 1
+                    sent += 1
+                case .event:
+                    let run = coalescibleRun(from: pendingHead)
+                    if run == 1 {
+                        guard case .event(let topic, let envelope, let body) = pending[pendingHead] else { return true }
+                        guard try raw.send(OutgoingMessage(frames: [topic, envelope, body])) else { return true }
+                        sentBytes += topic.count + envelope.count + body.count
+                    } else {
+                        let frame = buildBatch(pendingHead..<(pendingHead + run))
+                        guard try raw.send(frame) else { return true }
+                        sentBytes += frame.byteCount
+                        core.counters.framesCoalesced.add(run, ordering: .relaxed)
+                    }
+                    pendingHead += run
+                    sent += run
+                }
+            } catch {
+                if error.isTerminated { return false }
+                // Unroutable or refused message: dropped and counted, the socket goes on.
+                core.counters.sendErrors.add(1, ordering: .relaxed)
+                pendingHead += 1
+                sent += 1
+            }
+        }
+        return true
+    }
+
+    /// How many queued events from `start` share its topic and fit in one batch frame.
+    private func coalescibleRun(from start: Int) -> Int {
+        guard configuration.maxCoalescedBytes > 0, case .event(let topic, let e0, let b0) = pending[start] else { return 1 }
+        var bytes = e0.count + b0.count
+        var index = start + 1
+        while index < pending.count, case .event(let t, let e, let b) = pending[index], t == topic {
+            bytes += e.count + b.count + 8
+            if bytes > configuration.maxCoalescedBytes { break }
+            index += 1
+        }
+        return index - start
+    }
+
+    /// [topic, envelope(KIND_EVENT_BATCH), EventBatch] for the queued events in `range`.
+    private func buildBatch(_ range: Range<Int>) -> OutgoingMessage {
+        guard case .event(let topic, _, _) = pending[range.lowerBound] else { fatalError("not an event") }
+        var body: [UInt8] = []
+        body.reserveCapacity(range.count * 96)
+        for index in range {
+            guard case .event(_, let envelope, let eventBody) = pending[index] else { continue }
+            ProtoWire.appendPackedEvent(envelope: envelope, body: eventBody, to: &body)
+        }
+        var header = Agor_Bus_V1_Envelope()
+        header.version = BusProtocol.version
+        header.kind = .eventBatch
+        header.batchCount = UInt32(range.count)
+        let headerBytes: [UInt8] = (try? header.serializedBytes()) ?? []
+        return OutgoingMessage(frames: [topic, headerBytes, body])
+    }
+}

@@ -1,0 +1,1 @@
+@main struct Agor { static func main() {} }
