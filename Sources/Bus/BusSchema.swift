@@ -1,0 +1,59 @@
+import GRDB
+
+/// The Bus's own tables inside a service's database, registered as named migrations (never edited
+/// once shipped): the event log of its sequenced streams and the request dedup records.
+public enum BusSchema {
+    public static func register(in migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("bus.v1.events") { db in
+            try db.execute(sql: """
+                CREATE TABLE bus_streams (
+                    stream TEXT PRIMARY KEY NOT NULL,
+                    head INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE bus_events (
+                    stream TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    type TEXT NOT NULL,
+                    timestamp_us INTEGER NOT NULL,
+                    body BLOB NOT NULL,
+                    PRIMARY KEY (stream, seq)
+                ) WITHOUT ROWID;
+                """)
+        }
+        migrator.registerMigration("bus.v1.dedup") { db in
+            try db.execute(sql: """
+                CREATE TABLE bus_dedup (
+                    principal TEXT NOT NULL,
+                    request_id TEXT NOT NULL,
+                    reply BLOB NOT NULL,
+                    created_us INTEGER NOT NULL,
+                    PRIMARY KEY (principal, request_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX bus_dedup_created ON bus_dedup(created_us);
+                """)
+        }
+    }
+
+    /// Opens (creating if needed) a service database in WAL mode and runs `migrations` after the
+    /// Bus's own. A database written by a newer version (unknown migrations) is refused.
+    public static func open(path: String, fsyncEveryCommit: Bool = false,
+                            migrations: (inout DatabaseMigrator) -> Void = { _ in }) throws -> DatabasePool {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // NORMAL in WAL: a commit survives a process kill; a power cut may lose the last commits.
+            try db.execute(sql: "PRAGMA synchronous = \(fsyncEveryCommit ? "FULL" : "NORMAL")")
+            try db.execute(sql: "PRAGMA busy_timeout = 5000")
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        var migrator = DatabaseMigrator()
+        register(in: &migrator)
+        migrations(&migrator)
+        try pool.read { db in
+            if try migrator.hasBeenSuperseded(db) {
+                throw BusError.unsupportedVersion("\(path) was written by a newer agor (unknown migrations); refusing to open it")
+            }
+        }
+        try migrator.migrate(pool)
+        return pool
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Logging
+import Synchronization
+
+public struct DirectoryError: Error, Equatable, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable { case badCertificate, badName, exists, notFound, badGroup }
+    public let code: Code
+    public let detail: String
+    public var description: String { "DirectoryError.\(code.rawValue): \(detail)" }
+}
+
+/// The home's `directory/`: one certificate file per principal (`NAME.cert`), the ZAP allow-list and
+/// the source of groups, roles and rights for every service. Revoked certificates move to `revoked/`.
+///
+/// Thread-safe: lookups read an immutable snapshot that `reload()` swaps.
+public final class Directory: Sendable {
+    public struct Snapshot: Sendable {
+        public var byName: [String: Principal] = [:]
+        public var byKey: [[UInt8]: Principal] = [:]
+        public var groups: [String] = []
+        /// Files that could not be read, with the reason (skipped, never fatal).
+        public var rejected: [String: String] = [:]
+    }
+
+    public let folder: URL
+    private let snapshot = Mutex(Snapshot())
+    private let logger: Logger
+
+    public init(folder: URL, logger: Logger = Logger(label: "agor.directory")) {
+        self.folder = folder
+        self.logger = logger
+        reload()
+    }
+
+    public var current: Snapshot { snapshot.withLock { $0 } }
+
+    public func principal(named name: String) -> Principal? { snapshot.withLock { $0.byName[name] } }
+    public func principal(forKey key: [UInt8]) -> Principal? { snapshot.withLock { $0.byKey[key] } }
+    public var groups: [String] { snapshot.withLock { $0.groups } }
+
+    /// Reads every certificate again. Unreadable files are skipped and reported in `rejected`.
+    public func reload() {
+        var next = Snapshot()
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        for file in files.sorted() where file.hasSuffix(".cert") && !file.hasPrefix(".") {
+            let url = folder.appendingPathComponent(file)
+            do {
+                let principal = try Directory.readCertificate(url)
+                guard file == "\(principal.name).cert" else {
+                    throw DirectoryError(code: .badCertificate, detail: "name \(principal.name) does not match file \(file)")
+                }
+                if next.byKey[principal.publicKey] != nil {
+                    throw DirectoryError(code: .badCertificate, detail: "public key already used by \(next.byKey[principal.publicKey]!.name)")
+                }
+                next.byName[principal.name] = principal
+                next.byKey[principal.publicKey] = principal
+            } catch {
+                next.rejected[file] = "\(error)"
+                logger.warning("certificate skipped", metadata: ["directory.file": "\(file)", "directory.error": "\(error)"])
+            }
+        }
+        if let data = FileManager.default.contents(atPath: folder.appendingPathComponent("groups.toml").path),
+           let table = try? TOML.parse(String(decoding: data, as: UTF8.self)) {
+            next.groups = table["groups"]?.strings ?? []
+        }
+        snapshot.withLock { $0 = next }
+    }
+
+    // MARK: certificate files
+
+    public static func readCertificate(_ url: URL) throws -> Principal {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw DirectoryError(code: .badCertificate, detail: "cannot read \(url.lastPathComponent)")
+        }
+        let table = try TOML.parse(String(decoding: data, as: UTF8.self))
+        func field(_ key: String) throws -> String {
+            guard let value = table[key]?.string else {
+                throw DirectoryError(code: .badCertificate, detail: "\(url.lastPathComponent): missing \(key)")
+            }
+            return value
+        }
+        let name = try field("name")
+        guard Principal.isValidName(name) else { throw DirectoryError(code: .badName, detail: "bad name \(name)") }
+        guard let kind = PrincipalKind(rawValue: try field("kind")) else {
+            throw DirectoryError(code: .badCertificate, detail: "\(url.lastPathComponent): unknown kind")
+        }
+        guard let role = Role(name: try field("role")) else {
+            throw DirectoryError(code: .badCertificate, detail: "\(url.lastPathComponent): unknown role")
+        }
+        let rights = try (table["rights"]?.strings ?? []).map { name -> Right in
+            guard let right = Right(rawValue: name) else {
+                throw DirectoryError(code: .badCertificate, detail: "\(url.lastPathComponent): unknown right \(name)")
+            }
+            return right
+        }
+        return Principal(name: name, kind: kind, publicKey: try Z85.decodeKey(try field("public_key")),
+                         groups: table["groups"]?.strings ?? [], role: role, rights: rights,
+                         tokenHash: table["token_hash"]?.string ?? "")
+    }
+
+    public static func certificateText(_ p: Principal) -> String {
+        var t = TOMLTable()
+        t["name"] = .string(p.name)
+        t["kind"] = .string(p.kind.rawValue)
+        t["public_key"] = .string(Z85.encode(p.publicKey))
+        t["groups"] = .array(p.groups.map { .string($0) })
+        t["role"] = .string(p.role.rawValue)
+        t["rights"] = .array(p.rights.map { .string($0.rawValue) })
+        if !p.tokenHash.isEmpty { t["token_hash"] = .string(p.tokenHash) }
+        return "# agor certificate: the principal behind a CURVE public key\n" + TOML.write(t)
+    }
+
+    /// Writes (or replaces) a principal's certificate atomically; watchers pick it up.
+    public func write(_ principal: Principal) throws {
+        guard Principal.isValidName(principal.name) else {
+            throw DirectoryError(code: .badName, detail: "names use letters, digits, '-', '_' and '.': \(principal.name)")
+        }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try AtomicFile.write(Directory.certificateText(principal),
+                             to: folder.appendingPathComponent("\(principal.name).cert"), mode: 0o644)
+        reload()
+    }
+
+    /// Moves a principal's certificate to `revoked/` with the reason; its key is refused from then on.
+    public func revoke(_ name: String, reason: String) throws {
+        let source = folder.appendingPathComponent("\(name).cert")
+        guard FileManager.default.fileExists(atPath: source.path) else {
+            throw DirectoryError(code: .notFound, detail: "no principal named \(name)")
+        }
+        let revoked = folder.appendingPathComponent("revoked")
+        try FileManager.default.createDirectory(at: revoked, withIntermediateDirectories: true)
+        let stamp = Int(Date().timeIntervalSince1970)
+        let target = revoked.appendingPathComponent("\(name).\(stamp).cert")
+        var text = (try? String(contentsOf: source, encoding: .utf8)) ?? ""
+        text += "revoked_at = \(stamp)\nrevoked_reason = \(TOML.quote(reason))\n"
+        try AtomicFile.write(text, to: target, mode: 0o644)
+        try FileManager.default.removeItem(at: source)
+        reload()
+    }
+
+    public func addGroup(_ group: String) throws {
+        guard Principal.isValidName(group) else { throw DirectoryError(code: .badGroup, detail: "bad group name \(group)") }
+        var groups = self.groups
+        guard !groups.contains(group) else { return }
+        groups.append(group)
+        var t = TOMLTable()
+        t["groups"] = .array(groups.map { .string($0) })
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try AtomicFile.write("# agor groups\n" + TOML.write(t), to: folder.appendingPathComponent("groups.toml"), mode: 0o644)
+        reload()
+    }
+}

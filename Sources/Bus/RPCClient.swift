@@ -1,0 +1,134 @@
+import Foundation
+import Synchronization
+
+/// The DEALER side of request/reply. Many requests may be in flight; each waits for the reply with
+/// its own request id until its deadline. Only requests marked idempotent are retried, with the same
+/// id, so the server's dedup applies them once.
+public final class RPCClient: Sendable {
+    public struct CallOptions: Sendable {
+        public var timeout: Duration = .seconds(5)
+        /// Safe to send again after a timeout; the server dedups by request id.
+        public var idempotent = false
+        /// Extra attempts after a timeout (idempotent requests only).
+        public var retries = 0
+        /// Act for this principal (the caller needs the delegate right).
+        public var onBehalfOf: String?
+        /// A request id of the caller's own (e.g. a client request id kept across restarts).
+        public var requestId: String?
+
+        public init(timeout: Duration = .seconds(5), idempotent: Bool = false, retries: Int = 0,
+                    onBehalfOf: String? = nil, requestId: String? = nil) {
+            self.timeout = timeout
+            self.idempotent = idempotent
+            self.retries = retries
+            self.onBehalfOf = onBehalfOf
+            self.requestId = requestId
+        }
+    }
+
+    private struct Pending {
+        var continuation: CheckedContinuation<[UInt8], Error>
+        var timer: Task<Void, Never>?
+    }
+
+    public let socket: Socket
+    private let pending = Locked<[String: Pending]>([:])
+    private let receiver = Mutex<Task<Void, Never>?>(nil)
+
+    /// Connects a CURVE client DEALER to `endpoint`, whose server key is `serverKey`.
+    public init(context: Context, endpoint: String, serverKey: [UInt8], clientKey: CurveKeyPair,
+                maxMessageSize: Int64 = BusProtocol.defaultMaxMessageSize) throws {
+        socket = try Socket(context: context, type: .dealer, .init(
+            options: [.curveClient(publicKey: clientKey.publicKey, secretKey: clientKey.secretKey, serverKey: serverKey),
+                      .maxMessageSize(maxMessageSize), .linger(0), .reconnectInterval(100),
+                      .reconnectIntervalMax(2_000), .heartbeatInterval(5_000), .heartbeatTimeout(15_000),
+                      .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000)],
+            connect: [endpoint]))
+        let task = Task { [socket, pending] in
+            for await message in socket.messages {
+                guard message.frameCount >= 1,
+                      let envelope = try? Envelope(serializedBytes: message.frame(0)) else { continue }
+                guard let entry = pending.withLock({ $0.removeValue(forKey: envelope.requestID) }) else { continue }
+                entry.timer?.cancel()
+                if envelope.kind == .error || envelope.hasError {
+                    entry.continuation.resume(throwing: BusError(code: envelope.error.code, message: envelope.error.message))
+                } else {
+                    entry.continuation.resume(returning: message.frameCount >= 2 ? message.frame(1) : [])
+                }
+            }
+        }
+        receiver.withLock { $0 = task }
+    }
+
+    /// Sends a request and waits for its reply body, or throws the server's `BusError`
+    /// (or `BusError.timeout` when no reply came in time).
+    public func call(_ method: String, _ body: [UInt8] = [], options: CallOptions = .init()) async throws -> [UInt8] {
+        let id = options.requestId ?? UUID().uuidString
+        let attempts = options.idempotent ? max(0, options.retries) + 1 : 1
+        var envelope = Envelope.request(method: method, id: id, idempotent: options.idempotent)
+        if let onBehalfOf = options.onBehalfOf { envelope.onBehalfOf = onBehalfOf }
+        let total = options.timeout * attempts
+        let totalMs = Int64(total.components.seconds * 1000 + total.components.attoseconds / 1_000_000_000_000_000)
+        envelope.deadlineUnixMs = Int64(Date().timeIntervalSince1970 * 1000) + totalMs
+        let frames = [envelope.bytes(), body]
+        var lastError: Error = BusError.timeout("no reply")
+        for _ in 0..<attempts {
+            do {
+                return try await attempt(id: id, frames: frames, timeout: options.timeout)
+            } catch let error as BusError where error.errorCode == .timeout {
+                lastError = error
+                continue
+            }
+        }
+        throw lastError
+    }
+
+    /// Sends `request` (a protobuf message) and decodes the reply as `R`.
+    public func call<Q: SwiftProtobufMessage, R: SwiftProtobufMessage>(_ method: String, _ request: Q, as: R.Type, options: CallOptions = .init()) async throws -> R {
+        let reply = try await call(method, try request.serializedBytes(), options: options)
+        do { return try R(serializedBytes: reply) } catch {
+            throw BusError.badRequest("reply to \(method) is not a \(R.self)")
+        }
+    }
+
+    private func attempt(id: String, frames: [[UInt8]], timeout: Duration) async throws -> [UInt8] {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], Error>) in
+            let timer = Task { [pending] in
+                try? await Task.sleep(for: timeout)
+                if Task.isCancelled { return }
+                if let entry = pending.withLock({ $0.removeValue(forKey: id) }) {
+                    entry.continuation.resume(throwing: BusError.timeout("no reply within \(timeout)"))
+                }
+            }
+            let previous = pending.withLock { $0.updateValue(Pending(continuation: continuation, timer: timer), forKey: id) }
+            if let previous {
+                previous.timer?.cancel()
+                previous.continuation.resume(throwing: BusError.conflict("request id \(id) reused while in flight"))
+            }
+            if !socket.trySend(OutgoingMessage(frames: frames)) {
+                if let entry = pending.withLock({ $0.removeValue(forKey: id) }) {
+                    timer.cancel()
+                    entry.continuation.resume(throwing: BusError.unavailable("send queue full or client closed"))
+                }
+            }
+        }
+    }
+
+    public var inFlight: Int { pending.withLock { $0.count } }
+
+    public func close() async {
+        await socket.close()
+        let entries = pending.withLock { p -> [Pending] in
+            let all = Array(p.values)
+            p.removeAll()
+            return all
+        }
+        for entry in entries {
+            entry.timer?.cancel()
+            entry.continuation.resume(throwing: BusError.unavailable("client closed"))
+        }
+    }
+}
+
+import SwiftProtobuf
+public typealias SwiftProtobufMessage = SwiftProtobuf.Message

@@ -1,0 +1,104 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// Publishes sequenced events: each is numbered inside the caller's SQLite transaction (EventLog),
+/// and published after the commit, in commit order. Serves `bus.replay` and `bus.heads` so that
+/// subscribers can fill gaps and join late.
+public final class SequencedPublisher: Sendable {
+    public let socket: Socket
+    public let database: DatabasePool
+    private let dropped = Atomic<Int>(0)
+    public static let maxReplayBatch = 1000
+
+    /// Binds a CURVE server PUB at `endpoint`.
+    public init(context: Context, endpoint: String, serverKey: CurveKeyPair, database: DatabasePool,
+                sendHighWaterMark: Int32 = 100_000) throws {
+        socket = try Socket(context: context, type: .pub, .init(
+            options: [.curveServer(secretKey: serverKey.secretKey), .zapDomain(ZAPAuthenticator.domain),
+                      .sendHighWaterMark(sendHighWaterMark), .linger(500), .maxMessageSize(1024),
+                      .heartbeatInterval(5_000), .heartbeatTimeout(15_000)],
+            bind: [endpoint]))
+        self.database = database
+    }
+
+    public var endpoint: String { socket.boundEndpoints.first ?? "" }
+
+    /// Events that could not be queued for sending (subscribers recover them by replay).
+    public var droppedCount: Int { dropped.load(ordering: .relaxed) }
+
+    /// Runs `body` in one write transaction; events it appends are published after the commit.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (Database, inout EventBatchWriter) throws -> T) async throws -> T {
+        try await database.writeWithoutTransaction { db in
+            var writer = EventBatchWriter(db: db)
+            var result: T?
+            try db.inTransaction {
+                writer.events = []
+                result = try body(db, &writer)
+                return .commit
+            }
+            // Still on the serialized writer: publish order equals commit order.
+            self.publish(writer.events)
+            return result!
+        }
+    }
+
+    /// Queues already-committed events for sending.
+    public func publish(_ events: [BusEvent]) {
+        for event in events {
+            if !socket.tryPublish(topic: Array(event.stream.utf8), envelope: event.envelope.bytes(), body: event.body) {
+                dropped.add(1, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// Adds `bus.replay` and `bus.heads` to a server. Stream names are checked by `canRead`.
+    public func serveReplay(on server: RPCServer,
+                            canRead: @escaping @Sendable (Principal, String) -> Bool = { _, _ in true }) {
+        let database = self.database
+        server.register("bus.replay") { context, body in
+            guard let request = try? Agor_Bus_V1_ReplayRequest(serializedBytes: body), !request.stream.isEmpty else {
+                throw BusError.badRequest("bus.replay needs a ReplayRequest with a stream")
+            }
+            guard canRead(context.principal, request.stream) else {
+                throw BusError.forbidden("\(context.principal.name) may not read \(request.stream)")
+            }
+            let limit = request.limit == 0 ? SequencedPublisher.maxReplayBatch : min(Int(request.limit), SequencedPublisher.maxReplayBatch)
+            let reply = try await database.read { db in
+                var reply = Agor_Bus_V1_ReplayReply()
+                reply.events = try EventLog.replay(db, stream: request.stream, after: request.afterSeq, limit: limit).map(\.packed)
+                reply.headSeq = try EventLog.head(db, stream: request.stream)
+                return reply
+            }
+            return try reply.serializedBytes()
+        }
+        server.register("bus.heads") { context, body in
+            guard let request = try? Agor_Bus_V1_HeadsRequest(serializedBytes: body) else {
+                throw BusError.badRequest("bus.heads needs a HeadsRequest")
+            }
+            let reply = try await database.read { db in
+                var reply = Agor_Bus_V1_HeadsReply()
+                reply.heads = try EventLog.heads(db, prefix: request.prefix)
+                    .filter { canRead(context.principal, $0.0) }
+                    .map { var h = Agor_Bus_V1_StreamHead(); h.stream = $0.0; h.seq = $0.1; return h }
+                return reply
+            }
+            return try reply.serializedBytes()
+        }
+    }
+
+    public func close() async { await socket.close() }
+}
+
+/// Appends events inside a `SequencedPublisher.write` transaction.
+public struct EventBatchWriter {
+    let db: Database
+    var events: [BusEvent] = []
+
+    @discardableResult
+    public mutating func append(stream: String, type: String, body: [UInt8]) throws -> BusEvent {
+        let event = try EventLog.append(db, stream: stream, type: type, body: body)
+        events.append(event)
+        return event
+    }
+}

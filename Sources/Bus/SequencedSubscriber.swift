@@ -1,0 +1,238 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Receives sequenced events and hands each to its consumer exactly once, in order per stream.
+///
+/// It subscribes first, then asks the publisher for the streams' heads and replays from its cursors
+/// (late join); live events already seen are dropped; a gap (PUB drops at the high-water mark, a
+/// reconnect, a publisher restart) is filled from the publisher's `bus.replay`. Every completed
+/// handshake (a reconnect) triggers the same catch-up, so events missed while disconnected arrive.
+public final class SequencedSubscriber: Sendable {
+    public enum Start: Sendable {
+        /// Every event from the first of each stream.
+        case beginning
+        /// Only events after the heads at start (new streams from their first event).
+        case now
+        /// Events after these cursors; streams not listed from their first event.
+        case cursors([String: UInt64])
+    }
+
+    public struct Counts: Sendable, Equatable, Codable {
+        public var delivered = 0
+        /// Times a missing range was noticed.
+        public var gapsDetected = 0
+        /// Events obtained by replay instead of live.
+        public var eventsRecovered = 0
+        public var duplicatesDropped = 0
+        public var malformed = 0
+        public var catchUps = 0
+    }
+
+    private enum Input: Sendable {
+        case live(ReceivedBatch)
+        case catchUp
+    }
+
+    public let socket: Socket
+    private let replay: RPCClient
+    private let output: BatchChannel<[BusEvent]>
+    private let counts = Locked(Counts())
+    private let tasks = Locked<[Task<Void, Never>]>([])
+    private let logger: Logger
+
+    public init(context: Context, endpoint: String, serverKey: [UInt8], clientKey: CurveKeyPair,
+                replay: RPCClient, prefixes: [String], start: Start = .beginning,
+                logger: Logger = Logger(label: "agor.subscriber")) throws {
+        var configuration = Socket.Configuration(
+            options: [.curveClient(publicKey: clientKey.publicKey, secretKey: clientKey.secretKey, serverKey: serverKey),
+                      .receiveHighWaterMark(100_000), .linger(0), .reconnectInterval(100), .reconnectIntervalMax(2_000),
+                      .maxMessageSize(BusProtocol.defaultMaxMessageSize),
+                      .heartbeatInterval(2_000), .heartbeatTimeout(6_000)] + prefixes.map { .subscribe($0) },
+            connect: [endpoint])
+        configuration.monitor = true
+        socket = try Socket(context: context, type: .sub, configuration)
+        self.replay = replay
+        self.logger = logger
+        output = BatchChannel(capacity: 1 << 20, onSpace: {})
+
+        let (inputs, feed) = AsyncStream<Input>.makeStream()
+        let liveTask = Task { [socket] in
+            for await batch in socket.batches { feed.yield(.live(batch)) }
+            feed.finish()
+        }
+        let monitorTask = Task { [socket] in
+            guard let events = socket.monitorEvents else { return }
+            for await event in events where event.kind == .handshakeSucceeded { feed.yield(.catchUp) }
+        }
+        let processor = Task { [self] in
+            var state = StreamState(start: start)
+            await catchUp(prefixes: prefixes, state: &state, initial: true)
+            for await input in inputs {
+                switch input {
+                case .catchUp:
+                    await catchUp(prefixes: prefixes, state: &state, initial: false)
+                case .live(let batch):
+                    var delivered: [BusEvent] = []
+                    for message in batch {
+                        guard let events = decode(message) else {
+                            counts.withLock { $0.malformed += 1 }
+                            continue
+                        }
+                        for event in events {
+                            await accept(event, state: &state, into: &delivered)
+                        }
+                    }
+                    deliver(delivered)
+                }
+            }
+            output.finish()
+        }
+        tasks.withLock { $0 = [liveTask, monitorTask, processor] }
+    }
+
+    /// The events, each once, in order per stream. One consumer.
+    public var events: Events { Events(channel: output) }
+
+    public var statistics: Counts { counts.withLock { $0 } }
+
+    public func close() async {
+        await socket.close()
+        for task in tasks.withLock({ $0 }) { task.cancel() }
+        output.finish()
+    }
+
+    // MARK: processing (on the processor task only)
+
+    private struct StreamState {
+        var cursors: [String: UInt64]
+        let startNow: Bool
+        init(start: Start) {
+            switch start {
+            case .beginning: cursors = [:]; startNow = false
+            case .now: cursors = [:]; startNow = true
+            case .cursors(let c): cursors = c; startNow = false
+            }
+        }
+    }
+
+    private func accept(_ event: BusEvent, state: inout StreamState, into delivered: inout [BusEvent]) async {
+        let cursor = state.cursors[event.stream] ?? 0
+        if event.seq <= cursor {
+            counts.withLock { $0.duplicatesDropped += 1 }
+            return
+        }
+        if event.seq > cursor + 1 {
+            counts.withLock { $0.gapsDetected += 1 }
+            deliver(delivered)
+            delivered = []
+            await fill(stream: event.stream, through: event.seq - 1, state: &state)
+            if event.seq <= state.cursors[event.stream] ?? 0 {
+                counts.withLock { $0.duplicatesDropped += 1 }
+                return
+            }
+        }
+        state.cursors[event.stream] = event.seq
+        delivered.append(event)
+    }
+
+    private func catchUp(prefixes: [String], state: inout StreamState, initial: Bool) async {
+        counts.withLock { $0.catchUps += 1 }
+        for prefix in prefixes {
+            var request = Agor_Bus_V1_HeadsRequest()
+            request.prefix = prefix
+            guard let heads = try? await withRetry({ [request] in try await self.replay.call("bus.heads", request, as: Agor_Bus_V1_HeadsReply.self) }) else { continue }
+            for head in heads.heads {
+                if initial && state.startNow && state.cursors[head.stream] == nil {
+                    state.cursors[head.stream] = head.seq
+                    continue
+                }
+                if head.seq > state.cursors[head.stream] ?? 0 {
+                    await fill(stream: head.stream, through: head.seq, state: &state)
+                }
+            }
+        }
+    }
+
+    /// Replays `stream` after its cursor up to `through`, delivering in order.
+    private func fill(stream: String, through target: UInt64, state: inout StreamState) async {
+        while (state.cursors[stream] ?? 0) < target {
+            var request = Agor_Bus_V1_ReplayRequest()
+            request.stream = stream
+            request.afterSeq = state.cursors[stream] ?? 0
+            guard let reply = try? await withRetry({ [request] in try await self.replay.call("bus.replay", request, as: Agor_Bus_V1_ReplayReply.self) }) else {
+                return
+            }
+            var delivered: [BusEvent] = []
+            for packed in reply.events {
+                guard let event = BusEvent(packed: packed), event.stream == stream else { continue }
+                guard event.seq == (state.cursors[stream] ?? 0) + 1 else { continue }
+                state.cursors[stream] = event.seq
+                delivered.append(event)
+            }
+            counts.withLock { $0.eventsRecovered += delivered.count }
+            deliver(delivered)
+            if delivered.isEmpty { return }  // the publisher has nothing more
+        }
+    }
+
+    /// Retries while the publisher is unreachable (restarting), until the subscriber closes.
+    private func withRetry<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        var delay = Duration.milliseconds(50)
+        while true {
+            do { return try await body() } catch let error as BusError where error.errorCode == .timeout || error.errorCode == .unavailable {
+                if Task.isCancelled { throw error }
+                logger.debug("replay retry", metadata: ["bus.error": "\(error)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(1))
+            }
+        }
+    }
+
+    private func deliver(_ events: [BusEvent]) {
+        guard !events.isEmpty else { return }
+        counts.withLock { $0.delivered += events.count }
+        _ = output.push(events)
+    }
+
+    private func decode(_ message: ReceivedMessage) -> [BusEvent]? {
+        guard message.frameCount == 3, let envelope = try? Envelope(serializedBytes: message.frame(1)) else { return nil }
+        switch envelope.kind {
+        case .event:
+            return [BusEvent(envelope: envelope, body: message.frame(2))]
+        case .eventBatch:
+            return message.withFrame(2) { raw -> [BusEvent]? in
+                guard let items = ProtoWire.splitEventBatch(raw) else { return nil }
+                var events: [BusEvent] = []
+                events.reserveCapacity(items.count)
+                for item in items {
+                    guard let e = try? Envelope(serializedBytes: Array(raw[item.envelope])), e.kind == .event else { return nil }
+                    events.append(BusEvent(envelope: e, body: Array(raw[item.body])))
+                }
+                return events
+            }
+        default:
+            return nil
+        }
+    }
+
+    public struct Events: AsyncSequence, Sendable {
+        public typealias Element = BusEvent
+        let channel: BatchChannel<[BusEvent]>
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let channel: BatchChannel<[BusEvent]>
+            var buffer: [BusEvent] = []
+            var index = 0
+            public mutating func next() async -> BusEvent? {
+                while index >= buffer.count {
+                    guard let next = await channel.next() else { return nil }
+                    buffer = next
+                    index = 0
+                }
+                defer { index += 1 }
+                return buffer[index]
+            }
+        }
+        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(channel: channel) }
+    }
+}
