@@ -7,6 +7,11 @@ public struct KeyError: Error, Equatable, CustomStringConvertible, Sendable {
     public let code: Code
     public let detail: String
     public var description: String { "KeyError.\(code.rawValue): \(detail)" }
+
+    public init(code: Code, detail: String) {
+        self.code = code
+        self.detail = detail
+    }
 }
 
 /// A CURVE key pair (Curve25519), written in Z85 (40 characters) in files and config.

@@ -7,6 +7,11 @@ public struct DirectoryError: Error, Equatable, CustomStringConvertible, Sendabl
     public let code: Code
     public let detail: String
     public var description: String { "DirectoryError.\(code.rawValue): \(detail)" }
+
+    public init(code: Code, detail: String) {
+        self.code = code
+        self.detail = detail
+    }
 }
 
 /// The home's `directory/`: one certificate file per principal (`NAME.cert`), the ZAP allow-list and

@@ -108,6 +108,8 @@ struct BatchBuilder {
     mutating func receiveOne(from socket: RawSocket, dontWait: Bool) throws(ZMQError) -> Bool {
         var msg = zmq_msg_t()
         var first = true
+        // ROUTER's routing-id frame carries no metadata: take the User-Id from the first frame that has one.
+        var userIdPending = readUserId
         while true {
             zmq_msg_init(&msg)
             let flags = (first && dontWait) ? ZMQ_DONTWAIT : 0
@@ -119,7 +121,7 @@ struct BatchBuilder {
                 if error == EAGAIN && first { return false }
                 throw ZMQError(code: error)
             }
-            if first && readUserId { noteUserId(&msg) }
+            if userIdPending && noteUserId(&msg) { userIdPending = false }
             let size = zmq_msg_size(&msg)
             if size > 0, let data = zmq_msg_data(&msg) {
                 bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size))
@@ -130,15 +132,14 @@ struct BatchBuilder {
             first = false
             if !more { break }
         }
+        if userIdPending { userIds.append(nil) }
         messageEnds.append(frameEnds.count)
         return true
     }
 
-    private mutating func noteUserId(_ msg: inout zmq_msg_t) {
-        guard let cString = zmq_msg_gets(&msg, "User-Id") else {
-            userIds.append(nil)
-            return
-        }
+    /// Records the frame's User-Id; false when the frame has none.
+    private mutating func noteUserId(_ msg: inout zmq_msg_t) -> Bool {
+        guard let cString = zmq_msg_gets(&msg, "User-Id") else { return false }
         let length = strlen(cString)
         let same = length > 0 && length == lastUserIdBytes.count && lastUserIdBytes.withUnsafeBytes {
             memcmp($0.baseAddress!, cString, length) == 0
@@ -148,6 +149,7 @@ struct BatchBuilder {
             lastUserId = String(decoding: lastUserIdBytes, as: UTF8.self)
         }
         userIds.append(lastUserId)
+        return true
     }
 
     mutating func finish() -> ReceivedBatch? {

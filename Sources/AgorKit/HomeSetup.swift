@@ -1,0 +1,100 @@
+import Bus
+import Foundation
+
+/// What `agor init`, `agor group add`, `agor agent add` and `agor revoke` write into the home.
+public struct HomeSetup {
+    public let home: Home
+
+    public init(home: Home) { self.home = home }
+
+    public struct InitReport: Sendable {
+        public var created: [String] = []
+        public var kept: [String] = []
+    }
+
+    /// Creates whatever is missing: folders, config.toml, a key pair and certificate per service,
+    /// the first operator and the `default` group. Never changes what exists.
+    public func initialize(portBase: Int = 9760, host: String = "127.0.0.1") throws -> InitReport {
+        var report = InitReport()
+        let fm = FileManager.default
+        for folder in [home.root, home.keysFolder, home.directoryFolder, home.dataFolder, home.logsFolder, home.runFolder] {
+            try fm.createDirectory(at: folder, withIntermediateDirectories: true)
+        }
+        chmod(home.keysFolder.path, 0o700)
+        if fm.fileExists(atPath: home.configFile.path) {
+            report.kept.append(home.configFile.path)
+        } else {
+            var config = BusConfig()
+            for (index, name) in ServiceCatalog.names.enumerated() {
+                let port = portBase + index * 2
+                config.services.append(.init(name: name, rpc: "tcp://\(host):\(port)", pub: "tcp://\(host):\(port + 1)"))
+            }
+            try AtomicFile.write(config.render(), to: home.configFile, mode: 0o644)
+            report.created.append(home.configFile.path)
+        }
+        let directory = Directory(folder: home.directoryFolder)
+        if directory.groups.contains("default") {
+            report.kept.append("group default")
+        } else {
+            try directory.addGroup("default")
+            report.created.append("group default")
+        }
+        for name in ServiceCatalog.names {
+            try ensurePrincipal(name: name, kind: .service, groups: [], role: .operator_, rights: [.delegate],
+                                directory: directory, report: &report)
+        }
+        try ensurePrincipal(name: "operator", kind: .person, groups: ["default"], role: .operator_, rights: [.delegate],
+                            directory: directory, report: &report)
+        return report
+    }
+
+    private func ensurePrincipal(name: String, kind: PrincipalKind, groups: [String], role: Role, rights: [Right],
+                                 directory: Directory, report: inout InitReport) throws {
+        let keyFile = home.secretKeyFile(name)
+        let keys: CurveKeyPair
+        if FileManager.default.fileExists(atPath: keyFile.path) {
+            keys = try CurveKeyPair.read(from: keyFile)
+            report.kept.append(keyFile.path)
+        } else {
+            keys = CurveKeyPair.generate()
+            try keys.write(name: name, to: home.keysFolder)
+            report.created.append(keyFile.path)
+        }
+        if directory.principal(named: name) != nil {
+            report.kept.append("directory/\(name).cert")
+        } else {
+            try directory.write(Principal(name: name, kind: kind, publicKey: keys.publicKey, groups: groups, role: role, rights: rights))
+            report.created.append("directory/\(name).cert")
+        }
+    }
+
+    public func addGroup(_ name: String) throws -> Bool {
+        let directory = Directory(folder: home.directoryFolder)
+        if directory.groups.contains(name) { return false }
+        try directory.addGroup(name)
+        return true
+    }
+
+    /// Writes an agent's key pair and certificate. Returns its secret key file.
+    public func addAgent(name: String, group: String, role: Role) throws -> URL {
+        let directory = Directory(folder: home.directoryFolder)
+        guard Principal.isValidName(name) else {
+            throw DirectoryError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
+        }
+        guard directory.groups.contains(group) else {
+            throw DirectoryError(code: .badGroup, detail: "no group \(group); create it with `agor group add \(group)`")
+        }
+        guard directory.principal(named: name) == nil else {
+            throw DirectoryError(code: .exists, detail: "a principal named \(name) exists already")
+        }
+        let keys = CurveKeyPair.generate()
+        try keys.write(name: name, to: home.keysFolder)
+        try directory.write(Principal(name: name, kind: .agent, publicKey: keys.publicKey, groups: [group], role: role))
+        return home.secretKeyFile(name)
+    }
+
+    public func revoke(name: String, reason: String) throws {
+        let directory = Directory(folder: home.directoryFolder)
+        try directory.revoke(name, reason: reason)
+    }
+}

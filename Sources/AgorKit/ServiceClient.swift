@@ -1,0 +1,58 @@
+import Bus
+import Foundation
+
+/// Opens request/reply and event connections to a service named in the home's config, as the
+/// principal whose secret key file is given (a CLI's `--key` / `AGOR_KEY`, else the operator's).
+public struct ServiceClient: Sendable {
+    public let home: Home
+    public let config: BusConfig
+    public let context: Context
+    public let key: CurveKeyPair
+    public let directory: Directory
+
+    public init(home: Home, keyFile: URL, context: Context = Context()) throws {
+        self.home = home
+        config = try BusConfig.load(from: home.configFile)
+        key = try CurveKeyPair.read(from: keyFile)
+        guard !key.secretKey.isEmpty else {
+            throw KeyError(code: .badFile, detail: "\(keyFile.path) holds no secret key")
+        }
+        directory = Directory(folder: home.directoryFolder)
+        self.context = context
+    }
+
+    public func serverKey(of service: String) throws -> [UInt8] {
+        guard let principal = directory.principal(named: service), principal.kind == .service else {
+            throw DirectoryError(code: .notFound, detail: "no service certificate for \(service) in \(home.directoryFolder.path)")
+        }
+        return principal.publicKey
+    }
+
+    public func endpoints(of service: String) throws -> BusConfig.ServiceEndpoints {
+        guard let endpoints = config.service(service) else {
+            throw ConfigError(file: home.configFile.path, reason: "no [services.\(service)] section")
+        }
+        return endpoints
+    }
+
+    public func rpc(_ service: String) throws -> RPCClient {
+        try RPCClient(context: context, endpoint: try endpoints(of: service).rpc, serverKey: try serverKey(of: service),
+                      clientKey: key, maxMessageSize: config.maxMessageSize)
+    }
+
+    public func subscriber(_ service: String, prefixes: [String], start: SequencedSubscriber.Start = .beginning,
+                           replay: RPCClient? = nil) throws -> SequencedSubscriber {
+        let replay = try replay ?? rpc(service)
+        return try SequencedSubscriber(context: context, endpoint: try endpoints(of: service).pub,
+                                       serverKey: try serverKey(of: service), clientKey: key, replay: replay,
+                                       prefixes: prefixes, start: start)
+    }
+
+    /// `bus.ping`: nil when the service does not answer within `timeout`.
+    public func ping(_ service: String, timeout: Duration = .seconds(2)) async -> Agor_Bus_V1_PingReply? {
+        guard let client = try? rpc(service) else { return nil }
+        defer { Task { await client.close() } }
+        guard let bytes = try? await client.call("bus.ping", options: .init(timeout: timeout)) else { return nil }
+        return try? Agor_Bus_V1_PingReply(serializedBytes: bytes)
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+
+public struct ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
+    public let file: String
+    public let reason: String
+    public var description: String { "config error in \(file): \(reason)" }
+
+    public init(file: String, reason: String) {
+        self.file = file
+        self.reason = reason
+    }
+}
+
+/// config.toml: where each service listens and the Bus's limits.
+public struct BusConfig: Sendable, Equatable {
+    public struct ServiceEndpoints: Sendable, Equatable {
+        public var name: String
+        /// ROUTER for requests.
+        public var rpc: String
+        /// PUB for events.
+        public var pub: String
+
+        public init(name: String, rpc: String, pub: String) {
+            self.name = name
+            self.rpc = rpc
+            self.pub = pub
+        }
+    }
+
+    public var services: [ServiceEndpoints] = []
+    public var maxMessageSize: Int64 = BusProtocol.defaultMaxMessageSize
+    /// fsync every commit (PRAGMA synchronous=FULL); off by default (a power cut may lose the last
+    /// commits, a process kill loses nothing).
+    public var fsyncEveryCommit = false
+    /// Request dedup window in seconds.
+    public var dedupWindowSeconds: Int64 = 86_400
+
+    public init() {}
+
+    public func service(_ name: String) -> ServiceEndpoints? { services.first { $0.name == name } }
+
+    public static func load(from file: URL) throws -> BusConfig {
+        guard let data = FileManager.default.contents(atPath: file.path) else {
+            throw ConfigError(file: file.path, reason: "cannot read the file (run `agor init`?)")
+        }
+        do {
+            return try parse(String(decoding: data, as: UTF8.self))
+        } catch let error as TOMLError {
+            throw ConfigError(file: file.path, reason: error.description)
+        } catch let error as ConfigError {
+            throw ConfigError(file: file.path, reason: error.reason)
+        }
+    }
+
+    public static func parse(_ text: String) throws -> BusConfig {
+        let table = try TOML.parse(text)
+        var config = BusConfig()
+        if let bus = table["bus"]?.table {
+            if let v = bus["max_message_size"] {
+                guard let n = v.integer, n > 0 else { throw ConfigError(file: "", reason: "bus.max_message_size must be a positive integer") }
+                config.maxMessageSize = n
+            }
+            if let v = bus["fsync_every_commit"] {
+                guard let b = v.bool else { throw ConfigError(file: "", reason: "bus.fsync_every_commit must be true or false") }
+                config.fsyncEveryCommit = b
+            }
+            if let v = bus["dedup_window_seconds"] {
+                guard let n = v.integer, n > 0 else { throw ConfigError(file: "", reason: "bus.dedup_window_seconds must be a positive integer") }
+                config.dedupWindowSeconds = n
+            }
+        }
+        if let services = table["services"]?.table {
+            for name in services.keys {
+                guard let entry = services[name]?.table else { throw ConfigError(file: "", reason: "services.\(name) must be a table") }
+                guard let rpc = entry["rpc"]?.string, rpc.hasPrefix("tcp://") || rpc.hasPrefix("ipc://") || rpc.hasPrefix("inproc://") else {
+                    throw ConfigError(file: "", reason: "services.\(name).rpc must be an endpoint like tcp://127.0.0.1:9760")
+                }
+                guard let pub = entry["pub"]?.string, pub.hasPrefix("tcp://") || pub.hasPrefix("ipc://") || pub.hasPrefix("inproc://") else {
+                    throw ConfigError(file: "", reason: "services.\(name).pub must be an endpoint like tcp://127.0.0.1:9761")
+                }
+                config.services.append(ServiceEndpoints(name: name, rpc: rpc, pub: pub))
+            }
+        }
+        return config
+    }
+
+    public func render() -> String {
+        var root = TOMLTable()
+        var bus = TOMLTable()
+        bus["max_message_size"] = .integer(maxMessageSize)
+        bus["fsync_every_commit"] = .bool(fsyncEveryCommit)
+        bus["dedup_window_seconds"] = .integer(dedupWindowSeconds)
+        root["bus"] = .table(bus)
+        var services = TOMLTable()
+        for s in self.services {
+            var t = TOMLTable()
+            t["rpc"] = .string(s.rpc)
+            t["pub"] = .string(s.pub)
+            services[s.name] = .table(t)
+        }
+        root["services"] = .table(services)
+        return """
+            # agor configuration, written by `agor init`.
+            # Endpoints may be any tcp address (services on other hosts); every tcp link uses CURVE.
+            # fsync_every_commit = false: a killed process loses nothing acknowledged; a power cut may
+            # lose the last commits. Set it to true to fsync every commit.
+
+            """ + TOML.write(root)
+    }
+}

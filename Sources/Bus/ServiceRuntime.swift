@@ -1,0 +1,94 @@
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+
+/// What a service process needs from its home, set up the same way for every service: config, its
+/// key pair, the directory (watched), a context with a ZAP authenticator, its database, a ROUTER for
+/// requests and a sequenced PUB for events, logging to logs/<name>.log, and a graceful shutdown on
+/// SIGTERM/SIGINT through swift-service-lifecycle.
+public final class ServiceRuntime: Sendable {
+    public let name: String
+    public let home: Home
+    public let config: BusConfig
+    public let context: Context
+    public let directory: Directory
+    public let keyPair: CurveKeyPair
+    public let zap: ZAPAuthenticator
+    public let database: DatabasePool
+    public let server: RPCServer
+    public let publisher: SequencedPublisher
+    public let logger: Logger
+    public let startedAt = ContinuousClock.now
+    private let watcher: DirectoryWatcher
+
+    /// Opens everything. `migrations` registers the service's own schema after the Bus's.
+    public init(name: String, home: Home, logger: Logger? = nil,
+                migrations: (inout DatabaseMigrator) -> Void = { _ in }) throws {
+        self.name = name
+        self.home = home
+        let logger = logger ?? Logger(label: "agor.\(name)")
+        self.logger = logger
+        config = try BusConfig.load(from: home.configFile)
+        guard let endpoints = config.service(name) else {
+            throw ConfigError(file: home.configFile.path, reason: "no [services.\(name)] section")
+        }
+        keyPair = try CurveKeyPair.read(from: home.secretKeyFile(name))
+        directory = Directory(folder: home.directoryFolder, logger: logger)
+        watcher = DirectoryWatcher(directory: directory)
+        context = Context()
+        zap = try ZAPAuthenticator(context: context, directory: directory, logger: logger)
+        try FileManager.default.createDirectory(at: home.dataFolder, withIntermediateDirectories: true)
+        database = try BusSchema.open(path: home.database(name).path, fsyncEveryCommit: config.fsyncEveryCommit,
+                                      migrations: migrations)
+        server = try RPCServer(context: context, endpoint: endpoints.rpc, serverKey: keyPair, directory: directory,
+                               maxMessageSize: config.maxMessageSize, logger: logger)
+        publisher = try SequencedPublisher(context: context, endpoint: endpoints.pub, serverKey: keyPair, database: database)
+        publisher.serveReplay(on: server)
+        let started = startedAt
+        server.register("bus.ping") { [name] context, _ in
+            var reply = Agor_Bus_V1_PingReply()
+            reply.service = name
+            let up = ContinuousClock.now - started
+            reply.uptimeMs = up.components.seconds * 1000 + up.components.attoseconds / 1_000_000_000_000_000
+            reply.pid = getpid()
+            reply.principal = context.principal.name
+            return try reply.serializedBytes()
+        }
+        let window = TimeInterval(config.dedupWindowSeconds)
+        let db = database
+        Task { try? await db.write { try RequestDedup.prune($0, olderThan: window) } }
+    }
+
+    /// Serves until SIGTERM/SIGINT, then closes the sockets and the database.
+    public func run() async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: BusEndpointsService(runtime: self))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        logger.info("serving", metadata: ["bus.rpc": "\(server.endpoint)", "bus.pub": "\(publisher.endpoint)", "bus.pid": "\(getpid())"])
+        try await group.run()
+        logger.info("stopped")
+    }
+
+    /// Closes the sockets (also what a graceful shutdown does).
+    public func shutdown() async {
+        await server.close()
+        await publisher.close()
+        await zap.stop()
+        watcher.stop()
+    }
+}
+
+/// The runtime's sockets as a swift-service-lifecycle `Service`.
+struct BusEndpointsService: Service {
+    let runtime: ServiceRuntime
+
+    func run() async throws {
+        let server = runtime.server
+        let serving = Task { await server.run() }
+        try? await gracefulShutdown()
+        await runtime.shutdown()
+        await serving.value
+    }
+}
