@@ -45,12 +45,67 @@ public final class SequencedPublisher: Sendable {
 
     /// Queues already-committed events for sending.
     public func publish(_ events: [BusEvent]) {
+        guard !events.isEmpty else { return }
         for event in events {
             if !socket.tryPublish(topic: Array(event.stream.utf8), envelope: event.envelope.bytes(), body: event.body) {
                 dropped.add(1, ordering: .relaxed)
             }
         }
+        noteActivity(events)
     }
+
+    /// After activity, announce each touched stream's head a few times (50 ms, 250 ms, 1 s later), so
+    /// a subscriber that lost the last events of a burst notices and replays them. Nothing is sent
+    /// while the streams are quiet.
+    private func noteActivity(_ events: [BusEvent]) {
+        let start = heads.withLock { state -> Bool in
+            for event in events { state.touched[event.stream] = event.seq }
+            state.generation += 1
+            if state.announcing { return false }
+            state.announcing = true
+            return true
+        }
+        guard start else { return }
+        Task { [self] in
+            var lastGeneration = -1
+            var rounds = 0
+            var announced: [String: UInt64] = [:]
+            while true {
+                try? await Task.sleep(for: rounds == 0 ? .milliseconds(50) : rounds == 1 ? .milliseconds(250) : .seconds(1))
+                let (touched, generation) = heads.withLock { ($0.touched, $0.generation) }
+                if generation != lastGeneration {
+                    rounds = 0
+                    lastGeneration = generation
+                    announced.merge(touched) { $1 }
+                }
+                for (stream, seq) in announced {
+                    var head = Envelope()
+                    head.version = BusProtocol.version
+                    head.kind = .head
+                    head.stream = stream
+                    head.seq = seq
+                    socket.tryPublish(topic: Array(stream.utf8), envelope: head.bytes(), body: [])
+                }
+                rounds += 1
+                let done = heads.withLock { state -> Bool in
+                    if rounds >= 3 && state.generation == lastGeneration {
+                        state.announcing = false
+                        state.touched = [:]
+                        return true
+                    }
+                    return false
+                }
+                if done { return }
+            }
+        }
+    }
+
+    private struct HeadState: Sendable {
+        var touched: [String: UInt64] = [:]
+        var generation = 0
+        var announcing = false
+    }
+    private let heads = Locked(HeadState())
 
     /// Adds `bus.replay` and `bus.heads` to a server. Stream names are checked by `canRead`.
     public func serveReplay(on server: RPCServer,

@@ -34,6 +34,9 @@ public final class SequencedSubscriber: Sendable {
         case catchUp
     }
 
+    /// The type given to KIND_HEAD markers inside the subscriber (never delivered).
+    static let headMarker = "\u{0}head"
+
     public let socket: Socket
     private let replay: RPCClient
     private let output: BatchChannel<[BusEvent]>
@@ -80,6 +83,15 @@ public final class SequencedSubscriber: Sendable {
                             continue
                         }
                         for event in events {
+                            if event.type == SequencedSubscriber.headMarker {
+                                if event.seq > state.cursors[event.stream] ?? 0 {
+                                    counts.withLock { $0.gapsDetected += 1 }
+                                    deliver(delivered)
+                                    delivered = []
+                                    await fill(stream: event.stream, through: event.seq, state: &state)
+                                }
+                                continue
+                            }
                             await accept(event, state: &state, into: &delivered)
                         }
                     }
@@ -165,14 +177,14 @@ public final class SequencedSubscriber: Sendable {
             }
             var delivered: [BusEvent] = []
             for packed in reply.events {
-                guard let event = BusEvent(packed: packed), event.stream == stream else { continue }
+                guard let event = BusEvent(packed: packed), event.stream == stream, event.seq <= target else { continue }
                 guard event.seq == (state.cursors[stream] ?? 0) + 1 else { continue }
                 state.cursors[stream] = event.seq
                 delivered.append(event)
             }
             counts.withLock { $0.eventsRecovered += delivered.count }
             deliver(delivered)
-            if delivered.isEmpty { return }  // the publisher has nothing more
+            if delivered.isEmpty || (state.cursors[stream] ?? 0) >= target { return }
         }
     }
 
@@ -200,6 +212,8 @@ public final class SequencedSubscriber: Sendable {
         switch envelope.kind {
         case .event:
             return [BusEvent(envelope: envelope, body: message.frame(2))]
+        case .head:
+            return [BusEvent(stream: envelope.stream, seq: envelope.seq, type: SequencedSubscriber.headMarker, timestampUs: 0, body: [])]
         case .eventBatch:
             return message.withFrame(2) { raw -> [BusEvent]? in
                 guard let items = ProtoWire.splitEventBatch(raw) else { return nil }

@@ -46,6 +46,9 @@ public nonisolated enum Agor_Bus_V1_Kind: SwiftProtobuf.Enum, Swift.CaseIterable
 
   /// publisher -> subscriber, body = EventBatch
   case eventBatch // = 5
+
+  /// publisher -> subscriber, stream + seq = the stream's last number, no body;
+  case head // = 6
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -60,6 +63,7 @@ public nonisolated enum Agor_Bus_V1_Kind: SwiftProtobuf.Enum, Swift.CaseIterable
     case 3: self = .error
     case 4: self = .event
     case 5: self = .eventBatch
+    case 6: self = .head
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -72,6 +76,7 @@ public nonisolated enum Agor_Bus_V1_Kind: SwiftProtobuf.Enum, Swift.CaseIterable
     case .error: return 3
     case .event: return 4
     case .eventBatch: return 5
+    case .head: return 6
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -84,6 +89,7 @@ public nonisolated enum Agor_Bus_V1_Kind: SwiftProtobuf.Enum, Swift.CaseIterable
     .error,
     .event,
     .eventBatch,
+    .head,
   ]
 
 }
@@ -376,7 +382,7 @@ public nonisolated struct Agor_Bus_V1_PingReply: Sendable {
 fileprivate nonisolated let _protobuf_package = "agor.bus.v1"
 
 nonisolated extension Agor_Bus_V1_Kind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}KIND_REQUEST\0\u{1}KIND_REPLY\0\u{1}KIND_ERROR\0\u{1}KIND_EVENT\0\u{1}KIND_EVENT_BATCH\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}KIND_REQUEST\0\u{1}KIND_REPLY\0\u{1}KIND_ERROR\0\u{1}KIND_EVENT\0\u{1}KIND_EVENT_BATCH\0\u{1}KIND_HEAD\0")
 }
 
 nonisolated extension Agor_Bus_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+@testable import Bus
+
+/// Config, key and certificate files are input from outside: bad ones get typed errors.
+@Suite struct FileFormatTests {
+    @Test func tomlRoundTripAndErrors() throws {
+        let text = """
+            # comment
+            name = "a \\"quoted\\" name"
+            n = 42
+            flag = true
+            list = ["x", "y",
+              "z"]  # trailing
+            [t.sub]
+            k = 'literal'
+            """
+        let table = try TOML.parse(text)
+        #expect(table["name"]?.string == "a \"quoted\" name")
+        #expect(table["n"]?.integer == 42)
+        #expect(table["list"]?.strings == ["x", "y", "z"])
+        #expect(table.value(at: "t.sub.k")?.string == "literal")
+        #expect(try TOML.parse(TOML.write(table)) == table)
+        #expect(throws: TOMLError(line: 2, reason: "unterminated string")) { try TOML.parse("a = 1\nb = \"open\n") }
+        #expect(throws: TOMLError.self) { try TOML.parse("a = 1\na = 2") }
+        #expect(throws: TOMLError.self) { try TOML.parse("a = nope") }
+        #expect(throws: TOMLError.self) { try TOML.parse("[[x]]") }
+    }
+
+    @Test func configRefusesBadEndpointsAndValues() throws {
+        #expect(throws: ConfigError.self) { try BusConfig.parse("[services.x]\nrpc = \"http://x\"\npub = \"tcp://a:1\"") }
+        #expect(throws: ConfigError.self) { try BusConfig.parse("[bus]\nmax_message_size = -5") }
+        #expect(throws: TOMLError.self) { try BusConfig.parse("[bus\n") }
+        var config = BusConfig()
+        config.services = [.init(name: "echo", rpc: "tcp://10.0.0.1:1", pub: "tcp://10.0.0.1:2")]
+        #expect(try BusConfig.parse(config.render()) == config)
+    }
+
+    @Test func keyFilesRoundTripAndRefuseBadOnes() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("agor-keys-\(UUID().uuidString)")
+        let pair = CurveKeyPair.generate()
+        try pair.write(name: "k", to: folder)
+        #expect(try CurveKeyPair.read(from: folder.appendingPathComponent("k.key")) == pair)
+        #expect(try CurveKeyPair.read(from: folder.appendingPathComponent("k.pub")).publicKey == pair.publicKey)
+        chmod(folder.appendingPathComponent("k.key").path, 0o644)
+        #expect(throws: KeyError.self) { try CurveKeyPair.read(from: folder.appendingPathComponent("k.key")) }
+        #expect(throws: KeyError(code: .badLength, detail: "a Z85 key has 40 characters, got 3")) { try Z85.decodeKey("abc") }
+        #expect(throws: KeyError.self) { try Z85.decodeKey(String(repeating: "~", count: 40).replacingOccurrences(of: "~", with: "\"")) }
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    @Test func badCertificatesAreSkippedNotFatal() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("agor-dir-\(UUID().uuidString)")
+        let directory = Directory(folder: folder)
+        try directory.write(Principal(name: "good", kind: .agent, publicKey: CurveKeyPair.generate().publicKey, groups: ["g"], role: .worker))
+        try "name = \"evil\"\nkind = \"agent\"\nrole = \"god\"\npublic_key = \"x\"\n".write(to: folder.appendingPathComponent("evil.cert"), atomically: true, encoding: .utf8)
+        try "garbage [[[".write(to: folder.appendingPathComponent("junk.cert"), atomically: true, encoding: .utf8)
+        directory.reload()
+        #expect(directory.principal(named: "good") != nil)
+        #expect(directory.principal(named: "evil") == nil)
+        #expect(directory.current.rejected.count == 2)
+        #expect(throws: DirectoryError.self) { try directory.write(Principal(name: "../x", kind: .agent, publicKey: [], groups: [], role: .worker)) }
+        #expect(Role(name: "admin") == .operator_)
+        #expect(Role(name: "project") == .worker)
+        try? FileManager.default.removeItem(at: folder)
+    }
+}

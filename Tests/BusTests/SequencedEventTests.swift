@@ -1,0 +1,115 @@
+import Foundation
+import GRDB
+import Testing
+@testable import Bus
+
+@Suite struct SequencedEventTests {
+    func emit(_ bed: TestBed, stream: String, count: Int, publish: Bool = true) async throws {
+        if publish {
+            try await bed.publisher.write { _, events in
+                for i in 0..<count { try events.append(stream: stream, type: "t", body: Array("\(i)".utf8)) }
+            }
+        } else {
+            // Committed but never published: what a PUB drop looks like to a subscriber.
+            try await bed.database.write { db in
+                for i in 0..<count { _ = try EventLog.append(db, stream: stream, type: "t", body: Array("\(i)".utf8)) }
+            }
+        }
+    }
+
+    /// Reads `count` events and checks they are 1...count of each stream, in order, once.
+    func collect(_ subscriber: SequencedSubscriber, count: Int) async -> [String: [UInt64]] {
+        var seen: [String: [UInt64]] = [:]
+        var total = 0
+        for await event in subscriber.events {
+            seen[event.stream, default: []].append(event.seq)
+            total += 1
+            if total == count { break }
+        }
+        return seen
+    }
+
+    @Test func lateJoinGetsHistoryThenLiveOnceInOrder() async throws {
+        let bed = try TestBed()
+        try await emit(bed, stream: "s.a", count: 100)
+        let subscriber = try bed.subscriber(bed.alice, prefixes: ["s."])
+        try await emit(bed, stream: "s.a", count: 100)
+        try await emit(bed, stream: "s.b", count: 50)
+        let seen = await collect(subscriber, count: 250)
+        #expect(seen["s.a"] == Array(1...200))
+        #expect(seen["s.b"] == Array(1...50))
+        await subscriber.close()
+        await bed.shutdown()
+    }
+
+    @Test func startNowSkipsHistory() async throws {
+        let bed = try TestBed()
+        try await emit(bed, stream: "s.a", count: 10)
+        let subscriber = try bed.subscriber(bed.alice, prefixes: ["s."], start: .now)
+        #expect(await bed.eventually { subscriber.statistics.catchUps >= 1 })
+        try await emit(bed, stream: "s.a", count: 5)
+        let seen = await collect(subscriber, count: 5)
+        #expect(seen["s.a"] == Array(11...15))
+        await subscriber.close()
+        await bed.shutdown()
+    }
+
+    @Test func droppedEventsAreFilledFromReplay() async throws {
+        let bed = try TestBed()
+        let subscriber = try bed.subscriber(bed.alice, prefixes: ["s."], start: .now)
+        #expect(await bed.eventually { subscriber.statistics.catchUps >= 1 })
+        try await emit(bed, stream: "s.a", count: 3)
+        try await emit(bed, stream: "s.a", count: 7, publish: false)
+        try await emit(bed, stream: "s.a", count: 5)
+        let seen = await collect(subscriber, count: 15)
+        #expect(seen["s.a"] == Array(1...15))
+        #expect(subscriber.statistics.gapsDetected == 1)
+        #expect(subscriber.statistics.eventsRecovered == 7)
+        await subscriber.close()
+        await bed.shutdown()
+    }
+
+    @Test func tinyHighWaterMarkDropsAreRecovered() async throws {
+        let bed = try TestBed(publisherHighWaterMark: 1)
+        let subscriber = try bed.subscriber(bed.alice, prefixes: ["s."], start: .now)
+        #expect(await bed.eventually { subscriber.statistics.catchUps >= 1 })
+        let count = 20_000
+        try await emit(bed, stream: "s.a", count: count)
+        let seen = await collect(subscriber, count: count)
+        #expect(seen["s.a"] == Array(1...UInt64(count)))
+        // The PUB dropped at its high-water mark; the subscriber recovered those by replay.
+        #expect(subscriber.statistics.eventsRecovered > 0)
+        await subscriber.close()
+        await bed.shutdown()
+    }
+
+    @Test func malformedEventFramesAreCountedAndSkipped() async throws {
+        let bed = try TestBed()
+        let subscriber = try bed.subscriber(bed.alice, prefixes: ["s."], start: .now)
+        #expect(await bed.eventually { subscriber.statistics.catchUps >= 1 })
+        await bed.publisher.socket.publish(topic: Array("s.a".utf8), envelope: [0xFF, 0x00], body: [])
+        var bogusBatch = Envelope()
+        bogusBatch.version = 1
+        bogusBatch.kind = .eventBatch
+        await bed.publisher.socket.publish(topic: Array("s.a".utf8), envelope: bogusBatch.bytes(), body: [0x0A, 0x7F])
+        try await emit(bed, stream: "s.a", count: 3)
+        let seen = await collect(subscriber, count: 3)
+        #expect(seen["s.a"] == [1, 2, 3])
+        #expect(subscriber.statistics.malformed == 2)
+        await subscriber.close()
+        await bed.shutdown()
+    }
+
+    @Test func replayChecksItsInput() async throws {
+        let bed = try TestBed()
+        let client = try bed.client(bed.alice)
+        do {
+            _ = try await client.call("bus.replay", [0xFF, 0xFF])
+            Issue.record("bad replay request accepted")
+        } catch let error as BusError {
+            #expect(error.errorCode == .badRequest)
+        }
+        await client.close()
+        await bed.shutdown()
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import GRDB
+@testable import Bus
+
+/// A server on tcp://127.0.0.1 with CURVE and ZAP over a temporary directory and database, plus
+/// principals to connect as: alice (worker, g1), bob (worker, g2), gateway (delegate).
+final class TestBed: Sendable {
+    let folder: URL
+    let context = Context()
+    let directory: Directory
+    let watcher: DirectoryWatcher
+    let zap: ZAPAuthenticator
+    let serverKey = CurveKeyPair.generate()
+    let server: RPCServer
+    let publisher: SequencedPublisher
+    let database: DatabasePool
+    let alice = CurveKeyPair.generate()
+    let bob = CurveKeyPair.generate()
+    let gateway = CurveKeyPair.generate()
+
+    init(maxMessageSize: Int64 = 64 * 1024, publisherHighWaterMark: Int32 = 100_000) throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("agor-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        directory = Directory(folder: folder.appendingPathComponent("directory"))
+        try directory.write(Principal(name: "alice", kind: .agent, publicKey: alice.publicKey, groups: ["g1"], role: .worker))
+        try directory.write(Principal(name: "bob", kind: .agent, publicKey: bob.publicKey, groups: ["g2"], role: .worker))
+        try directory.write(Principal(name: "gateway", kind: .service, publicKey: gateway.publicKey, groups: [], role: .operator_, rights: [.delegate]))
+        watcher = DirectoryWatcher(directory: directory)
+        zap = try ZAPAuthenticator(context: context, directory: directory)
+        database = try BusSchema.open(path: folder.appendingPathComponent("test.db").path) { migrator in
+            migrator.registerMigration("test.v1") { db in
+                try db.execute(sql: "CREATE TABLE notes (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, text TEXT NOT NULL)")
+            }
+        }
+        server = try RPCServer(context: context, endpoint: "tcp://127.0.0.1:*", serverKey: serverKey, directory: directory,
+                               maxMessageSize: maxMessageSize)
+        publisher = try SequencedPublisher(context: context, endpoint: "tcp://127.0.0.1:*", serverKey: serverKey,
+                                           database: database, sendHighWaterMark: publisherHighWaterMark)
+        publisher.serveReplay(on: server)
+        let database = self.database
+        server.register("whoami") { context, _ in Array("\(context.sender.name)/\(context.principal.name)".utf8) }
+        server.register("echo") { _, body in body }
+        server.register("sleep") { _, body in
+            try await Task.sleep(for: .milliseconds(Int(String(decoding: body, as: UTF8.self)) ?? 0))
+            return body
+        }
+        // Adds a note owned by the authenticated principal, once per request id.
+        server.register("note.add") { context, body in
+            let delay = Int(String(decoding: body.prefix(while: { $0 != 0x3A }), as: UTF8.self)) ?? 0
+            if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+            let principal = context.principal.name, id = context.requestId
+            return try await database.write { db in
+                try RequestDedup.once(db, principal: principal, requestId: id) {
+                    try db.execute(sql: "INSERT INTO notes(owner, text) VALUES (?, ?)", arguments: [principal, String(decoding: body, as: UTF8.self)])
+                    return Array(String(db.lastInsertedRowID).utf8)
+                }
+            }
+        }
+        let server = self.server
+        Task { await server.run() }
+    }
+
+    func noteCount() throws -> Int {
+        try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM notes") ?? 0 }
+    }
+
+    func client(_ key: CurveKeyPair, serverKey: [UInt8]? = nil) throws -> RPCClient {
+        try RPCClient(context: context, endpoint: server.endpoint, serverKey: serverKey ?? self.serverKey.publicKey, clientKey: key)
+    }
+
+    func subscriber(_ key: CurveKeyPair, prefixes: [String], start: SequencedSubscriber.Start = .beginning) throws -> SequencedSubscriber {
+        try SequencedSubscriber(context: context, endpoint: publisher.endpoint, serverKey: serverKey.publicKey, clientKey: key,
+                                replay: try client(key), prefixes: prefixes, start: start)
+    }
+
+    /// Waits (bounded) until `condition` holds; returns whether it did.
+    func eventually(_ attempts: Int = 200, _ condition: () throws -> Bool) async rethrows -> Bool {
+        for _ in 0..<attempts {
+            if try condition() { return true }
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        return try condition()
+    }
+
+    func shutdown() async {
+        await server.close()
+        await publisher.close()
+        await zap.stop()
+        watcher.stop()
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
