@@ -44,8 +44,9 @@ public final class RPCClient: Sendable {
                       .reconnectIntervalMax(2_000), .heartbeatInterval(5_000), .heartbeatTimeout(15_000),
                       .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000)],
             connect: [endpoint]))
-        let task = Task { [socket, pending] in
-            for await message in socket.messages {
+        // The task holds the message sequence, not the socket, so a dropped client closes its socket.
+        let task = Task { [messages = socket.messages, pending] in
+            for await message in messages {
                 guard message.frameCount >= 1,
                       let envelope = try? Envelope(serializedBytes: message.frame(0)) else { continue }
                 guard let entry = pending.withLock({ $0.removeValue(forKey: envelope.requestID) }) else { continue }

@@ -20,6 +20,7 @@ public final class SequencedSubscriber: Sendable {
 
     public struct Counts: Sendable, Equatable, Codable {
         public var delivered = 0
+        /// Completed catch-ups (the first one is the late join).
         /// Times a missing range was noticed.
         public var gapsDetected = 0
         /// Events obtained by replay instead of live.
@@ -39,14 +40,17 @@ public final class SequencedSubscriber: Sendable {
 
     public let socket: Socket
     private let replay: RPCClient
+    /// Close the replay client with the subscriber.
+    private let ownsReplay: Bool
     private let output: BatchChannel<[BusEvent]>
     private let counts = Locked(Counts())
     private let tasks = Locked<[Task<Void, Never>]>([])
     private let logger: Logger
 
     public init(context: Context, endpoint: String, serverKey: [UInt8], clientKey: CurveKeyPair,
-                replay: RPCClient, prefixes: [String], start: Start = .beginning,
+                replay: RPCClient, ownsReplay: Bool = true, prefixes: [String], start: Start = .beginning,
                 logger: Logger = Logger(label: "agor.subscriber")) throws {
+        self.ownsReplay = ownsReplay
         var configuration = Socket.Configuration(
             options: [.curveClient(publicKey: clientKey.publicKey, secretKey: clientKey.secretKey, serverKey: serverKey),
                       .receiveHighWaterMark(100_000), .linger(0), .reconnectInterval(100), .reconnectIntervalMax(2_000),
@@ -60,12 +64,12 @@ public final class SequencedSubscriber: Sendable {
         output = BatchChannel(capacity: 1 << 20, onSpace: {})
 
         let (inputs, feed) = AsyncStream<Input>.makeStream()
-        let liveTask = Task { [socket] in
-            for await batch in socket.batches { feed.yield(.live(batch)) }
+        let liveTask = Task { [batches = socket.batches] in
+            for await batch in batches { feed.yield(.live(batch)) }
             feed.finish()
         }
-        let monitorTask = Task { [socket] in
-            guard let events = socket.monitorEvents else { return }
+        let monitorTask = Task { [events = socket.monitorEvents] in
+            guard let events else { return }
             for await event in events where event.kind == .handshakeSucceeded { feed.yield(.catchUp) }
         }
         let processor = Task { [self] in
@@ -110,6 +114,7 @@ public final class SequencedSubscriber: Sendable {
 
     public func close() async {
         await socket.close()
+        if ownsReplay { await replay.close() }
         for task in tasks.withLock({ $0 }) { task.cancel() }
         output.finish()
     }
@@ -149,7 +154,7 @@ public final class SequencedSubscriber: Sendable {
     }
 
     private func catchUp(prefixes: [String], state: inout StreamState, initial: Bool) async {
-        counts.withLock { $0.catchUps += 1 }
+        defer { counts.withLock { $0.catchUps += 1 } }
         for prefix in prefixes {
             var request = Agor_Bus_V1_HeadsRequest()
             request.prefix = prefix

@@ -122,7 +122,6 @@ final class SocketCore: Sendable {
             }
             if done { continuation.resume() } else { wakeup.signal() }
         }
-        monitor?.stop()
     }
 
     func snapshot() -> SocketCounters.Snapshot {
@@ -147,12 +146,14 @@ final class SocketCore: Sendable {
         var closing: Bool
     }
 
-    /// Takes everything queued. With `sleepIfIdle`, marks the thread asleep when nothing was queued
-    /// so that the next producer signals the eventfd.
-    func takeWork(into outbound: inout [Outbound], sleepIfIdle: Bool) -> (operations: [@Sendable (RawSocket) -> Void], resumed: [CheckedContinuation<Void, Never>], closing: Bool, idle: Bool) {
+    /// Takes everything queued (the thread then sends it).
+    /// While the socket is blocked (`takeOutbound` false) new messages stay in the shared queue,
+    /// so its limit keeps applying to producers.
+    func takeWork(into outbound: inout [Outbound], takeOutbound: Bool) -> (operations: [@Sendable (RawSocket) -> Void], resumed: [CheckedContinuation<Void, Never>], closing: Bool) {
         shared.withLock { s in
             let ops = s.operations
             s.operations = []
+            guard takeOutbound else { return (ops, [], s.closing) }
             if outbound.isEmpty {
                 swap(&outbound, &s.outbound)
             } else {
@@ -165,13 +166,20 @@ final class SocketCore: Sendable {
                 resumed.append(waiter.continuation)
             }
             s.sendWaiters = []
-            let idle = ops.isEmpty && resumed.isEmpty && !s.closing
-            s.sleeping = sleepIfIdle && idle
-            return (ops, resumed, s.closing, idle)
+            return (ops, resumed, s.closing)
         }
     }
 
-    /// Whether new work arrived since `takeWork`; clears the sleeping flag either way.
+    /// Marks the thread asleep when nothing is queued, so the next producer signals the eventfd.
+    /// Returns false (do not sleep) when work arrived meanwhile.
+    func prepareToSleep(blocked: Bool) -> Bool {
+        shared.withLock { s in
+            guard blocked || (s.outbound.isEmpty && s.sendWaiters.isEmpty), s.operations.isEmpty, !s.closing else { return false }
+            s.sleeping = true
+            return true
+        }
+    }
+
     func markAwake() {
         shared.withLock { $0.sleeping = false }
     }
@@ -191,6 +199,7 @@ final class SocketCore: Sendable {
             return w
         }
         inbound.finish()
+        monitor?.stop()
         for w in waiters { w.resume() }
     }
 

@@ -31,8 +31,7 @@ struct SocketLoop {
         var terminated = false
 
         while true {
-            let blocked = pendingHead < pending.count
-            let work = core.takeWork(into: &pending, sleepIfIdle: !blocked)
+            let work = core.takeWork(into: &pending, takeOutbound: pendingHead == pending.count)
             for operation in work.operations { operation(raw) }
             for waiter in work.resumed { waiter.resume() }
             if !flushPending() { terminated = true }
@@ -46,8 +45,9 @@ struct SocketLoop {
             items[1].events = socketEvents
             items[0].revents = 0
             items[1].revents = 0
-            // Sleep only when nothing was queued; otherwise just look at the socket.
-            let timeout: Int = (work.idle && !stillBlocked) ? -1 : 0
+            // Sleep only when nothing is queued; otherwise just look at the socket. While blocked on
+            // POLLOUT the eventfd still wakes the thread for new work or a close.
+            let timeout: Int = core.prepareToSleep(blocked: stillBlocked) ? -1 : 0
             let rc = zmq_poll(&items, 2, timeout)
             core.markAwake()
             if rc < 0 {
@@ -61,6 +61,8 @@ struct SocketLoop {
             }
         }
         _ = flushPending()
+        // Stop the monitor first: libzmq sends its last events blocking, and nobody may read them.
+        if core.monitor != nil { zmq_socket_monitor(raw.handle, nil, 0) }
         raw.close(linger: linger)
         core.finishClose()
     }

@@ -20,32 +20,31 @@ public final class SocketMonitor: Sendable {
         public var time: Date
     }
 
-    public struct Events: AsyncSequence, Sendable {
-        public typealias Element = Event
-        let messages: MessageSequence
-        public struct AsyncIterator: AsyncIteratorProtocol {
-            var inner: MessageSequence.AsyncIterator
-            public mutating func next() async -> Event? {
-                while let message = await inner.next() {
-                    if let event = SocketMonitor.parse(message) { return event }
-                }
-                return nil
-            }
-        }
-        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(inner: messages.makeAsyncIterator()) }
-    }
+    /// The monitor's events, newest kept when the reader falls behind. One consumer.
+    public typealias Events = AsyncStream<Event>
 
     private static let counter = Atomic<Int>(0)
     let pair: Socket
-
-    public var events: Events { Events(messages: pair.messages) }
+    public let events: Events
+    private let drain: Task<Void, Never>
 
     /// Must be called before the watched socket is handed to its thread.
     init(context: Context, watching raw: RawSocket) throws {
         let n = SocketMonitor.counter.add(1, ordering: .relaxed).newValue
         let endpoint = "inproc://agor.monitor.\(getpid()).\(n)"
         try zmqCall { zmq_socket_monitor(raw.handle, endpoint, ZMQ_EVENT_ALL) }
-        pair = try Socket(context: context, type: .pair, .init(connect: [endpoint]))
+        let pair = try Socket(context: context, type: .pair, .init(options: [.linger(0)], connect: [endpoint]))
+        self.pair = pair
+        // libzmq sends monitor events blocking from its I/O thread: always read them, so a slow or
+        // absent consumer can never stall the context.
+        let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+        self.events = events
+        drain = Task { [messages = pair.messages] in
+            for await message in messages {
+                if let event = SocketMonitor.parse(message) { continuation.yield(event) }
+            }
+            continuation.finish()
+        }
     }
 
     func stop() {
