@@ -57,12 +57,17 @@ import Testing
         let pub = try Socket(context: context, type: .pub, .init(options: [.sendHighWaterMark(0)], bind: ["tcp://127.0.0.1:*"]))
         let sub = try Socket(context: context, type: .sub, .init(options: [.subscribe("t"), .receiveHighWaterMark(0)], connect: [pub.boundEndpoints[0]]))
         // Wait for the subscription to reach the publisher.
-        var iterator = sub.messages.makeAsyncIterator()
-        while true {
-            await pub.publish(topic: Array("t".utf8), envelope: [], body: [0])
-            let probe = try #require(await iterator.next())
-            if probe.frameCount == 3 { break }
+        // Probe until the subscription reaches the publisher (a PUB drops what no one subscribed to).
+        let prober = Task {
+            while !Task.isCancelled {
+                await pub.publish(topic: Array("t".utf8), envelope: [], body: [0])
+                try? await Task.sleep(for: .milliseconds(20))
+            }
         }
+        var iterator = sub.messages.makeAsyncIterator()
+        _ = try #require(await iterator.next())
+        prober.cancel()
+        _ = await prober.value
         let count = 50_000
         for i in 0..<count {
             var e = Envelope(); e.kind = .event; e.seq = UInt64(i + 1)
