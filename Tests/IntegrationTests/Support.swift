@@ -1,1 +1,100 @@
+import AgorKit
+import Bus
+import Foundation
 import Testing
+
+/// Real `agor` processes on a temporary home with free loopback ports.
+final class AgorHome: @unchecked Sendable {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let agor = packageRoot.appendingPathComponent(".build/debug/agor")
+
+    let home: Home
+    private var children: [Process] = []
+
+    init() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("agor-it-\(UUID().uuidString.prefix(8))")
+        home = Home(root: root)
+        let result = try AgorHome.run(["init", "--home", root.path, "--port-base", "\(AgorHome.freePortBase())"])
+        guard result.status == 0 else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: result.output]) }
+    }
+
+    /// Runs `agor ARGS` to completion; returns its exit status and output (stdout + stderr).
+    @discardableResult
+    static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = agor
+        process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Starts `agor ARGS` in the background (killed at the end of the test).
+    func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = AgorHome.agor
+        process.arguments = arguments
+        let log = home.root.appendingPathComponent("test-\(children.count).out")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = process.standardOutput
+        try process.run()
+        children.append(process)
+        return process
+    }
+
+    func serve(_ service: String) throws -> Process { try start(["serve", service, "--home", home.root.path]) }
+
+    func client(key: String = "operator") throws -> ServiceClient {
+        try ServiceClient(home: home, keyFile: home.secretKeyFile(key))
+    }
+
+    /// Waits (bounded) until the service answers a ping.
+    func waitUntilAnswers(_ service: String, key: String = "operator") async throws -> Bool {
+        let client = try client(key: key)
+        for _ in 0..<100 {
+            if await client.ping(service, timeout: .milliseconds(300)) != nil { return true }
+        }
+        return false
+    }
+
+    static func freePortBase() -> Int {
+        while true {
+            let base = Int.random(in: 20_000...60_000)
+            if (0..<4).allSatisfy({ isFree(base + $0) }) { return base }
+        }
+    }
+
+    static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    func cleanUp() {
+        for child in children where child.isRunning {
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: home.root)
+    }
+}
+
+func json(_ bytes: [UInt8]) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
+}
+
+func jsonBytes(_ object: [String: Any]) -> [UInt8] {
+    Array((try? JSONSerialization.data(withJSONObject: object)) ?? Data())
+}

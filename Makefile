@@ -1,0 +1,40 @@
+# agor: `make up` starts the whole system, `make test` runs every test.
+SHELL := /bin/bash
+APT_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev pkg-config protobuf-compiler libprotobuf-c-dev protobuf-c-compiler gcc python3
+PY_PACKAGES := pyzmq "protobuf>=4.21,<5"
+SWIFT ?= swift
+AGOR := .build/debug/agor
+
+.PHONY: up test deps build build-release pydeps bench-bus clean
+
+# Installs only what is missing (apt-get update once, then install).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+
+pydeps:
+	@python3 -c "import zmq, google.protobuf" 2>/dev/null || python3 -m pip install -q $(PY_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+build-release: deps
+	$(SWIFT) build -c release
+
+up: build
+	@home="$${AGOR_HOME:-$$HOME/.local/share/agor}"; \
+	if [ ! -f "$$home/config.toml" ]; then $(AGOR) init --home "$$home" || exit 1; fi; \
+	exec $(AGOR) up --home "$$home"
+
+test: deps pydeps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench-bus: build-release
+	bash scripts/bench-bus.sh
+
+clean:
+	rm -rf .build Benchmarks/c/bin

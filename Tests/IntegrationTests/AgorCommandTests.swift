@@ -1,0 +1,88 @@
+import AgorKit
+import Bus
+import Foundation
+import Testing
+
+/// `agor` as an operator uses it, each command a real process.
+@Suite(.serialized) struct AgorCommandTests {
+    @Test func initTwiceChangesNothing() throws {
+        let it = try AgorHome()
+        defer { it.cleanUp() }
+        let files = ["config.toml", "keys/operator.key", "keys/echo.key", "directory/operator.cert", "directory/echo.cert", "directory/groups.toml"]
+        let before = try files.map { try Data(contentsOf: it.home.root.appendingPathComponent($0)) }
+        let again = try AgorHome.run(["init", "--home", it.home.root.path])
+        #expect(again.status == 0)
+        #expect(again.output.contains("nothing new"))
+        let after = try files.map { try Data(contentsOf: it.home.root.appendingPathComponent($0)) }
+        #expect(before == after)
+        let mode = try FileManager.default.attributesOfItem(atPath: it.home.secretKeyFile("operator").path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test func agentKeyWorksUntilRevoked() async throws {
+        let it = try AgorHome()
+        defer { it.cleanUp() }
+        let root = it.home.root.path
+        #expect(try AgorHome.run(["agent", "add", "bot", "--group", "nope", "--home", root]).status != 0)
+        #expect(try AgorHome.run(["agent", "add", "bot", "--group", "default", "--role", "wizard", "--home", root]).status != 0)
+        #expect(try AgorHome.run(["group", "add", "team", "--home", root]).status == 0)
+        let added = try AgorHome.run(["agent", "add", "bot", "--group", "team", "--role", "project", "--home", root])
+        #expect(added.status == 0)
+        let keyLine = try #require(added.output.split(separator: "\n").first { $0.hasPrefix("AGOR_KEY=") })
+        #expect(keyLine == "AGOR_KEY=\(it.home.secretKeyFile("bot").path)")
+        #expect(try AgorHome.run(["agent", "add", "bot", "--group", "team", "--home", root]).status != 0)
+
+        _ = try it.serve("echo")
+        #expect(try await it.waitUntilAnswers("echo", key: "bot"))
+        let ping = await (try it.client(key: "bot")).ping("echo")
+        #expect(ping?.principal == "bot")
+
+        #expect(try AgorHome.run(["revoke", "bot", "--home", root]).status == 0)
+        // The running service drops the key without a restart.
+        var refused = false
+        for _ in 0..<50 where !refused {
+            refused = await (try it.client(key: "bot")).ping("echo", timeout: .milliseconds(300)) == nil
+        }
+        #expect(refused)
+        #expect(try await it.waitUntilAnswers("echo"))
+    }
+
+    @Test func statusFailsWhenNothingRuns() throws {
+        let it = try AgorHome()
+        defer { it.cleanUp() }
+        let status = try AgorHome.run(["status", "--home", it.home.root.path, "--json"])
+        #expect(status.status == 1)
+        #expect(status.output.contains("\"all_answer\":false"))
+    }
+
+    @Test func upRestartsAKilledServiceAndStopsEverythingOnSIGTERM() async throws {
+        let it = try AgorHome()
+        defer { it.cleanUp() }
+        let up = try it.start(["up", "--home", it.home.root.path])
+        #expect(try await it.waitUntilAnswers("echo"))
+        var state = try #require(await eventuallyState(it) { $0.services.first?.state == "running" })
+        let firstPid = try #require(state.services.first?.pid)
+        #expect(try AgorHome.run(["status", "--home", it.home.root.path]).status == 0)
+
+        kill(firstPid, SIGKILL)
+        state = try #require(await eventuallyState(it) { $0.services.first?.restarts == 1 && $0.services.first?.state == "running" })
+        #expect(state.services.first?.pid != firstPid)
+        #expect(try await it.waitUntilAnswers("echo"))
+        let secondPid = try #require(state.services.first?.pid)
+
+        kill(up.processIdentifier, SIGTERM)
+        up.waitUntilExit()
+        #expect(up.terminationStatus == 0)
+        #expect(kill(secondPid, 0) != 0)  // the service is gone too
+        #expect(!FileManager.default.fileExists(atPath: it.home.upStateFile.path))
+        #expect(try AgorHome.run(["status", "--home", it.home.root.path]).status == 1)
+    }
+
+    func eventuallyState(_ it: AgorHome, _ condition: (UpState) -> Bool) async -> UpState? {
+        for _ in 0..<200 {
+            if let state = UpState.read(it.home), condition(state) { return state }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+}
