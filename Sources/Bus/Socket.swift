@@ -71,6 +71,8 @@ public final class Socket: Sendable {
 
     /// Queues a message for sending. Suspends only while the send queue is full.
     public func send(_ message: OutgoingMessage) async {
+        // Fast path without an array or a suspension; wait only when the queue is full.
+        if core.tryEnqueue(.message(message)) { return }
         await core.enqueue([.message(message)])
     }
 
@@ -90,7 +92,9 @@ public final class Socket: Sendable {
     /// PUB: queues an event [topic, envelope, body]. When several events of one topic are queued at
     /// once (under load), the thread sends them as one batch frame (see docs/PROTOCOL.md).
     public func publish(topic: [UInt8], envelope: [UInt8], body: [UInt8]) async {
-        await core.enqueue([.event(topic: topic, envelope: envelope, body: body)])
+        let event = Outbound.event(topic: topic, envelope: envelope, body: body)
+        if core.tryEnqueue(event) { return }
+        await core.enqueue([event])
     }
 
     @discardableResult
