@@ -13,6 +13,8 @@ public actor Supervisor {
         public var failureWindow: TimeInterval = 300
         public var stopTimeout: Duration = .seconds(10)
         public var answerTimeout: Duration = .seconds(20)
+        /// Stop on SIGTERM/SIGINT (off for supervisors embedded in tests).
+        public var handleSignals = true
         public init() {}
     }
 
@@ -56,7 +58,7 @@ public actor Supervisor {
     /// Returns false when a service never answered at start.
     @discardableResult
     public func run() async -> Bool {
-        installSignalHandlers()
+        if policy.handleSignals { installSignalHandlers() }
         if let previous = UpState.read(home), kill(previous.supervisorPid, 0) == 0, previous.supervisorPid != getpid() {
             say("agor up: another agor up (pid \(previous.supervisorPid)) runs on \(home.root.path); stop it first")
             return false

@@ -156,10 +156,18 @@ struct BatchBuilder {
         guard !messageEnds.isEmpty else { return nil }
         let batch = ReceivedBatch(bytes: bytes, frameEnds: frameEnds, messageEnds: messageEnds,
                                   userIds: readUserId ? userIds : [])
+        // Size the next batch's buffers like this one, so filling it does not grow them step by step.
+        let (byteCount, frameCount, messageCount) = (bytes.count, frameEnds.count, messageEnds.count)
         bytes = []
         frameEnds = []
         messageEnds = []
         userIds = []
+        if messageCount > 1 {
+            bytes.reserveCapacity(byteCount)
+            frameEnds.reserveCapacity(frameCount)
+            messageEnds.reserveCapacity(messageCount)
+            if readUserId { userIds.reserveCapacity(messageCount) }
+        }
         return batch
     }
 }

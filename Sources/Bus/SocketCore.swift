@@ -58,7 +58,6 @@ final class SocketCore: Sendable {
         }
         switch decision {
         case .queued(let wake):
-            counters.queuedOut.add(items.count, ordering: .relaxed)
             if wake { wakeup.signal() }
         case .closed:
             counters.sendErrors.add(items.count, ordering: .relaxed)
@@ -70,7 +69,6 @@ final class SocketCore: Sendable {
                     return true
                 }
                 if ok {
-                    counters.queuedOut.add(items.count, ordering: .relaxed)
                     wakeup.signal()
                 } else {
                     counters.sendErrors.add(items.count, ordering: .relaxed)
@@ -88,7 +86,6 @@ final class SocketCore: Sendable {
             s.sleeping = false
             return (true, wake)
         }
-        if ok { counters.queuedOut.add(1, ordering: .relaxed) }
         if wake { wakeup.signal() }
         return ok
     }
@@ -133,7 +130,7 @@ final class SocketCore: Sendable {
             batchesIn: counters.batchesIn.load(ordering: .relaxed),
             messagesCoalesced: counters.framesCoalesced.load(ordering: .relaxed),
             sendErrors: counters.sendErrors.load(ordering: .relaxed),
-            sendQueueDepth: counters.queuedOut.load(ordering: .relaxed),
+            sendQueueDepth: counters.queuedOut.load(ordering: .relaxed) + shared.withLock { $0.outbound.count },
             receiveQueueDepth: inbound.depth)
     }
 

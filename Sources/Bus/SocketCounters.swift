@@ -9,6 +9,7 @@ public final class SocketCounters: Sendable {
     let batchesIn = Atomic<Int>(0)
     let framesCoalesced = Atomic<Int>(0)
     let sendErrors = Atomic<Int>(0)
+    /// Messages the thread took from the queue but libzmq did not accept yet.
     let queuedOut = Atomic<Int>(0)
 
     public struct Snapshot: Sendable, Equatable, Codable {

@@ -97,8 +97,8 @@ struct SocketLoop {
                 pending.removeAll(keepingCapacity: pending.capacity < 65536)
                 pendingHead = 0
             }
+            core.counters.queuedOut.store(pending.count - pendingHead, ordering: .relaxed)
             if sent > 0 {
-                core.counters.queuedOut.subtract(sent, ordering: .relaxed)
                 core.counters.messagesOut.add(sent, ordering: .relaxed)
                 core.counters.bytesOut.add(sentBytes, ordering: .relaxed)
             }

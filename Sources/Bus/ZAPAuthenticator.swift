@@ -58,7 +58,7 @@ public final class ZAPAuthenticator: Sendable {
             }
             if decision.code == "200" {
                 allowed.add(1, ordering: .relaxed)
-                logger.debug("zap allow", metadata: ["zap.user": "\(decision.user)", "zap.address": "\(address)"])
+                logger.info("zap allow", metadata: ["zap.user": "\(decision.user)", "zap.address": "\(address)"])
             } else {
                 denied.add(1, ordering: .relaxed)
                 let key = request.frameCount >= 9 && request.frameSize(8) == 32 ? Z85.encode(request.frame(8)) : "-"
