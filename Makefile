@@ -1,6 +1,6 @@
 # agor: `make up` starts the whole system, `make test` runs every test.
 SHELL := /bin/bash
-APT_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev pkg-config protobuf-compiler libprotobuf-c-dev protobuf-c-compiler gcc python3
+APT_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev pkg-config protobuf-compiler libprotobuf-c-dev protobuf-c-compiler gcc
 PY_PACKAGES := pyzmq "protobuf>=4.21,<5"
 SWIFT ?= swift
 AGOR := .build/debug/agor
