@@ -42,13 +42,12 @@ public final class RPCServer: Sendable {
                 maxMessageSize: Int64 = BusProtocol.defaultMaxMessageSize, maxConcurrent: Int = 64,
                 logger: Logger = Logger(label: "agor.rpc"),
                 observer: (@Sendable (String, Duration, Bool) -> Void)? = nil) throws {
-        var configuration = Socket.Configuration(
+        let configuration = Socket.Configuration(
             options: [.curveServer(secretKey: serverKey.secretKey), .zapDomain(ZAPAuthenticator.domain),
                       .maxMessageSize(maxMessageSize), .linger(500), .routerMandatory(false),
                       .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000),
                       .heartbeatInterval(5_000), .heartbeatTimeout(15_000)],
             bind: [endpoint], readUserId: true)
-        configuration.monitor = false
         socket = try Socket(context: context, type: .router, configuration)
         self.directory = directory
         self.limiter = AsyncLimiter(limit: maxConcurrent)

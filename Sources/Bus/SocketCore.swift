@@ -181,9 +181,6 @@ final class SocketCore: Sendable {
         shared.withLock { $0.sleeping = false }
     }
 
-    func hasQueuedWork() -> Bool {
-        shared.withLock { !$0.outbound.isEmpty || !$0.operations.isEmpty || !$0.sendWaiters.isEmpty || $0.closing }
-    }
 
     func finishClose() {
         let waiters = shared.withLock { s -> [CheckedContinuation<Void, Never>] in

@@ -61,11 +61,13 @@ struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show each service: pid, uptime, restarts, endpoint. Exits 0 only when every service answers.")
     @OptionGroup var homeOption: HomeOption
     @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Secret key file to ask with (default: $AGOR_KEY, else the home's operator key).") var key: String?
 
     func run() async throws {
         let home = homeOption.resolved
         guard home.isInitialized else { throw fail("no home at \(home.root.path); run `agor init` first") }
-        let client = try ServiceClient(home: home, keyFile: home.secretKeyFile("operator"))
+        let client: ServiceClient
+        do { client = try ServiceClient(home: home, keyFile: home.clientKeyFile(explicit: key)) } catch { throw fail("\(error)") }
         let state = UpState.read(home)
         struct Row: Codable { var name: String; var pid: Int32; var answers: Bool; var uptime_ms: Int64?; var restarts: Int; var state: String; var rpc: String; var pub: String }
         var rows: [Row] = []
