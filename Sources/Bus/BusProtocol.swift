@@ -14,10 +14,15 @@ public enum BusProtocol {
 }
 
 extension Envelope {
+    /// An envelope of this protocol version and kind; every frame the Bus builds starts here.
+    public init(kind: EnvelopeKind) {
+        self.init()
+        version = BusProtocol.version
+        self.kind = kind
+    }
+
     public static func request(method: String, id: String, idempotent: Bool = false) -> Envelope {
-        var e = Envelope()
-        e.version = BusProtocol.version
-        e.kind = .request
+        var e = Envelope(kind: .request)
         e.method = method
         e.requestID = id
         e.idempotent = idempotent

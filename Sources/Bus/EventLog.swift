@@ -18,9 +18,7 @@ public struct BusEvent: Sendable, Equatable {
     }
 
     public var envelope: Envelope {
-        var e = Envelope()
-        e.version = BusProtocol.version
-        e.kind = .event
+        var e = Envelope(kind: .event)
         e.stream = stream
         e.seq = seq
         e.method = type

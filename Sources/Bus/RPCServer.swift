@@ -140,9 +140,7 @@ public final class RPCServer: Sendable {
     }
 
     private func reply(_ route: [UInt8], _ request: Envelope?, body: [UInt8] = [], error: BusError? = nil) async {
-        var envelope = Envelope()
-        envelope.version = BusProtocol.version
-        envelope.kind = error == nil ? .reply : .error
+        var envelope = Envelope(kind: error == nil ? .reply : .error)
         envelope.requestID = request?.requestID ?? ""
         envelope.method = request?.method ?? ""
         envelope.timestampUs = BusProtocol.nowMicros()

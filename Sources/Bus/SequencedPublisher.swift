@@ -79,9 +79,7 @@ public final class SequencedPublisher: Sendable {
                     announced.merge(touched) { $1 }
                 }
                 for (stream, seq) in announced {
-                    var head = Envelope()
-                    head.version = BusProtocol.version
-                    head.kind = .head
+                    var head = Envelope(kind: .head)
                     head.stream = stream
                     head.seq = seq
                     socket.tryPublish(topic: Array(stream.utf8), envelope: head.bytes(), body: [])

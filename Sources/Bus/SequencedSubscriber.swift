@@ -87,15 +87,6 @@ public final class SequencedSubscriber: Sendable {
                             continue
                         }
                         for event in events {
-                            if event.type == SequencedSubscriber.headMarker {
-                                if event.seq > state.cursors[event.stream] ?? 0 {
-                                    counts.withLock { $0.gapsDetected += 1 }
-                                    deliver(delivered)
-                                    delivered = []
-                                    await fill(stream: event.stream, through: event.seq, state: &state)
-                                }
-                                continue
-                            }
                             await accept(event, state: &state, into: &delivered)
                         }
                     }
@@ -133,17 +124,21 @@ public final class SequencedSubscriber: Sendable {
         }
     }
 
+    /// Delivers a live event in order, filling any gap before it first. A head marker only fills:
+    /// everything up to its number must exist.
     private func accept(_ event: BusEvent, state: inout StreamState, into delivered: inout [BusEvent]) async {
+        let isHead = event.type == SequencedSubscriber.headMarker
         let cursor = state.cursors[event.stream] ?? 0
         if event.seq <= cursor {
-            counts.withLock { $0.duplicatesDropped += 1 }
+            if !isHead { counts.withLock { $0.duplicatesDropped += 1 } }
             return
         }
-        if event.seq > cursor + 1 {
+        if event.seq > cursor + 1 || isHead {
             counts.withLock { $0.gapsDetected += 1 }
             deliver(delivered)
             delivered = []
-            await fill(stream: event.stream, through: event.seq - 1, state: &state)
+            await fill(stream: event.stream, through: isHead ? event.seq : event.seq - 1, state: &state)
+            if isHead { return }
             if event.seq <= state.cursors[event.stream] ?? 0 {
                 counts.withLock { $0.duplicatesDropped += 1 }
                 return
@@ -212,27 +207,19 @@ public final class SequencedSubscriber: Sendable {
         _ = output.push(events)
     }
 
+    /// The events of one frame set (one, or a batch), head markers included; nil when malformed.
     private func decode(_ message: ReceivedMessage) -> [BusEvent]? {
-        guard message.frameCount == 3, let envelope = try? Envelope(serializedBytes: message.frame(1)) else { return nil }
-        switch envelope.kind {
-        case .event:
-            return [BusEvent(envelope: envelope, body: message.frame(2))]
-        case .head:
-            return [BusEvent(stream: envelope.stream, seq: envelope.seq, type: SequencedSubscriber.headMarker, timestampUs: 0, body: [])]
-        case .eventBatch:
-            return message.withFrame(2) { raw -> [BusEvent]? in
-                guard let items = ProtoWire.splitEventBatch(raw) else { return nil }
-                var events: [BusEvent] = []
-                events.reserveCapacity(items.count)
-                for item in items {
-                    guard let e = try? Envelope(serializedBytes: Array(raw[item.envelope])), e.kind == .event else { return nil }
-                    events.append(BusEvent(envelope: e, body: Array(raw[item.body])))
-                }
-                return events
+        var events: [BusEvent] = []
+        var valid = true
+        let wellFormed = EventFrame.forEach(in: message) { envelopeBytes, body in
+            guard valid, let e = try? Envelope(serializedBytes: Array(envelopeBytes)) else { valid = false; return }
+            switch e.kind {
+            case .event: events.append(BusEvent(envelope: e, body: Array(body)))
+            case .head: events.append(BusEvent(stream: e.stream, seq: e.seq, type: SequencedSubscriber.headMarker, timestampUs: 0, body: []))
+            default: valid = false
             }
-        default:
-            return nil
         }
+        return wellFormed && valid ? events : nil
     }
 
     public struct Events: AsyncSequence, Sendable {

@@ -128,7 +128,7 @@ final class SocketCore: Sendable {
             bytesIn: counters.bytesIn.load(ordering: .relaxed),
             bytesOut: counters.bytesOut.load(ordering: .relaxed),
             batchesIn: counters.batchesIn.load(ordering: .relaxed),
-            messagesCoalesced: counters.framesCoalesced.load(ordering: .relaxed),
+            messagesCoalesced: counters.messagesCoalesced.load(ordering: .relaxed),
             sendErrors: counters.sendErrors.load(ordering: .relaxed),
             sendQueueDepth: counters.queuedOut.load(ordering: .relaxed) + shared.withLock { $0.outbound.count },
             receiveQueueDepth: inbound.depth)

@@ -7,7 +7,7 @@ public final class SocketCounters: Sendable {
     let bytesIn = Atomic<Int>(0)
     let bytesOut = Atomic<Int>(0)
     let batchesIn = Atomic<Int>(0)
-    let framesCoalesced = Atomic<Int>(0)
+    let messagesCoalesced = Atomic<Int>(0)
     let sendErrors = Atomic<Int>(0)
     /// Messages the thread took from the queue but libzmq did not accept yet.
     let queuedOut = Atomic<Int>(0)

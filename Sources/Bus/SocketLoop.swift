@@ -121,7 +121,7 @@ struct SocketLoop {
                         let frame = buildBatch(pendingHead..<(pendingHead + run))
                         guard try raw.send(frame) else { return true }
                         sentBytes += frame.byteCount
-                        core.counters.framesCoalesced.add(run, ordering: .relaxed)
+                        core.counters.messagesCoalesced.add(run, ordering: .relaxed)
                     }
                     pendingHead += run
                     sent += run
@@ -159,11 +159,8 @@ struct SocketLoop {
             guard case .event(_, let envelope, let eventBody) = pending[index] else { continue }
             ProtoWire.appendPackedEvent(envelope: envelope, body: eventBody, to: &body)
         }
-        var header = Agor_Bus_V1_Envelope()
-        header.version = BusProtocol.version
-        header.kind = .eventBatch
+        var header = Envelope(kind: .eventBatch)
         header.batchCount = UInt32(range.count)
-        let headerBytes: [UInt8] = (try? header.serializedBytes()) ?? []
-        return OutgoingMessage(frames: [topic, headerBytes, body])
+        return OutgoingMessage(frames: [topic, header.bytes(), body])
     }
 }
