@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Bus", targets: ["Bus"]),
         .executable(name: "agor", targets: ["agor"]),
+        .executable(name: "btmsg", targets: ["BtmsgCLI"]),
         .executable(name: "bus-bench", targets: ["BusBench"]),
     ],
     dependencies: [
@@ -37,7 +38,15 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .target(name: "btmsg", dependencies: ["Bus"]),
+        .target(
+            name: "btmsg",
+            dependencies: [
+                "Bus",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .target(name: "bttask", dependencies: ["Bus"]),
         .target(name: "AgentRunner", dependencies: ["Bus"]),
         .target(name: "Diagnostics", dependencies: ["Bus"]),
@@ -45,7 +54,7 @@ let package = Package(
         .target(
             name: "AgorKit",
             dependencies: [
-                "Bus",
+                "Bus", "btmsg",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -57,6 +66,15 @@ let package = Package(
                 "AgorKit", "Bus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "BtmsgCLI",
+            dependencies: [
+                "AgorKit", "Bus", "btmsg",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Sources/btmsg-cli"
         ),
         .executableTarget(
             name: "BusBench",

@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 plugin=${PROTOC_GEN_SWIFT:-$(command -v protoc-gen-swift || echo .build/checkouts/swift-protobuf/.build/release/protoc-gen-swift)}
-protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Public \
-  --proto_path=proto --swift_out=Sources/Bus/Generated proto/bus/v1/envelope.proto
-echo "generated Sources/Bus/Generated/bus/v1/envelope.pb.swift"
+generate() { # proto file, target folder
+  protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Public \
+    --proto_path=proto --swift_out="$2" "$1"
+  echo "generated from $1 into $2"
+}
+generate proto/bus/v1/envelope.proto Sources/Bus/Generated
+generate proto/btmsg/v1/btmsg.proto Sources/btmsg/Generated

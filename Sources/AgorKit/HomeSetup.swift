@@ -23,6 +23,7 @@ public struct HomeSetup {
         chmod(home.keysFolder.path, 0o700)
         if fm.fileExists(atPath: home.configFile.path) {
             report.kept.append(home.configFile.path)
+            try addMissingServices(portBase: portBase, host: host, report: &report)
         } else {
             var config = BusConfig()
             for (index, name) in ServiceCatalog.names.enumerated() {
@@ -46,6 +47,23 @@ public struct HomeSetup {
         try ensurePrincipal(name: "operator", kind: .person, groups: ["default"], role: .operator_, rights: [.delegate],
                             directory: directory, report: &report)
         return report
+    }
+
+    /// A home made by an older build lacks the newer services' endpoints: append them (after the
+    /// highest port in use), keeping the rest of the file as the operator wrote it.
+    private func addMissingServices(portBase: Int, host: String, report: inout InitReport) throws {
+        let config = try BusConfig.load(from: home.configFile)
+        let missing = ServiceCatalog.names.filter { config.service($0) == nil }
+        guard !missing.isEmpty else { return }
+        let ports = config.services.flatMap { [$0.rpc, $0.pub] }.compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+        var port = max(portBase, (ports.max() ?? portBase - 1) + 1)
+        var text = (try? String(contentsOf: home.configFile, encoding: .utf8)) ?? ""
+        for name in missing {
+            text += "\n[services.\(name)]\nrpc = \"tcp://\(host):\(port)\"\npub = \"tcp://\(host):\(port + 1)\"\n"
+            port += 2
+            report.created.append("endpoints for \(name) in \(home.configFile.lastPathComponent)")
+        }
+        try AtomicFile.write(text, to: home.configFile, mode: 0o644)
     }
 
     private func ensurePrincipal(name: String, kind: PrincipalKind, groups: [String], role: Role, rights: [Right],

@@ -143,6 +143,30 @@ public final class Directory: Sendable {
         reload()
     }
 
+    /// A revoked principal: when and why (from `revoked/NAME.STAMP.cert`).
+    public struct Revocation: Sendable, Equatable {
+        public var name: String
+        public var reason: String
+        public var revokedAtUnix: Int64
+    }
+
+    /// Every revoked principal, the latest revocation of each name.
+    public func revocations() -> [String: Revocation] {
+        let revoked = folder.appendingPathComponent("revoked")
+        var result: [String: Revocation] = [:]
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: revoked.path)) ?? []
+        for file in files where file.hasSuffix(".cert") {
+            guard let data = FileManager.default.contents(atPath: revoked.appendingPathComponent(file).path),
+                  let table = try? TOML.parse(String(decoding: data, as: UTF8.self)),
+                  let name = table["name"]?.string else { continue }
+            let entry = Revocation(name: name, reason: table["revoked_reason"]?.string ?? "",
+                                   revokedAtUnix: table["revoked_at"]?.integer ?? 0)
+            if let known = result[name], known.revokedAtUnix > entry.revokedAtUnix { continue }
+            result[name] = entry
+        }
+        return result
+    }
+
     public func addGroup(_ group: String) throws {
         guard Principal.isValidName(group) else { throw DirectoryError(code: .badGroup, detail: "bad group name \(group)") }
         var groups = self.groups

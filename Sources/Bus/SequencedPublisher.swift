@@ -154,4 +154,13 @@ public struct EventBatchWriter {
         events.append(event)
         return event
     }
+
+    /// How many events this transaction has appended so far.
+    public var count: Int { events.count }
+
+    /// Forgets the events appended after the first `count`: call when a savepoint that appended
+    /// them rolls back, so that only committed events are published.
+    public mutating func discard(after count: Int) {
+        if events.count > count { events.removeLast(events.count - count) }
+    }
 }

@@ -1,0 +1,256 @@
+import ArgumentParser
+import Bus
+import Foundation
+import btmsg
+
+struct Inbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Unread messages, oldest first; --all: the newest 50 read and unread.")
+    @OptionGroup var common: Common
+    @Flag(help: "Read and unread.") var all = false
+    @Option(help: "How many.") var limit: Int32 = 50
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            defer { Task { await session.close() } }
+            var request = Agor_Btmsg_V1_InboxRequest()
+            request.all = all; request.limit = limit
+            let list = try await session.call("btmsg.inbox", request, as: Agor_Btmsg_V1_MessageList.self)
+            Output.messages(list.messages, json: common.json, empty: all ? "no messages" : "no unread messages")
+        }
+    }
+}
+
+struct Read: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a message in full and mark it read.")
+    @OptionGroup var common: Common
+    @Argument(help: "Message id or unambiguous prefix.") var id: String
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            defer { Task { await session.close() } }
+            var ref = Agor_Btmsg_V1_MessageRef()
+            ref.id = try await session.resolveMessage(id)
+            let message = try await session.change("btmsg.read", ref, as: Agor_Btmsg_V1_Message.self)
+            print(common.json ? Output.json(message) : Output.full(message))
+        }
+    }
+}
+
+struct Ack: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Acknowledge a message addressed to you (also marks it read).")
+    @OptionGroup var common: Common
+    @Argument(help: "Message id or unambiguous prefix.") var id: String
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            defer { Task { await session.close() } }
+            var ref = Agor_Btmsg_V1_MessageRef()
+            ref.id = try await session.resolveMessage(id)
+            let message = try await session.change("btmsg.ack", ref, as: Agor_Btmsg_V1_Message.self)
+            print(common.json ? Output.json(message) : "acknowledged \(Output.short(message.id))")
+        }
+    }
+}
+
+/// Options of a message being written.
+struct Composition: ParsableArguments {
+    @Option(help: "Importance: low, normal, high, urgent.") var importance: String = "normal"
+    @Flag(name: .customLong("ack"), help: "Ask the recipient to acknowledge.") var ackRequired = false
+
+    func apply(to request: inout Agor_Btmsg_V1_SendRequest, words: [String]) throws {
+        let body = words.joined(separator: " ")
+        guard !body.isEmpty else { throw Failure(.badInput, "the message is empty") }
+        request.body = body
+        switch importance.lowercased() {
+        case "low": request.importance = .low
+        case "normal": request.importance = .normal
+        case "high": request.importance = .high
+        case "urgent": request.importance = .urgent
+        default: throw Failure(.badInput, "importance is low, normal, high or urgent, not \(importance)")
+        }
+        request.ackRequired = ackRequired
+    }
+}
+
+func printSent(_ reply: Agor_Btmsg_V1_SendReply, json: Bool) {
+    if json { Output.printJSON(reply.message); return }
+    let m = reply.message
+    print("sent \(Output.short(m.id)) to \(m.channelID.isEmpty ? m.recipient : "#" + m.channelName) (group \(m.group))")
+}
+
+struct Send: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send a direct message: btmsg send <to> <words…>.")
+    @OptionGroup var common: Common
+    @OptionGroup var composition: Composition
+    @Option(help: "The group, when you and the recipient share several.") var group: String?
+    @Argument(help: "Recipient (person or agent).") var to: String
+    @Argument(help: "The message (all remaining words).") var words: [String] = []
+
+    func run() async throws {
+        try await guarded {
+            var request = Agor_Btmsg_V1_SendRequest()
+            request.to = to
+            request.group = group ?? ""
+            try composition.apply(to: &request, words: words)
+            let session = try common.connect()
+            defer { Task { await session.close() } }
+            printSent(try await session.change("btmsg.send", request, as: Agor_Btmsg_V1_SendReply.self), json: common.json)
+        }
+    }
+}
+
+struct Reply: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Reply to a message: to its sender, or in its channel.")
+    @OptionGroup var common: Common
+    @OptionGroup var composition: Composition
+    @Argument(help: "Message id or unambiguous prefix.") var id: String
+    @Argument(help: "The reply (all remaining words).") var words: [String] = []
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            defer { Task { await session.close() } }
+            var ref = Agor_Btmsg_V1_MessageRef()
+            ref.id = try await session.resolveMessage(id)
+            let original = try await session.call("btmsg.get", ref, as: Agor_Btmsg_V1_Message.self)
+            let me = try await session.call("btmsg.whoami", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_WhoAmIReply.self)
+            var request = Agor_Btmsg_V1_SendRequest()
+            if !original.channelID.isEmpty {
+                request.channelID = original.channelID
+            } else {
+                request.to = original.sender == me.name ? original.recipient : original.sender
+                request.group = original.group
+            }
+            request.replyTo = original.id
+            try composition.apply(to: &request, words: words)
+            printSent(try await session.change("btmsg.send", request, as: Agor_Btmsg_V1_SendReply.self), json: common.json)
+        }
+    }
+}
+
+struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Direct messages between you and someone, oldest first.")
+    @OptionGroup var common: Common
+    @Argument(help: "The other person or agent.") var with: String
+    @Option(help: "How many (the newest).") var limit: Int32 = 20
+    @Option(help: "Only this group.") var group: String?
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            defer { Task { await session.close() } }
+            var request = Agor_Btmsg_V1_HistoryRequest()
+            request.with = with; request.limit = limit; request.group = group ?? ""
+            let list = try await session.call("btmsg.history", request, as: Agor_Btmsg_V1_MessageList.self)
+            Output.messages(list.messages, json: common.json, empty: "no messages with \(with)")
+        }
+    }
+}
+
+struct Unread: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "How many unread messages you have (a bare number).")
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            defer { Task { await session.close() } }
+            let reply = try await session.call("btmsg.unread", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_UnreadReply.self)
+            print(common.json ? Output.json(reply) : "\(reply.count)")
+        }
+    }
+}
+
+struct Notify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "One line for a prompt or hook when you have unread messages; prints nothing otherwise.")
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            defer { Task { await session.close() } }
+            var request = Agor_Btmsg_V1_InboxRequest()
+            request.limit = 1000
+            let list = try await session.call("btmsg.inbox", request, as: Agor_Btmsg_V1_MessageList.self)
+            if common.json { Output.printJSON(list); return }
+            guard !list.messages.isEmpty else { return }
+            let senders = Array(Set(list.messages.map(\.sender))).sorted()
+            let urgent = list.messages.filter { $0.importance == .urgent || $0.importance == .high }.count
+            print("\(list.messages.count) unread message(s) from \(senders.joined(separator: ", "))"
+                  + (urgent > 0 ? " (\(urgent) important)" : "") + ": run `btmsg inbox`")
+        }
+    }
+}
+
+struct Feed: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Operators: every message of your groups, newest last.")
+    @OptionGroup var common: Common
+    @Option(help: "How many.") var limit: Int32 = 50
+    @Option(help: "Only this group.") var group: String?
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            defer { Task { await session.close() } }
+            var request = Agor_Btmsg_V1_FeedRequest()
+            request.limit = limit; request.group = group ?? ""
+            let list = try await session.call("btmsg.feed", request, as: Agor_Btmsg_V1_MessageList.self)
+            Output.messages(list.messages, json: common.json, empty: "no messages")
+        }
+    }
+}
+
+struct Search: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Full-text search over the messages you may read (SQLite FTS5 syntax).")
+    @OptionGroup var common: Common
+    @Option(help: "How many.") var limit: Int32 = 20
+    @Argument(help: "The query.") var words: [String] = []
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            defer { Task { await session.close() } }
+            var request = Agor_Btmsg_V1_SearchRequest()
+            request.query = words.joined(separator: " "); request.limit = limit
+            let list = try await session.call("btmsg.search", request, as: Agor_Btmsg_V1_MessageList.self)
+            Output.messages(list.messages, json: common.json, empty: "no matches")
+        }
+    }
+}
+
+struct DeadLetters: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "deadletters",
+                                                    abstract: "Operators: unread messages to revoked principals, with the reason.")
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            defer { Task { await session.close() } }
+            let reply = try await session.call("btmsg.deadletters", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_DeadLetterList.self)
+            if common.json { Output.printJSON(reply); return }
+            if reply.letters.isEmpty { print("no dead letters") }
+            for letter in reply.letters {
+                print("\(Output.line(letter.message))  — \(letter.message.recipient) revoked \(Output.time(letter.revokedAtUs)): \(letter.reason)")
+            }
+        }
+    }
+}
+
+struct Heartbeat: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Mark yourself online (presence), e.g. from an agent's loop.")
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            defer { Task { await session.close() } }
+            _ = try await session.call("btmsg.heartbeat", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_Empty.self)
+            if common.json { print("{}") }
+        }
+    }
+}

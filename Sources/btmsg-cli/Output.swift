@@ -1,0 +1,76 @@
+import Foundation
+import SwiftProtobuf
+import btmsg
+
+/// How commands print: plain text with colour only on a terminal, or JSON for scripts and agents.
+enum Output {
+    static let colour: Bool = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+
+    static func paint(_ text: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+    static func bold(_ text: String) -> String { paint(text, "1") }
+    static func dim(_ text: String) -> String { paint(text, "2") }
+
+    static func short(_ id: String) -> String { "[\(id.prefix(8))]" }
+
+    static func time(_ us: Int64) -> String {
+        guard us > 0 else { return "never" }
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(us) / 1_000_000))
+    }
+
+    /// A protobuf message as one JSON line (proto field names, defaults included).
+    static func json(_ message: some SwiftProtobuf.Message) -> String {
+        var options = JSONEncodingOptions()
+        options.preserveProtoFieldNames = true
+        options.alwaysPrintEnumsAsInts = false
+        return (try? message.jsonString(options: options)) ?? "{}"
+    }
+
+    static func printJSON(_ message: some SwiftProtobuf.Message) { print(json(message)) }
+
+    static func line(_ m: Agor_Btmsg_V1_Message) -> String {
+        let target = m.channelID.isEmpty ? "→ \(m.recipient)" : "#\(m.channelName)"
+        var flags = ""
+        if m.importance == .high || m.importance == .urgent { flags += paint(" !\(m.importance == .urgent ? "!" : "")", "31") }
+        if m.ackRequired { flags += m.acked ? " (acked)" : paint(" (ack required)", "33") }
+        let unread = m.read ? " " : paint("*", "36")
+        let preview = m.body.replacingOccurrences(of: "\n", with: " ")
+        return "\(unread)\(dim(short(m.id))) \(bold(m.sender)) \(target)\(flags): \(preview.count > 100 ? String(preview.prefix(100)) + "…" : preview)"
+    }
+
+    static func full(_ m: Agor_Btmsg_V1_Message) -> String {
+        var lines = ["id:      \(m.id)",
+                     "from:    \(m.sender)",
+                     m.channelID.isEmpty ? "to:      \(m.recipient)" : "channel: #\(m.channelName) [\(m.channelID.prefix(8))]",
+                     "group:   \(m.group)",
+                     "sent:    \(time(m.createdAtUs))"]
+        if !m.replyTo.isEmpty { lines.append("reply to: \(short(m.replyTo))") }
+        if m.importance != .normal { lines.append("importance: \(importanceName(m.importance))") }
+        if m.ackRequired { lines.append("ack:     \(m.acked ? "acknowledged" : "required (btmsg ack \(m.id.prefix(8)))")") }
+        lines.append("")
+        lines.append(m.body)
+        return lines.joined(separator: "\n")
+    }
+
+    static func importanceName(_ i: Agor_Btmsg_V1_Importance) -> String {
+        switch i {
+        case .low: "low"
+        case .high: "high"
+        case .urgent: "urgent"
+        default: "normal"
+        }
+    }
+
+    static func messages(_ list: [Agor_Btmsg_V1_Message], json: Bool, empty: String) {
+        if json {
+            var reply = Agor_Btmsg_V1_MessageList()
+            reply.messages = list
+            printJSON(reply)
+        } else if list.isEmpty {
+            print(empty)
+        } else {
+            for m in list { print(line(m)) }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import AgorKit
+import Bus
+import Foundation
+import SwiftProtobuf
+import btmsg
+
+/// One connection to the btmsg service for one command.
+struct Session {
+    let client: ServiceClient
+    let rpc: RPCClient
+    let timeout: Duration
+    let json: Bool
+
+    /// A request that changes nothing, or is safe to repeat: retried with the same id.
+    func call<Q: SwiftProtobuf.Message, R: SwiftProtobuf.Message>(_ method: String, _ request: Q, as type: R.Type) async throws -> R {
+        try await rpc.call(method, request, as: type, options: .init(timeout: timeout, idempotent: true, retries: 0))
+    }
+
+    /// A change: one client request id for every attempt, so a retry is applied once.
+    func change<Q: SwiftProtobuf.Message, R: SwiftProtobuf.Message>(_ method: String, _ request: Q, as type: R.Type) async throws -> R {
+        let attempt = timeout / 3
+        return try await rpc.call(method, request, as: type,
+                                  options: .init(timeout: attempt, idempotent: true, retries: 2, requestId: UUID().uuidString))
+    }
+
+    func close() async { await rpc.close() }
+
+    /// Message ids: a full id as is; a prefix only when exactly one message you may see has it.
+    func resolveMessage(_ text: String) async throws -> String {
+        let prefix = text.trimmingCharacters(in: CharacterSet(charactersIn: "[] ")).lowercased()
+        if BtmsgRules.isFullId(prefix) { return prefix }
+        var request = Agor_Btmsg_V1_ResolveRequest()
+        request.prefix = prefix
+        let reply = try await call("btmsg.resolve", request, as: Agor_Btmsg_V1_ResolveReply.self)
+        switch reply.ids.count {
+        case 0: throw Failure(.notFound, "no message starting with \(prefix) that you may read")
+        case 1: return reply.ids[0]
+        default:
+            throw Failure(.badInput, "ambiguous id \(prefix): \(reply.ids.count) candidates: \(reply.ids.joined(separator: ", "))")
+        }
+    }
+
+    /// Channels: by name (without '#') or id prefix, among the channels of your groups only.
+    func resolveChannel(_ text: String, group: String?) async throws -> Agor_Btmsg_V1_Channel {
+        let key = text.hasPrefix("#") ? String(text.dropFirst()) : text
+        var request = Agor_Btmsg_V1_ChannelListRequest()
+        request.group = group ?? ""
+        let channels = try await call("btmsg.channel.list", request, as: Agor_Btmsg_V1_ChannelList.self).channels
+        var matches = channels.filter { $0.name == key }
+        if matches.isEmpty && key.count >= 4 { matches = channels.filter { $0.id.hasPrefix(key.lowercased()) } }
+        switch matches.count {
+        case 0: throw Failure(.notFound, "no channel \(key) in your groups" + (group.map { " (group \($0))" } ?? ""))
+        case 1: return matches[0]
+        default:
+            let names = matches.map { "#\($0.name) [\($0.id.prefix(8))] in \($0.group)" }
+            throw Failure(.badInput, "ambiguous channel \(key): \(names.joined(separator: ", ")); name the group with --group")
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import AgorKit
+import ArgumentParser
+import Bus
+import Foundation
+import btmsg
+
+/// The events of the caller's groups, pushed over the Bus (no polling).
+func subscribe(_ session: Session, groups: [String]) throws -> SequencedSubscriber {
+    try session.client.subscriber(BtmsgService.name, prefixes: groups.map(BtmsgRules.stream(of:)), start: .now)
+}
+
+struct Wait: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sleep until a message for you arrives, then print it (marked read). Returns at once if one is unread.",
+        discussion: "Exit status 0 with a message; 7 when --timeout passes first.")
+    @OptionGroup var common: Common
+    @Option(name: .customLong("wait"), help: "Give up after this many seconds (default: never).") var wait: Double?
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            let me = try await session.call("btmsg.whoami", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_WhoAmIReply.self)
+            // Subscribe first, then look at the inbox: a message sent in between is in one or the other.
+            let subscriber = try subscribe(session, groups: me.groups)
+            var inbox = Agor_Btmsg_V1_InboxRequest()
+            inbox.limit = 1
+            var found = try await session.call("btmsg.inbox", inbox, as: Agor_Btmsg_V1_MessageList.self).messages.first?.id
+            if found == nil {
+                found = await withTaskGroup(of: String?.self) { group in
+                    group.addTask {
+                        for await event in subscriber.events where event.type == "message.created" {
+                            guard let change = try? Agor_Btmsg_V1_Event(serializedBytes: event.body) else { continue }
+                            let m = change.messageCreated
+                            guard m.sender != me.name else { continue }
+                            if m.recipient == me.name { return m.id }
+                            if !m.channelID.isEmpty {
+                                // Channel messages count when you may read the channel (the service decides).
+                                var ref = Agor_Btmsg_V1_MessageRef()
+                                ref.id = m.id
+                                if (try? await session.call("btmsg.get", ref, as: Agor_Btmsg_V1_Message.self)) != nil { return m.id }
+                            }
+                        }
+                        return nil
+                    }
+                    if let wait {
+                        group.addTask { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))); return nil }
+                    }
+                    let first = await group.next() ?? nil
+                    group.cancelAll()
+                    return first
+                }
+            }
+            await subscriber.close()
+            guard let id = found else {
+                await session.close()
+                FileHandle.standardError.write(Data("btmsg: no message within \(wait ?? 0) s\n".utf8))
+                throw ExitCode(7)
+            }
+            var ref = Agor_Btmsg_V1_MessageRef()
+            ref.id = id
+            let message = try await session.change("btmsg.read", ref, as: Agor_Btmsg_V1_Message.self)
+            print(common.json ? Output.json(message) : Output.full(message))
+            await session.close()
+        }
+    }
+}
+
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stream the events of your groups (messages, receipts, membership, presence) until Ctrl-C.")
+    @OptionGroup var common: Common
+    @Option(help: "Only this group.") var group: String?
+
+    func run() async throws {
+        try await guarded {
+            let session = try common.connect()
+            let me = try await session.call("btmsg.whoami", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_WhoAmIReply.self)
+            if let group, !me.groups.contains(group) { throw Failure(.forbidden, "\(me.name) is not in group \(group)") }
+            let subscriber = try subscribe(session, groups: group.map { [$0] } ?? me.groups)
+            if !common.json { FileHandle.standardError.write(Data("watching \((group.map { [$0] } ?? me.groups).joined(separator: ", "))…\n".utf8)) }
+            for await event in subscriber.events {
+                guard let change = try? Agor_Btmsg_V1_Event(serializedBytes: event.body) else { continue }
+                if common.json {
+                    print("{\"stream\":\"\(event.stream)\",\"seq\":\(event.seq),\"type\":\"\(event.type)\",\"event\":\(Output.json(change))}")
+                } else {
+                    print("\(Output.dim("\(event.stream)#\(event.seq)")) \(Self.describe(change))")
+                }
+                fflush(nil)
+            }
+        }
+    }
+
+    static func describe(_ e: Agor_Btmsg_V1_Event) -> String {
+        switch e.change {
+        case .messageCreated(let m):
+            return "message \(Output.short(m.id)) \(m.sender) → \(m.channelID.isEmpty ? m.recipient : "#" + m.channelName)"
+        case .messageRead(let r): return "read \(Output.short(r.messageID)) by \(r.principal)"
+        case .messageAcked(let r): return "acked \(Output.short(r.messageID)) by \(r.principal)"
+        case .channelCreated(let c): return "channel #\(c.name) created by \(c.owner)"
+        case .memberAdded(let m): return "\(m.principal) added to #\(m.channelName) by \(m.by)"
+        case .memberRemoved(let m): return "\(m.principal) left or was removed from #\(m.channelName) (by \(m.by))"
+        case .presence(let p): return "\(p.principal) \(p.online ? "online" : "offline")"
+        case nil: return "event"
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Bus
+import Foundation
+import GRDB
+import Logging
+import SwiftProtobuf
+
+/// The btmsg service: its handlers on a `ServiceRuntime` (CURVE ROUTER + sequenced PUB + SQLite).
+/// The caller is always `RequestContext.principal` (the authenticated key, or whom a delegate names);
+/// no name in a body ever says who is asking. Methods are listed in docs/BTMSG.md.
+public final class BtmsgService: Sendable {
+    let runtime: ServiceRuntime
+    let database: DatabasePool
+    let directory: Directory
+    let publisher: SequencedPublisher
+    let batcher: SendBatcher
+    let presence: PresenceTracker
+    let pruner: RetentionPruner
+    let logger: Logger
+    private let ensuredGroups = Locked<Set<String>>([])
+    private let background = Locked<[Task<Void, Never>]>([])
+
+    public static let name = "btmsg"
+
+    public static func register(in migrator: inout DatabaseMigrator) { BtmsgSchema.register(in: &migrator) }
+
+    /// Runs the service from the home until SIGTERM/SIGINT.
+    public static func run(home: Home) async throws {
+        let runtime = try ServiceRuntime(name: name, home: home) { BtmsgSchema.register(in: &$0) }
+        let text = (try? String(contentsOf: home.configFile, encoding: .utf8)) ?? ""
+        let retention = try RetentionConfig.parse(text, file: home.configFile.path)
+        let service = BtmsgService(runtime: runtime, retention: retention)
+        service.start()
+        try await runtime.run()
+        service.stop()
+    }
+
+    public init(runtime: ServiceRuntime, retention: RetentionConfig) {
+        self.runtime = runtime
+        database = runtime.database
+        directory = runtime.directory
+        publisher = runtime.publisher
+        logger = runtime.logger
+        presence = PresenceTracker(publisher: runtime.publisher)
+        let pruner = RetentionPruner(database: runtime.database, config: retention, logger: runtime.logger)
+        self.pruner = pruner
+        let limitsCounts = retention.limitsCounts
+        batcher = SendBatcher(publisher: runtime.publisher) { if limitsCounts { pruner.nudge() } }
+        registerHandlers()
+    }
+
+    /// Starts the background work: retention, the presence sweep, and the system channels.
+    public func start() {
+        let pruner = self.pruner, presence = self.presence, directory = self.directory
+        background.withLock {
+            $0.append(Task { await pruner.run() })
+            $0.append(Task { await presence.sweep(directory: directory) })
+        }
+        Task { for group in directory.groups { try? await self.ensureSystemChannels(group) } }
+    }
+
+    public func stop() {
+        pruner.stop()
+        for task in background.withLock({ $0 }) { task.cancel() }
+    }
+
+    // MARK: plumbing
+
+    typealias Handler = @Sendable (RequestContext, [UInt8]) async throws -> [UInt8]
+
+    /// Registers a handler that also notes the caller's presence.
+    func handle(_ method: String, _ handler: @escaping Handler) {
+        let presence = self.presence
+        runtime.server.register(method) { context, body in
+            presence.touch(context.principal)
+            return try await handler(context, body)
+        }
+    }
+
+    static func decode<T: SwiftProtobuf.Message>(_ type: T.Type, _ body: [UInt8]) throws -> T {
+        do { return try T(serializedBytes: body) } catch {
+            throw BusError.badRequest("body is not a valid \(T.protoMessageName)")
+        }
+    }
+
+    static func limit(_ requested: Int32, default value: Int, max: Int = 1000) throws -> Int {
+        guard requested >= 0 else { throw BusError.badRequest("limit must not be negative") }
+        return requested == 0 ? value : min(Int(requested), max)
+    }
+
+    static func requireFullId(_ id: String, _ what: String) throws {
+        guard BtmsgRules.isFullId(id) else {
+            throw BusError.badRequest("\(what) must be a full id (36-character lowercase UUID), got '\(id.prefix(40))'")
+        }
+    }
+
+    /// The group a caller acts in when it names none: its only group.
+    static func defaultGroup(_ principal: Principal, named: String) throws -> String {
+        if !named.isEmpty {
+            guard principal.isMember(of: named) else { throw BusError.forbidden("\(principal.name) is not in group \(named)") }
+            return named
+        }
+        guard principal.groups.count == 1 else {
+            throw BusError.badRequest(principal.groups.isEmpty ? "\(principal.name) is in no group"
+                                      : "\(principal.name) is in several groups (\(principal.groups.joined(separator: ", "))); name one with group")
+        }
+        return principal.groups[0]
+    }
+
+    /// Creates `review-queue` and `review-log` in a group once.
+    func ensureSystemChannels(_ group: String) async throws {
+        guard !ensuredGroups.withLock({ $0.contains(group) }) else { return }
+        try await publisher.write { db, events in
+            for name in BtmsgRules.systemChannels {
+                let (channel, created) = try MessageStore.createChannel(db, group: group, name: name, owner: "system", system: true, open: false)
+                if created {
+                    var event = Agor_Btmsg_V1_Event()
+                    event.channelCreated = channel.proto()
+                    try events.append(stream: BtmsgRules.stream(of: group), type: "channel.created", body: try event.serializedBytes())
+                }
+            }
+        }
+        ensuredGroups.withLock { _ = $0.insert(group) }
+    }
+
+    func ensureSystemChannels(for principal: Principal) async throws {
+        for group in principal.groups where directory.groups.contains(group) { try await ensureSystemChannels(group) }
+    }
+
+    private func registerHandlers() {
+        registerMessaging()
+        registerQueries()
+        registerChannels()
+        registerPeople()
+        publisher.serveReplay(on: runtime.server) { principal, stream in BtmsgRules.mayReadStream(principal, stream: stream) }
+    }
+}

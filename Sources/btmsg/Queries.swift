@@ -1,0 +1,193 @@
+import Bus
+import Foundation
+import GRDB
+
+/// Reading lists of messages: inbox, history, feed, search, id resolution, unread counts, dead letters.
+extension BtmsgService {
+    static let selectWithReceipt = """
+        SELECT \(MessageStore.messageColumns), r.read_at, r.acked_at FROM messages m
+        LEFT JOIN channels c ON c.id = m.channel_id
+        LEFT JOIN receipts r ON r.message_seq = m.seq AND r.principal = ?
+        """
+
+    static func list(_ db: Database, _ sql: String, _ args: [(any DatabaseValueConvertible)?]) throws -> [UInt8] {
+        var reply = Agor_Btmsg_V1_MessageList()
+        reply.messages = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { MessageStore.message($0) }
+        return try reply.serializedBytes()
+    }
+
+    static func unreadCount(_ db: Database, viewer: Viewer) throws -> Int64 {
+        var args: [(any DatabaseValueConvertible)?] = [viewer.principal.name]
+        let filter = viewer.addressedFilter(&args)
+        return try Int64.fetchOne(db, sql: """
+            SELECT COUNT(*) FROM messages m
+            LEFT JOIN receipts r ON r.message_seq = m.seq AND r.principal = ?
+            WHERE \(filter) AND r.read_at IS NULL
+            """, arguments: StatementArguments(args)) ?? 0
+    }
+
+    func registerQueries() {
+        let database = self.database, directory = self.directory
+
+        // btmsg.inbox InboxRequest -> MessageList: unread, oldest first; `all`: newest N of both.
+        handle("btmsg.inbox") { context, body in
+            let request = try Self.decode(Agor_Btmsg_V1_InboxRequest.self, body)
+            let limit = try Self.limit(request.limit, default: 50)
+            let principal = context.principal
+            return try await database.read { db in
+                let viewer = try Viewer(db, principal: principal)
+                var args: [(any DatabaseValueConvertible)?] = [principal.name]
+                let filter = viewer.addressedFilter(&args)
+                args.append(limit)
+                if request.all {
+                    return try Self.list(db, "SELECT * FROM (\(Self.selectWithReceipt) WHERE \(filter) ORDER BY m.seq DESC LIMIT ?) ORDER BY seq", args)
+                }
+                return try Self.list(db, "\(Self.selectWithReceipt) WHERE \(filter) AND r.read_at IS NULL ORDER BY m.seq LIMIT ?", args)
+            }
+        }
+
+        // btmsg.history HistoryRequest -> MessageList: the last N direct messages with someone, or
+        // of a channel the caller may read (membership checked), oldest first.
+        handle("btmsg.history") { context, body in
+            let request = try Self.decode(Agor_Btmsg_V1_HistoryRequest.self, body)
+            let limit = try Self.limit(request.limit, default: 20)
+            let principal = context.principal
+            guard request.with.isEmpty != request.channelID.isEmpty else {
+                throw BusError.badRequest("name exactly one of `with` (a principal) or `channel_id`")
+            }
+            if !request.channelID.isEmpty { try Self.requireFullId(request.channelID, "channel_id") }
+            return try await database.read { db in
+                let viewer = try Viewer(db, principal: principal)
+                var args: [(any DatabaseValueConvertible)?] = [principal.name]
+                var condition: String
+                if !request.channelID.isEmpty {
+                    guard let channel = try MessageStore.channel(db, id: request.channelID), principal.isMember(of: channel.group) else {
+                        throw BusError.notFound("no channel \(request.channelID) in the groups of \(principal.name)")
+                    }
+                    guard viewer.channels[channel.id] != nil else {
+                        throw BusError.forbidden("\(principal.name) is not a member of #\(channel.name)")
+                    }
+                    condition = "m.channel_id = ?"
+                    args.append(channel.id)
+                } else {
+                    let groups = request.group.isEmpty ? principal.groups : [request.group]
+                    guard request.group.isEmpty || principal.isMember(of: request.group) else {
+                        throw BusError.forbidden("\(principal.name) is not in group \(request.group)")
+                    }
+                    guard !groups.isEmpty else { return try Agor_Btmsg_V1_MessageList().serializedBytes() }
+                    condition = "m.recipient IS NOT NULL AND m.grp IN \(MessageStore.placeholders(groups.count)) AND ((m.sender = ? AND m.recipient = ?) OR (m.sender = ? AND m.recipient = ?))"
+                    args.append(contentsOf: groups.map { $0 as (any DatabaseValueConvertible)? })
+                    args.append(contentsOf: [principal.name, request.with, request.with, principal.name])
+                }
+                args.append(limit)
+                return try Self.list(db, "SELECT * FROM (\(Self.selectWithReceipt) WHERE \(condition) ORDER BY m.seq DESC LIMIT ?) ORDER BY seq", args)
+            }
+        }
+
+        // btmsg.feed FeedRequest -> MessageList: operators only, every message of their groups.
+        handle("btmsg.feed") { context, body in
+            let request = try Self.decode(Agor_Btmsg_V1_FeedRequest.self, body)
+            let principal = context.principal
+            guard principal.role == .operator_ else { throw BusError.forbidden("the feed is for operators; \(principal.name) is a \(principal.role.rawValue)") }
+            let groups = request.group.isEmpty ? principal.groups : [request.group]
+            guard request.group.isEmpty || principal.isMember(of: request.group) else {
+                throw BusError.forbidden("\(principal.name) is not in group \(request.group)")
+            }
+            let limit = try Self.limit(request.limit, default: 50)
+            guard !groups.isEmpty else { return try Agor_Btmsg_V1_MessageList().serializedBytes() }
+            return try await database.read { db in
+                var args: [(any DatabaseValueConvertible)?] = [principal.name]
+                args.append(contentsOf: groups.map { $0 as (any DatabaseValueConvertible)? })
+                args.append(limit)
+                return try Self.list(db, "SELECT * FROM (\(Self.selectWithReceipt) WHERE m.grp IN \(MessageStore.placeholders(groups.count)) ORDER BY m.seq DESC LIMIT ?) ORDER BY seq", args)
+            }
+        }
+
+        // btmsg.search SearchRequest -> MessageList: FTS5 over what the caller may read, best first.
+        handle("btmsg.search") { context, body in
+            let request = try Self.decode(Agor_Btmsg_V1_SearchRequest.self, body)
+            let query = request.query.trimmingCharacters(in: .whitespaces)
+            guard !query.isEmpty, query.utf8.count <= 1000 else { throw BusError.badRequest("search needs a query of 1 to 1000 bytes") }
+            let limit = try Self.limit(request.limit, default: 20, max: 200)
+            let principal = context.principal
+            return try await database.read { db in
+                let viewer = try Viewer(db, principal: principal)
+                var args: [(any DatabaseValueConvertible)?] = [principal.name, query]
+                let filter = viewer.visibleFilter(&args)
+                args.append(limit)
+                do {
+                    return try Self.list(db, """
+                        \(Self.selectWithReceipt)
+                        JOIN messages_fts f ON f.rowid = m.seq
+                        WHERE messages_fts MATCH ? AND \(filter) ORDER BY f.rank LIMIT ?
+                        """, args)
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR {
+                    throw BusError.badRequest("bad search query: \(error.message ?? "syntax error") (FTS5 syntax; quote words with \"…\")")
+                }
+            }
+        }
+
+        // btmsg.resolve ResolveRequest -> ResolveReply: message ids starting with a prefix, among
+        // the messages the caller may read (at most 10), for the CLI's short ids.
+        handle("btmsg.resolve") { context, body in
+            let request = try Self.decode(Agor_Btmsg_V1_ResolveRequest.self, body)
+            let prefix = request.prefix.lowercased()
+            guard prefix.utf8.count >= 4, prefix.utf8.count <= 36,
+                  prefix.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == 0x2D }) else {
+                throw BusError.badRequest("an id prefix is 4 to 36 hex characters")
+            }
+            let principal = context.principal
+            return try await database.read { db in
+                let viewer = try Viewer(db, principal: principal)
+                var args: [(any DatabaseValueConvertible)?] = [prefix, prefix + "\u{10FFFF}"]
+                let filter = viewer.visibleFilter(&args)
+                var reply = Agor_Btmsg_V1_ResolveReply()
+                reply.ids = try String.fetchAll(db, sql: "SELECT m.id FROM messages m WHERE m.id >= ? AND m.id < ? AND \(filter) ORDER BY m.id LIMIT 10",
+                                                arguments: StatementArguments(args))
+                return try reply.serializedBytes()
+            }
+        }
+
+        // btmsg.unread Empty -> UnreadReply.
+        handle("btmsg.unread") { context, _ in
+            let principal = context.principal
+            return try await database.read { db in
+                var reply = Agor_Btmsg_V1_UnreadReply()
+                reply.count = try Self.unreadCount(db, viewer: try Viewer(db, principal: principal))
+                return try reply.serializedBytes()
+            }
+        }
+
+        // btmsg.deadletters Empty -> DeadLetterList: operators; unread direct messages to revoked
+        // principals of their groups, with the revocation's reason.
+        handle("btmsg.deadletters") { context, _ in
+            let principal = context.principal
+            guard principal.role == .operator_ else { throw BusError.forbidden("dead letters are for operators") }
+            let revoked = directory.revocations().filter { directory.principal(named: $0.key) == nil }
+            guard !revoked.isEmpty, !principal.groups.isEmpty else { return try Agor_Btmsg_V1_DeadLetterList().serializedBytes() }
+            return try await database.read { db in
+                let names = Array(revoked.keys)
+                var args: [(any DatabaseValueConvertible)?] = names.map { $0 as (any DatabaseValueConvertible)? }
+                args.append(contentsOf: principal.groups.map { $0 as (any DatabaseValueConvertible)? })
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT \(MessageStore.messageColumns) FROM messages m
+                    LEFT JOIN channels c ON c.id = m.channel_id
+                    LEFT JOIN receipts r ON r.message_seq = m.seq AND r.principal = m.recipient
+                    WHERE m.recipient IN \(MessageStore.placeholders(names.count)) AND m.grp IN \(MessageStore.placeholders(principal.groups.count))
+                      AND r.read_at IS NULL
+                    ORDER BY m.seq LIMIT 1000
+                    """, arguments: StatementArguments(args))
+                var reply = Agor_Btmsg_V1_DeadLetterList()
+                reply.letters = rows.map { row in
+                    var letter = Agor_Btmsg_V1_DeadLetter()
+                    letter.message = MessageStore.message(row)
+                    let revocation = revoked[letter.message.recipient]
+                    letter.reason = revocation?.reason ?? ""
+                    letter.revokedAtUs = (revocation?.revokedAtUnix ?? 0) * 1_000_000
+                    return letter
+                }
+                return try reply.serializedBytes()
+            }
+        }
+    }
+}

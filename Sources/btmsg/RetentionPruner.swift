@@ -1,0 +1,121 @@
+import Bus
+import Foundation
+import GRDB
+import Logging
+
+/// Deletes messages past their group's retention as the data ages: woken after sends (for
+/// message-count limits) and when the oldest message of a day-limited group expires. It deletes in
+/// small transactions so sends interleave and never wait behind a long purge, and checkpoints the
+/// WAL afterwards so it stays bounded.
+final class RetentionPruner: Sendable {
+    static let chunk = 500
+
+    private let database: DatabasePool
+    private let config: RetentionConfig
+    private let logger: Logger
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    private let timer = Locked<Task<Void, Never>?>(nil)
+    private let deleted = Locked(0)
+
+    init(database: DatabasePool, config: RetentionConfig, logger: Logger) {
+        self.database = database
+        self.config = config
+        self.logger = logger
+        (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    var totalDeleted: Int { deleted.withLock { $0 } }
+
+    /// Asks for a pass soon (after a send to a group with a message-count limit).
+    func nudge() { wake.yield() }
+
+    /// Runs until cancelled.
+    func run() async {
+        wake.yield()
+        for await _ in wakeups {
+            if Task.isCancelled { break }
+            await passUntilClean()
+            schedule(after: (try? await nextExpiry()) ?? nil)
+        }
+        timer.withLock { $0?.cancel() }
+    }
+
+    func stop() { wake.finish(); timer.withLock { $0?.cancel() } }
+
+    /// Deletes in chunks until nothing is over its limit.
+    private func passUntilClean() async {
+        var total = 0
+        while !Task.isCancelled {
+            let removed = (try? await database.write { db in try self.deleteChunk(db) }) ?? 0
+            total += removed
+            if removed == 0 { break }
+            await Task.yield()
+        }
+        if total > 0 {
+            deleted.withLock { $0 += total }
+            logger.info("retention pruned", metadata: ["btmsg.pruned": "\(total)"])
+            _ = try? await database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
+        }
+    }
+
+    private func deleteChunk(_ db: Database) throws -> Int {
+        var removed = 0
+        let now = BusProtocol.nowMicros()
+        for group in try String.fetchAll(db, sql: "SELECT DISTINCT grp FROM messages") {
+            let policy = config.policy(for: group)
+            if policy.keepDays > 0 {
+                let cutoff = now - policy.keepDays * 86_400 * 1_000_000
+                try db.execute(sql: """
+                    DELETE FROM messages WHERE seq IN (
+                        SELECT seq FROM messages WHERE grp = ? AND created_at < ? ORDER BY seq LIMIT ?)
+                    """, arguments: [group, cutoff, Self.chunk])
+                removed += db.changesCount
+            }
+            if policy.keepMessages > 0 {
+                try db.execute(sql: """
+                    DELETE FROM messages WHERE seq IN (
+                        SELECT seq FROM messages WHERE grp = ? AND seq <= (
+                            SELECT seq FROM messages WHERE grp = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)
+                        ORDER BY seq LIMIT ?)
+                    """, arguments: [group, group, policy.keepMessages, Self.chunk])
+                removed += db.changesCount
+            }
+        }
+        return removed
+    }
+
+    /// When the oldest message of a day-limited group expires (nil: nothing will).
+    private func nextExpiry() async throws -> Duration? {
+        let config = self.config
+        let soonest = try await database.read { db -> Int64? in
+            var soonest: Int64?
+            for row in try Row.fetchAll(db, sql: "SELECT grp, MIN(created_at) AS oldest FROM messages GROUP BY grp") {
+                let policy = config.policy(for: row["grp"])
+                guard policy.keepDays > 0 else { continue }
+                let expires = (row["oldest"] as Int64) + policy.keepDays * 86_400 * 1_000_000
+                soonest = min(soonest ?? expires, expires)
+            }
+            return soonest
+        }
+        guard let soonest else { return nil }
+        let wait = max(0, soonest - BusProtocol.nowMicros())
+        return .microseconds(wait + 1000)
+    }
+
+    private func schedule(after delay: Duration?) {
+        timer.withLock { task in
+            task?.cancel()
+            guard let delay else { task = nil; return }
+            // Long waits are re-checked hourly (clock changes, new groups).
+            let capped = min(delay, .seconds(3600))
+            task = Task { [wake] in
+                try? await Task.sleep(for: capped)
+                if !Task.isCancelled { wake.yield() }
+            }
+        }
+    }
+
+    /// Whether sends to this group should nudge the pruner.
+    func limitsCount(of group: String) -> Bool { config.policy(for: group).keepMessages > 0 }
+}
