@@ -82,7 +82,9 @@ let package = Package(
             path: "Benchmarks/BusBench"
         ),
         .testTarget(name: "BusTests", dependencies: ["Bus"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Bus", "AgorKit"]),
+        .testTarget(name: "BtmsgTests", dependencies: ["Bus", "btmsg", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
+                                                   .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Bus", "AgorKit", "btmsg"]),
     ],
     swiftLanguageModes: [.v6]
 )
