@@ -5,8 +5,19 @@ import Foundation
 import btmsg
 
 /// The events of the caller's groups, pushed over the Bus (no polling).
-func subscribe(_ session: Session, groups: [String]) throws -> SequencedSubscriber {
-    try session.client.subscriber(BtmsgService.name, prefixes: groups.map(BtmsgRules.stream(of:)), start: .now)
+func subscribe(_ session: Session, groups: [String], start: SequencedSubscriber.Start = .now) throws -> SequencedSubscriber {
+    try session.client.subscriber(BtmsgService.name, prefixes: groups.map(BtmsgRules.stream(of:)), start: start)
+}
+
+/// The current head of each group's stream.
+func heads(_ session: Session, groups: [String]) async throws -> [String: UInt64] {
+    var heads: [String: UInt64] = [:]
+    for group in groups {
+        var request = Agor_Bus_V1_HeadsRequest()
+        request.prefix = BtmsgRules.stream(of: group)
+        for head in try await session.call("bus.heads", request, as: Agor_Bus_V1_HeadsReply.self).heads { heads[head.stream] = head.seq }
+    }
+    return heads
 }
 
 struct Wait: AsyncParsableCommand {
@@ -20,11 +31,13 @@ struct Wait: AsyncParsableCommand {
         try await guarded {
             let session = try common.connect()
             let me = try await session.call("btmsg.whoami", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_WhoAmIReply.self)
-            // Subscribe first, then look at the inbox: a message sent in between is in one or the other.
-            let subscriber = try subscribe(session, groups: me.groups)
+            // Note the streams' heads, then look at the inbox, then follow the streams from those
+            // heads: a message committed at any moment is in the inbox or after a head.
+            let cursors = try await heads(session, groups: me.groups)
             var inbox = Agor_Btmsg_V1_InboxRequest()
             inbox.limit = 1
             var found = try await session.call("btmsg.inbox", inbox, as: Agor_Btmsg_V1_MessageList.self).messages.first?.id
+            let subscriber = try subscribe(session, groups: me.groups, start: .cursors(cursors))
             if found == nil {
                 found = await withTaskGroup(of: String?.self) { group in
                     group.addTask {

@@ -7,9 +7,10 @@ import Testing
 final class AgorHome: @unchecked Sendable {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let agor = packageRoot.appendingPathComponent(".build/debug/agor")
+    static let btmsg = packageRoot.appendingPathComponent(".build/debug/btmsg")
 
     let home: Home
-    private var children: [Process] = []
+    private(set) var children: [Process] = []
 
     init() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("agor-it-\(UUID().uuidString.prefix(8))")
@@ -32,6 +33,28 @@ final class AgorHome: @unchecked Sendable {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Runs `btmsg ARGS` as `who` (its key through AGOR_KEY) against this home; stdout and stderr apart.
+    @discardableResult
+    func btmsg(_ who: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = AgorHome.btmsg
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["AGOR_HOME": home.root.path, "AGOR_KEY": home.secretKeyFile(who).path]) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes concurrently so neither fills up.
+        let errData = Locked(Data())
+        let reader = Thread { errData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() } }
+        reader.start()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while reader.isExecuting || !reader.isFinished { usleep(1000) }
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData.withLock { $0 }, as: UTF8.self))
     }
 
     /// Starts `agor ARGS` in the background (killed at the end of the test).
@@ -66,7 +89,7 @@ final class AgorHome: @unchecked Sendable {
     static func freePortBase() -> Int {
         while true {
             let base = Int.random(in: 20_000...60_000)
-            if (0..<4).allSatisfy({ isFree(base + $0) }) { return base }
+            if (0..<8).allSatisfy({ isFree(base + $0) }) { return base }
         }
     }
 
