@@ -5,7 +5,7 @@ PY_PACKAGES := pyzmq "protobuf>=4.21,<5"
 SWIFT ?= swift
 AGOR := .build/debug/agor
 
-.PHONY: up test deps build build-release pydeps bench-bus clean
+.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg clean
 
 # Installs only what is missing (apt-get update once, then install).
 deps:
@@ -26,7 +26,7 @@ build-release: deps
 
 up: build
 	@home="$${AGOR_HOME:-$$HOME/.local/share/agor}"; \
-	if [ ! -f "$$home/config.toml" ]; then $(AGOR) init --home "$$home" || exit 1; fi; \
+	$(AGOR) init --home "$$home" >/dev/null || exit 1; \
 	exec $(AGOR) up --home "$$home"
 
 test: deps pydeps
@@ -35,6 +35,9 @@ test: deps pydeps
 
 bench-bus: build-release
 	bash scripts/bench-bus.sh
+
+bench-btmsg: build-release
+	bash scripts/bench-btmsg.sh
 
 clean:
 	rm -rf .build Benchmarks/c/bin

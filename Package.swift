@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "agor", targets: ["agor"]),
         .executable(name: "btmsg", targets: ["BtmsgCLI"]),
         .executable(name: "bus-bench", targets: ["BusBench"]),
+        .executable(name: "btmsg-bench", targets: ["BtmsgBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -80,6 +81,11 @@ let package = Package(
             name: "BusBench",
             dependencies: ["Bus"],
             path: "Benchmarks/BusBench"
+        ),
+        .executableTarget(
+            name: "BtmsgBench",
+            dependencies: ["AgorKit", "Bus", "btmsg"],
+            path: "Benchmarks/BtmsgBench"
         ),
         .testTarget(name: "BusTests", dependencies: ["Bus"]),
         .testTarget(name: "BtmsgTests", dependencies: ["Bus", "btmsg", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),

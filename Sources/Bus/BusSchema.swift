@@ -32,6 +32,24 @@ public enum BusSchema {
                 CREATE INDEX bus_dedup_created ON bus_dedup(created_us);
                 """)
         }
+        // Replies live in a rowid table (appended in time order); only the small key is indexed.
+        // In bus.v1 the replies sat inside a WITHOUT ROWID key index, and every random request id
+        // rewrote a page full of replies: half the cost of a small write.
+        migrator.registerMigration("bus.v2.requests") { db in
+            try db.execute(sql: """
+                CREATE TABLE bus_requests (
+                    id INTEGER PRIMARY KEY,
+                    principal TEXT NOT NULL,
+                    request_id TEXT NOT NULL,
+                    reply BLOB NOT NULL,
+                    created_us INTEGER NOT NULL
+                );
+                CREATE UNIQUE INDEX bus_requests_key ON bus_requests(principal, request_id);
+                INSERT INTO bus_requests(principal, request_id, reply, created_us)
+                    SELECT principal, request_id, reply, created_us FROM bus_dedup ORDER BY created_us;
+                DROP TABLE bus_dedup;
+                """)
+        }
     }
 
     /// Opens (creating if needed) a service database in WAL mode and runs `migrations` after the
@@ -43,6 +61,10 @@ public enum BusSchema {
             // NORMAL in WAL: a commit survives a process kill; a power cut may lose the last commits.
             try db.execute(sql: "PRAGMA synchronous = \(fsyncEveryCommit ? "FULL" : "NORMAL")")
             try db.execute(sql: "PRAGMA busy_timeout = 5000")
+            // Savepoint journals and sorts stay in memory instead of temporary files.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            // The WAL file is truncated back to this size after a checkpoint, so it stays bounded.
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         var migrator = DatabaseMigrator()

@@ -48,12 +48,12 @@ public struct BusEvent: Sendable, Equatable {
 public enum EventLog {
     /// Appends the next event of `stream`. Call inside a write transaction.
     public static func append(_ db: Database, stream: String, type: String, body: [UInt8]) throws -> BusEvent {
-        let head = try UInt64.fetchOne(db, sql: "SELECT head FROM bus_streams WHERE stream = ?", arguments: [stream]) ?? 0
+        let head = try UInt64.fetchOne(db.cachedStatement(sql: "SELECT head FROM bus_streams WHERE stream = ?"), arguments: [stream]) ?? 0
         let event = BusEvent(stream: stream, seq: head + 1, type: type, timestampUs: BusProtocol.nowMicros(), body: body)
-        try db.execute(sql: "INSERT INTO bus_streams(stream, head) VALUES (?, ?) ON CONFLICT(stream) DO UPDATE SET head = excluded.head",
-                       arguments: [stream, Int64(event.seq)])
-        try db.execute(sql: "INSERT INTO bus_events(stream, seq, type, timestamp_us, body) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [stream, Int64(event.seq), type, event.timestampUs, Data(body)])
+        try db.cachedStatement(sql: "INSERT INTO bus_streams(stream, head) VALUES (?, ?) ON CONFLICT(stream) DO UPDATE SET head = excluded.head")
+            .execute(arguments: [stream, Int64(event.seq)])
+        try db.cachedStatement(sql: "INSERT INTO bus_events(stream, seq, type, timestamp_us, body) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [stream, Int64(event.seq), type, event.timestampUs, Data(body)])
         return event
     }
 
@@ -84,13 +84,13 @@ public enum RequestDedup {
     public static func once(_ db: Database, principal: String, requestId: String,
                             _ body: () throws -> [UInt8]) throws -> [UInt8] {
         guard !requestId.isEmpty else { return try body() }
-        if let stored = try Data.fetchOne(db, sql: "SELECT reply FROM bus_dedup WHERE principal = ? AND request_id = ?",
+        if let stored = try Data.fetchOne(db.cachedStatement(sql: "SELECT reply FROM bus_requests WHERE principal = ? AND request_id = ?"),
                                           arguments: [principal, requestId]) {
             return Array(stored)
         }
         let reply = try body()
-        try db.execute(sql: "INSERT INTO bus_dedup(principal, request_id, reply, created_us) VALUES (?, ?, ?, ?)",
-                       arguments: [principal, requestId, Data(reply), BusProtocol.nowMicros()])
+        try db.cachedStatement(sql: "INSERT INTO bus_requests(principal, request_id, reply, created_us) VALUES (?, ?, ?, ?)")
+            .execute(arguments: [principal, requestId, Data(reply), BusProtocol.nowMicros()])
         return reply
     }
 
@@ -98,7 +98,11 @@ public enum RequestDedup {
     @discardableResult
     public static func prune(_ db: Database, olderThan window: TimeInterval) throws -> Int {
         let cutoff = BusProtocol.nowMicros() - Int64(window * 1_000_000)
-        try db.execute(sql: "DELETE FROM bus_dedup WHERE created_us < ?", arguments: [cutoff])
+        // Rows are appended in time order: everything up to the newest expired id goes.
+        guard let newestExpired = try Int64.fetchOne(db, sql: """
+            SELECT id FROM bus_requests WHERE created_us < ? ORDER BY id DESC LIMIT 1
+            """, arguments: [cutoff]) else { return 0 }
+        try db.execute(sql: "DELETE FROM bus_requests WHERE id <= ?", arguments: [newestExpired])
         return db.changesCount
     }
 }

@@ -64,7 +64,7 @@ public final class RPCClient: Sendable {
     /// Sends a request and waits for its reply body, or throws the server's `BusError`
     /// (or `BusError.timeout` when no reply came in time).
     public func call(_ method: String, _ body: [UInt8] = [], options: CallOptions = .init()) async throws -> [UInt8] {
-        let id = options.requestId ?? UUID().uuidString
+        let id = options.requestId ?? RandomID.timeOrdered()
         let attempts = options.idempotent ? max(0, options.retries) + 1 : 1
         var envelope = Envelope.request(method: method, id: id, idempotent: options.idempotent)
         if let onBehalfOf = options.onBehalfOf { envelope.onBehalfOf = onBehalfOf }

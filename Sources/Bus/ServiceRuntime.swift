@@ -21,6 +21,7 @@ public final class ServiceRuntime: Sendable {
     public let logger: Logger
     public let startedAt = ContinuousClock.now
     private let watcher: DirectoryWatcher
+    private let pruning: Task<Void, Never>
 
     /// Opens everything. `migrations` registers the service's own schema after the Bus's.
     public init(name: String, home: Home, logger: Logger? = nil,
@@ -57,7 +58,13 @@ public final class ServiceRuntime: Sendable {
         }
         let window = TimeInterval(config.dedupWindowSeconds)
         let db = database
-        Task { try? await db.write { try RequestDedup.prune($0, olderThan: window) } }
+        // Dedup records outlive their window by at most an hour.
+        pruning = Task {
+            while !Task.isCancelled {
+                _ = try? await db.write { try RequestDedup.prune($0, olderThan: window) }
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
     }
 
     /// Serves until SIGTERM/SIGINT, then closes the sockets and the database.
@@ -77,6 +84,7 @@ public final class ServiceRuntime: Sendable {
         await publisher.close()
         await zap.stop()
         watcher.stop()
+        pruning.cancel()
     }
 }
 

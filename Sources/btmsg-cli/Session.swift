@@ -20,7 +20,7 @@ struct Session {
     func change<Q: SwiftProtobuf.Message, R: SwiftProtobuf.Message>(_ method: String, _ request: Q, as type: R.Type) async throws -> R {
         let attempt = timeout / 3
         return try await rpc.call(method, request, as: type,
-                                  options: .init(timeout: attempt, idempotent: true, retries: 2, requestId: UUID().uuidString))
+                                  options: .init(timeout: attempt, idempotent: true, retries: 2, requestId: RandomID.uuid()))
     }
 
     func close() async { await rpc.close() }

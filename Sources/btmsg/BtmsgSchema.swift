@@ -5,6 +5,10 @@ import GRDB
 ///
 /// `messages.seq` is the rowid: it orders messages and keys the FTS5 index and the receipts. Channel
 /// members remember the newest message seq when they joined, so old history does not count as unread.
+///
+/// The full-text index is filled once per send batch (`MessageStore.indexNewMessages`), not by an
+/// insert trigger: a trigger on a virtual table opens a statement savepoint per message, and FTS5
+/// flushes its pending index to a new segment at every savepoint. Deletes keep their trigger.
 public enum BtmsgSchema {
     public static func register(in migrator: inout DatabaseMigrator) {
         migrator.registerMigration("btmsg.v1") { db in
@@ -42,7 +46,6 @@ public enum BtmsgSchema {
                     CHECK ((recipient IS NULL) <> (channel_id IS NULL))
                 );
                 CREATE INDEX messages_recipient ON messages(recipient, seq) WHERE recipient IS NOT NULL;
-                CREATE INDEX messages_sender ON messages(sender, seq);
                 CREATE INDEX messages_channel ON messages(channel_id, seq) WHERE channel_id IS NOT NULL;
                 CREATE INDEX messages_group ON messages(grp, seq);
                 CREATE TABLE receipts (
@@ -64,9 +67,6 @@ public enum BtmsgSchema {
                     last_seen INTEGER NOT NULL
                 ) WITHOUT ROWID;
                 CREATE VIRTUAL TABLE messages_fts USING fts5(body, content='messages', content_rowid='seq');
-                CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-                    INSERT INTO messages_fts(rowid, body) VALUES (new.seq, new.body);
-                END;
                 CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
                     INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);
                     DELETE FROM receipts WHERE message_seq = old.seq;

@@ -59,6 +59,8 @@ public final class BtmsgService: Sendable {
     }
 
     public func stop() {
+        let (batches, sends) = batcher.statistics
+        logger.info("stopping", metadata: ["btmsg.send_batches": "\(batches)", "btmsg.sends": "\(sends)"])
         pruner.stop()
         for task in background.withLock({ $0 }) { task.cancel() }
     }

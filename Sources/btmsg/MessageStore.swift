@@ -79,7 +79,7 @@ enum MessageStore {
     @discardableResult
     static func createChannel(_ db: Database, group: String, name: String, owner: String, system: Bool, open: Bool) throws -> (ChannelRecord, created: Bool) {
         if let existing = try channel(db, group: group, name: name) { return (existing, false) }
-        let id = UUID().uuidString.lowercased()
+        let id = RandomID.uuid()
         try db.execute(sql: "INSERT INTO channels(id, grp, name, owner, system, open, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        arguments: [id, group, name, owner, system, open, BusProtocol.nowMicros()])
         return (try channel(db, id: id)!, true)
@@ -99,6 +99,8 @@ enum MessageStore {
 
     // MARK: messages
 
+    /// Stores a message. Its search index entry is written by `indexNewMessages` at the end of the
+    /// batch.
     static func insert(_ db: Database, _ m: Agor_Btmsg_V1_Message) throws {
         try db.cachedStatement(sql: """
             INSERT INTO messages(id, grp, sender, recipient, channel_id, body, reply_to, importance, ack_required, created_at)
@@ -106,6 +108,17 @@ enum MessageStore {
             """).execute(arguments: [m.id, m.group, m.sender, m.recipient.isEmpty ? nil : m.recipient,
                                      m.channelID.isEmpty ? nil : m.channelID, m.body, m.replyTo.isEmpty ? nil : m.replyTo,
                                      m.importance.rawValue, m.ackRequired, m.createdAtUs])
+    }
+
+    /// The newest message's seq (0 when there is none).
+    static func lastSeq(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM messages")) ?? 0
+    }
+
+    /// Adds the messages stored after `seq` to the full-text index, in one statement.
+    static func indexNewMessages(_ db: Database, after seq: Int64) throws {
+        try db.cachedStatement(sql: "INSERT INTO messages_fts(rowid, body) SELECT seq, body FROM messages WHERE seq > ?")
+            .execute(arguments: [seq])
     }
 
     /// One message with the caller's receipt columns.

@@ -77,7 +77,7 @@ extension BtmsgService {
                             throw BusError.notFound("reply_to: no message \(m.replyTo) in group \(m.group)")
                         }
                     }
-                    m.id = UUID().uuidString.lowercased()
+                    m.id = RandomID.uuid()
                     m.createdAtUs = BusProtocol.nowMicros()
                     try MessageStore.insert(db, m)
                     var event = Agor_Btmsg_V1_Event()

@@ -5,6 +5,7 @@ import GRDB
 /// Group commit for sends: every send that arrives while a commit is in flight joins the next
 /// transaction, so N concurrent senders cost one commit instead of N. Each send is still checked,
 /// deduplicated and answered on its own; one refused send does not affect the others in its batch.
+/// The work of a send must throw a `BusError` only before it writes.
 final class SendBatcher: Sendable {
     typealias Work = @Sendable (Database, inout EventBatchWriter) throws -> [UInt8]
 
@@ -16,7 +17,12 @@ final class SendBatcher: Sendable {
     private struct State: Sendable {
         var pending: [Job] = []
         var draining = false
+        var batches = 0
+        var sends = 0
     }
+
+    /// Commits made and sends they carried (the mean batch size is sends / batches).
+    var statistics: (batches: Int, sends: Int) { state.withLock { ($0.batches, $0.sends) } }
 
     private let publisher: SequencedPublisher
     private let state = Locked(State())
@@ -46,27 +52,29 @@ final class SendBatcher: Sendable {
             let jobs = state.withLock { state -> [Job] in
                 let jobs = state.pending
                 state.pending = []
-                if jobs.isEmpty { state.draining = false }
+                if jobs.isEmpty { state.draining = false } else { state.batches += 1; state.sends += jobs.count }
                 return jobs
             }
             if jobs.isEmpty { return }
             do {
                 let results = try await publisher.write { db, events in
-                    jobs.map { job in
-                        // A savepoint per send: a refusal or failure rolls back only that send.
-                        var result: Result<[UInt8], any Error> = .failure(BusError.internalError("send not run"))
+                    let indexedThrough = try MessageStore.lastSeq(db)
+                    let results = try jobs.map { job -> Result<[UInt8], any Error> in
+                        // A send checks everything before it writes, so a refusal (BusError) leaves
+                        // nothing behind. No savepoint per send: in SQLite each one makes FTS5 flush
+                        // its pending index as a new segment, which cost more than the send itself.
+                        // Any other error (the database's) fails the whole batch, and no one is
+                        // acknowledged.
                         let mark = events.count
                         do {
-                            try db.inSavepoint {
-                                result = .success(try job.work(db, &events))
-                                return .commit
-                            }
-                        } catch {
+                            return .success(try job.work(db, &events))
+                        } catch let refusal as BusError {
                             events.discard(after: mark)
-                            result = .failure(error)
+                            return .failure(refusal)
                         }
-                        return result
                     }
+                    try MessageStore.indexNewMessages(db, after: indexedThrough)
+                    return results
                 }
                 for (job, result) in zip(jobs, results) { job.continuation.resume(with: result) }
                 afterCommit()

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Random identifiers (UUID version 4, lowercase). Foundation's `UUID()` on Linux opens
+/// /dev/urandom for every id; this draws from the system generator (getrandom) instead, which
+/// matters on paths that make one id per message.
+public enum RandomID {
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// A time-ordered id (UUID version 7: milliseconds since 1970, then random bits). Request ids
+    /// use it: the server's dedup index then grows at its end instead of at random pages.
+    public static func timeOrdered() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let ms = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+        let random = generator.next() as UInt64
+        let high = (ms << 16) | 0x7000 | (random & 0x0FFF)
+        var low = generator.next() as UInt64
+        low = (low & ~(0xC000 << 48)) | (0x8000 << 48)
+        return format(high: high, low: low)
+    }
+
+    /// A new lowercase UUIDv4 string, e.g. `7253dc78-2678-41c8-b333-bf127a109fdc`.
+    public static func uuid() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var high = generator.next() as UInt64
+        var low = generator.next() as UInt64
+        high = (high & ~0xF000) | 0x4000                           // version 4
+        low = (low & ~(0xC000 << 48)) | (0x8000 << 48)             // variant 10xx
+        return format(high: high, low: low)
+    }
+
+    private static func format(high: UInt64, low: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 36) { buffer in
+            var index = 0
+            func put(_ value: UInt64, nibbles: Int) {
+                for shift in stride(from: (nibbles - 1) * 4, through: 0, by: -4) {
+                    buffer[index] = hex[Int((value >> UInt64(shift)) & 0xF)]
+                    index += 1
+                }
+            }
+            func dash() { buffer[index] = 0x2D; index += 1 }
+            put(high >> 32, nibbles: 8); dash()
+            put((high >> 16) & 0xFFFF, nibbles: 4); dash()
+            put(high & 0xFFFF, nibbles: 4); dash()
+            put(low >> 48, nibbles: 4); dash()
+            put(low & 0xFFFF_FFFF_FFFF, nibbles: 12)
+            return 36
+        }
+    }
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# make bench-btmsg: durable 64-byte messages through the real btmsg service over CURVE (ACL checked,
+# committed, FTS5-indexed, published, received by a subscriber), against Debian's redis-server
+# (appendonly yes, appendfsync everysec) driven by redis-benchmark's XADD, in the same run:
+#   1 client pipelined 16 deep, and 50 clients one at a time.
+# btmsg runs at its default durability (WAL, synchronous=NORMAL). Prints one JSON line per case,
+# then the summary line. Runs each case RUNS times (default 3) and reports medians.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-100000}
+RUNS=${RUNS:-3}
+command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || {
+  echo "installing redis-server and redis-tools (apt)" >&2
+  (apt-get install -y -q redis-server redis-tools || (apt-get update -q && apt-get install -y -q redis-server redis-tools)) >&2
+}
+[ -x .build/release/agor ] && [ -x .build/release/btmsg-bench ] || swift build -c release --product agor >&2
+[ -x .build/release/btmsg-bench ] || swift build -c release --product btmsg-bench >&2
+AGOR=.build/release/agor
+LOAD=.build/release/btmsg-bench
+
+work=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+cleanup() {
+  [ -n "${btmsg_pid:-}" ] && kill "$btmsg_pid" 2>/dev/null || true
+  [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+out="$work/results.jsonl"
+
+# --- btmsg: a fresh home per case, so every case starts from an empty database.
+run_btmsg() {  # clients depth
+  local home="$work/home-$1-$2-$RANDOM"
+  local base=$(( ($(free_port) % 20000) + 30000 ))
+  "$AGOR" init --home "$home" --port-base "$base" >/dev/null
+  "$AGOR" group add bench --home "$home" >/dev/null
+  "$AGOR" agent add load --group bench --role manager --home "$home" >/dev/null
+  "$AGOR" agent add sink --group bench --role worker --home "$home" >/dev/null
+  "$AGOR" serve btmsg --home "$home" >"$work/btmsg.log" 2>&1 &
+  btmsg_pid=$!
+  for _ in $(seq 100); do "$AGOR" status --home "$home" >/dev/null 2>&1 && break; sleep 0.1; done
+  "$LOAD" "$home" "$1" "$2" "$N" | tee -a "$out"
+  kill "$btmsg_pid"; wait "$btmsg_pid" 2>/dev/null || true; btmsg_pid=
+}
+
+# --- redis: its own server on a free loopback port, append-only file fsynced every second.
+run_redis() {  # pipeline clients
+  local port=$(free_port)
+  mkdir -p "$work/redis"
+  redis-server --port "$port" --bind 127.0.0.1 --appendonly yes --appendfsync everysec --save "" \
+    --dir "$work/redis" --daemonize no >"$work/redis.log" 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  local value=$(printf 'm%.0s' $(seq 64))
+  local csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -P "$1" -c "$2" -n "$N" --csv XADD s '*' f "$value" | tail -1)
+  local rps=$(echo "$csv" | cut -d, -f2 | tr -d '"')
+  echo "{\"bench\": \"redis-xadd\", \"pipeline\": $1, \"clients\": $2, \"count\": $N, \"msgs_per_s\": $rps}" | tee -a "$out"
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || kill "$redis_pid"
+  wait "$redis_pid" 2>/dev/null || true; redis_pid=
+  rm -rf "$work/redis"
+}
+
+for run in $(seq "$RUNS"); do
+  run_btmsg 1 16
+  run_redis 16 1
+  run_btmsg 50 1
+  run_redis 1 50
+done
+
+python3 - "$out" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def med(pred, key):
+    values = [r[key] for r in rows if pred(r)]
+    return statistics.median(values) if values else 0
+a = med(lambda r: r["bench"] == "btmsg-load" and r["clients"] == 1, "msgs_per_s")
+l = med(lambda r: r["bench"] == "btmsg-load" and r["clients"] == 1, "p99_ms")
+b = med(lambda r: r["bench"] == "redis-xadd" and r["clients"] == 1, "msgs_per_s")
+a2 = med(lambda r: r["bench"] == "btmsg-load" and r["clients"] == 50, "msgs_per_s")
+l2 = med(lambda r: r["bench"] == "btmsg-load" and r["clients"] == 50, "p99_ms")
+b2 = med(lambda r: r["bench"] == "redis-xadd" and r["clients"] == 50, "msgs_per_s")
+print(json.dumps({"bench": "btmsg", "curve": True, "search_index": True,
+                  "btmsg_msgs_per_s": round(a), "redis_msgs_per_s": round(b), "ratio": round(a / b, 3) if b else 0,
+                  "p99_ms": l, "btmsg_msgs_per_s_50": round(a2), "redis_msgs_per_s_50": round(b2),
+                  "ratio_50": round(a2 / b2, 3) if b2 else 0, "p99_ms_50": l2}))
+PY
