@@ -65,6 +65,8 @@ public enum BusSchema {
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             // The WAL file is truncated back to this size after a checkpoint, so it stays bounded.
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+            // WALCheckpointer checkpoints in the background; this only bounds the WAL if it stops.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerAutocheckpointPages)")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         var migrator = DatabaseMigrator()

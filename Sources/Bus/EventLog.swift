@@ -48,13 +48,22 @@ public struct BusEvent: Sendable, Equatable {
 public enum EventLog {
     /// Appends the next event of `stream`. Call inside a write transaction.
     public static func append(_ db: Database, stream: String, type: String, body: [UInt8]) throws -> BusEvent {
-        let head = try UInt64.fetchOne(db.cachedStatement(sql: "SELECT head FROM bus_streams WHERE stream = ?"), arguments: [stream]) ?? 0
+        let head = try self.head(db, stream: stream)
         let event = BusEvent(stream: stream, seq: head + 1, type: type, timestampUs: BusProtocol.nowMicros(), body: body)
-        try db.cachedStatement(sql: "INSERT INTO bus_streams(stream, head) VALUES (?, ?) ON CONFLICT(stream) DO UPDATE SET head = excluded.head")
-            .execute(arguments: [stream, Int64(event.seq)])
-        try db.cachedStatement(sql: "INSERT INTO bus_events(stream, seq, type, timestamp_us, body) VALUES (?, ?, ?, ?, ?)")
-            .execute(arguments: [stream, Int64(event.seq), type, event.timestampUs, Data(body)])
+        try insert(db, event)
+        try setHead(db, stream: stream, head: event.seq)
         return event
+    }
+
+    /// Stores a numbered event (the caller keeps the stream's head).
+    static func insert(_ db: Database, _ event: BusEvent) throws {
+        try db.cachedStatement(sql: "INSERT INTO bus_events(stream, seq, type, timestamp_us, body) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [event.stream, Int64(event.seq), event.type, event.timestampUs, Data(event.body)])
+    }
+
+    static func setHead(_ db: Database, stream: String, head: UInt64) throws {
+        try db.cachedStatement(sql: "INSERT INTO bus_streams(stream, head) VALUES (?, ?) ON CONFLICT(stream) DO UPDATE SET head = excluded.head")
+            .execute(arguments: [stream, Int64(head)])
     }
 
     public static func replay(_ db: Database, stream: String, after: UInt64, limit: Int) throws -> [BusEvent] {
@@ -68,7 +77,7 @@ public enum EventLog {
     }
 
     public static func head(_ db: Database, stream: String) throws -> UInt64 {
-        try UInt64.fetchOne(db, sql: "SELECT head FROM bus_streams WHERE stream = ?", arguments: [stream]) ?? 0
+        try UInt64.fetchOne(db.cachedStatement(sql: "SELECT head FROM bus_streams WHERE stream = ?"), arguments: [stream]) ?? 0
     }
 
     public static func heads(_ db: Database, prefix: String) throws -> [(String, UInt64)] {

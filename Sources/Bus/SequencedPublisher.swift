@@ -11,15 +11,35 @@ public final class SequencedPublisher: Sendable {
     private let dropped = Atomic<Int>(0)
     public static let maxReplayBatch = 1000
 
-    /// Binds a CURVE server PUB at `endpoint`.
+    /// Who may subscribe to which topic prefix: (subscriber, prefix) -> allowed. Until a service
+    /// sets it, every authenticated principal may subscribe to anything.
+    public typealias SubscriptionRule = @Sendable (Principal, String) -> Bool
+    private let rule = Locked<SubscriptionRule?>(nil)
+
+    /// Binds a CURVE server XPUB at `endpoint`. Each subscription is checked against the directory
+    /// (the subscriber's ZAP User-Id) and the rule set with `restrictSubscriptions`; a refused
+    /// subscription is never applied, so that subscriber receives nothing under it.
     public init(context: Context, endpoint: String, serverKey: CurveKeyPair, database: DatabasePool,
-                sendHighWaterMark: Int32 = 100_000) throws {
-        socket = try Socket(context: context, type: .pub, .init(
+                directory: Directory? = nil, sendHighWaterMark: Int32 = 100_000) throws {
+        let rule = self.rule
+        var configuration = Socket.Configuration(
             options: [.curveServer(secretKey: serverKey.secretKey), .zapDomain(ZAPAuthenticator.domain),
                       .sendHighWaterMark(sendHighWaterMark), .linger(500), .maxMessageSize(1024),
-                      .heartbeatInterval(5_000), .heartbeatTimeout(15_000)],
-            bind: [endpoint]))
+                      .heartbeatInterval(5_000), .heartbeatTimeout(15_000), .xpubManual(true)],
+            bind: [endpoint], readUserId: true)
+        configuration.subscriptionGate = { topic, userId in
+            guard let check = rule.withLock({ $0 }) else { return true }
+            guard let userId, let principal = directory?.principal(named: userId) else { return false }
+            return check(principal, String(decoding: topic, as: UTF8.self))
+        }
+        socket = try Socket(context: context, type: .xpub, configuration)
         self.database = database
+    }
+
+    /// Restricts subscriptions: a prefix is applied only when `rule(subscriber, prefix)` allows it.
+    /// Applies to subscriptions made from now on.
+    public func restrictSubscriptions(_ rule: @escaping SubscriptionRule) {
+        self.rule.withLock { $0 = rule }
     }
 
     public var endpoint: String { socket.boundEndpoints.first ?? "" }
@@ -35,6 +55,7 @@ public final class SequencedPublisher: Sendable {
             try db.inTransaction {
                 writer.events = []
                 result = try body(db, &writer)
+                try writer.flushHeads()
                 return .commit
             }
             // Still on the serialized writer: publish order equals commit order.
@@ -143,14 +164,22 @@ public final class SequencedPublisher: Sendable {
     public func close() async { await socket.close() }
 }
 
-/// Appends events inside a `SequencedPublisher.write` transaction.
+/// Appends events inside a `SequencedPublisher.write` transaction. Stream heads are kept in memory
+/// during the transaction and written once at its end (`flushHeads`), not read and updated per event.
 public struct EventBatchWriter {
     let db: Database
     var events: [BusEvent] = []
+    private var heads: [String: UInt64] = [:]
+
+    init(db: Database) { self.db = db }
 
     @discardableResult
     public mutating func append(stream: String, type: String, body: [UInt8]) throws -> BusEvent {
-        let event = try EventLog.append(db, stream: stream, type: type, body: body)
+        let head: UInt64
+        if let known = heads[stream] { head = known } else { head = try EventLog.head(db, stream: stream) }
+        let event = BusEvent(stream: stream, seq: head + 1, type: type, timestampUs: BusProtocol.nowMicros(), body: body)
+        try EventLog.insert(db, event)
+        heads[stream] = event.seq
         events.append(event)
         return event
     }
@@ -159,8 +188,16 @@ public struct EventBatchWriter {
     public var count: Int { events.count }
 
     /// Forgets the events appended after the first `count`: call when a savepoint that appended
-    /// them rolls back, so that only committed events are published.
+    /// them rolls back, so that only committed events are published and numbers stay gapless.
     public mutating func discard(after count: Int) {
-        if events.count > count { events.removeLast(events.count - count) }
+        guard events.count > count else { return }
+        for event in events[count...] { heads[event.stream] = min(heads[event.stream] ?? 0, event.seq - 1) }
+        events.removeLast(events.count - count)
+    }
+
+    /// Writes the streams' new heads; called by `SequencedPublisher.write` before the commit.
+    mutating func flushHeads() throws {
+        for (stream, head) in heads { try EventLog.setHead(db, stream: stream, head: head) }
+        heads = [:]
     }
 }

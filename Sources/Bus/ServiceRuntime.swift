@@ -22,6 +22,7 @@ public final class ServiceRuntime: Sendable {
     public let startedAt = ContinuousClock.now
     private let watcher: DirectoryWatcher
     private let pruning: Task<Void, Never>
+    private let checkpointer: WALCheckpointer
 
     /// Opens everything. `migrations` registers the service's own schema after the Bus's.
     public init(name: String, home: Home, logger: Logger? = nil,
@@ -42,9 +43,11 @@ public final class ServiceRuntime: Sendable {
         try FileManager.default.createDirectory(at: home.dataFolder, withIntermediateDirectories: true)
         database = try BusSchema.open(path: home.database(name).path, fsyncEveryCommit: config.fsyncEveryCommit,
                                       migrations: migrations)
+        checkpointer = try WALCheckpointer(path: home.database(name).path)
         server = try RPCServer(context: context, endpoint: endpoints.rpc, serverKey: keyPair, directory: directory,
                                maxMessageSize: config.maxMessageSize, logger: logger)
-        publisher = try SequencedPublisher(context: context, endpoint: endpoints.pub, serverKey: keyPair, database: database)
+        publisher = try SequencedPublisher(context: context, endpoint: endpoints.pub, serverKey: keyPair, database: database,
+                                           directory: directory)
         publisher.serveReplay(on: server)
         let started = startedAt
         server.register("bus.ping") { [name] context, _ in
@@ -85,6 +88,7 @@ public final class ServiceRuntime: Sendable {
         await zap.stop()
         watcher.stop()
         pruning.cancel()
+        checkpointer.stop()
     }
 }
 

@@ -14,6 +14,8 @@ public final class Socket: Sendable {
     public let boundEndpoints: [String]
     let core: SocketCore
 
+    public typealias SubscriptionGate = @Sendable (_ topic: [UInt8], _ userId: String?) -> Bool
+
     public struct Configuration: Sendable {
         public var options: [SocketOption] = []
         public var bind: [String] = []
@@ -30,6 +32,11 @@ public final class Socket: Sendable {
         public var maxCoalescedBytes = 64 * 1024
         /// Report socket monitor events through `monitorEvents`.
         public var monitor = false
+        /// XPUB with `.xpubManual(true)` and `readUserId`: decides each subscription on the socket's
+        /// thread, from the topic prefix and the subscriber's ZAP User-Id. Allowed subscriptions are
+        /// applied, refused ones are not (the subscriber receives nothing under that prefix).
+        /// Subscription messages are consumed here and never reach `messages`.
+        public var subscriptionGate: SubscriptionGate?
 
         public init(options: [SocketOption] = [], bind: [String] = [], connect: [String] = [],
                     readUserId: Bool = false) {

@@ -130,6 +130,7 @@ final class SocketCore: Sendable {
             batchesIn: counters.batchesIn.load(ordering: .relaxed),
             messagesCoalesced: counters.messagesCoalesced.load(ordering: .relaxed),
             sendErrors: counters.sendErrors.load(ordering: .relaxed),
+            subscriptionsRefused: counters.subscriptionsRefused.load(ordering: .relaxed),
             sendQueueDepth: counters.queuedOut.load(ordering: .relaxed) + shared.withLock { $0.outbound.count },
             receiveQueueDepth: inbound.depth)
     }

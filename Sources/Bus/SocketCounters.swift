@@ -9,6 +9,8 @@ public final class SocketCounters: Sendable {
     let batchesIn = Atomic<Int>(0)
     let messagesCoalesced = Atomic<Int>(0)
     let sendErrors = Atomic<Int>(0)
+    /// XPUB with a subscription gate: subscriptions it refused.
+    let subscriptionsRefused = Atomic<Int>(0)
     /// Messages the thread took from the queue but libzmq did not accept yet.
     let queuedOut = Atomic<Int>(0)
 
@@ -21,6 +23,7 @@ public final class SocketCounters: Sendable {
         /// Logical messages that travelled inside a batch frame instead of their own.
         public var messagesCoalesced: Int
         public var sendErrors: Int
+        public var subscriptionsRefused: Int
         /// Messages waiting in the send queue (not yet handed to libzmq).
         public var sendQueueDepth: Int
         /// Batches received but not yet taken by the consumer.

@@ -69,6 +69,7 @@ struct SocketLoop {
 
     /// Reads up to a batch of whole messages and hands them over. False when the context ended.
     private mutating func receiveAvailable() -> Bool {
+        if let gate = configuration.subscriptionGate { return applySubscriptions(gate) }
         var bytes = 0
         do {
             while builder.count < configuration.maxBatchMessages {
@@ -85,6 +86,35 @@ struct SocketLoop {
         core.counters.bytesIn.add(bytes, ordering: .relaxed)
         core.counters.batchesIn.add(1, ordering: .relaxed)
         _ = core.inbound.push(batch)
+        return true
+    }
+
+    /// XPUB in manual mode: each subscription must be passed on with ZMQ_SUBSCRIBE before the next
+    /// read (libzmq applies it to the pipe of the message read last), so they are decided one by one
+    /// here, on the socket's thread. False when the context ended.
+    private mutating func applySubscriptions(_ gate: Socket.SubscriptionGate) -> Bool {
+        var reader = BatchBuilder(readUserId: true)
+        for _ in 0..<configuration.maxBatchMessages {
+            do {
+                guard try reader.receiveOne(from: raw, dontWait: true) else { return true }
+            } catch {
+                return !error.isTerminated
+            }
+            guard let batch = reader.finish(), let message = batch.first else { continue }
+            let frame = message.frame(0)
+            guard let kind = frame.first, kind == 0 || kind == 1 else { continue }
+            let topic = Array(frame.dropFirst())
+            core.counters.messagesIn.add(1, ordering: .relaxed)
+            if kind == 1 {
+                if gate(topic, message.userId) {
+                    try? raw.set(.subscribe(topic))
+                } else {
+                    core.counters.subscriptionsRefused.add(1, ordering: .relaxed)
+                }
+            } else {
+                try? raw.set(.unsubscribe(topic))
+            }
+        }
         return true
     }
 

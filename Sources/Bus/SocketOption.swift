@@ -28,6 +28,9 @@ public enum SocketOption: Sendable, Equatable {
     case unsubscribe([UInt8])
     /// XPUB: pass every subscription message up, not only new ones.
     case xpubVerbose(Bool)
+    /// XPUB: subscriptions take effect only when the application passes them on (ZMQ_SUBSCRIBE
+    /// right after reading each one): lets a publisher refuse topics per subscriber.
+    case xpubManual(Bool)
     /// Handshake timeout in ms.
     case handshakeInterval(Int32)
     /// CURVE: act as server with this secret key (32 bytes).
@@ -59,6 +62,7 @@ extension RawSocket {
         case .subscribe(let v): try setBytes(ZMQ_SUBSCRIBE, v)
         case .unsubscribe(let v): try setBytes(ZMQ_UNSUBSCRIBE, v)
         case .xpubVerbose(let v): try setInt(ZMQ_XPUB_VERBOSE, v ? 1 : 0)
+        case .xpubManual(let v): try setInt(ZMQ_XPUB_MANUAL, v ? 1 : 0)
         case .handshakeInterval(let v): try setInt(ZMQ_HANDSHAKE_IVL, v)
         case .curveServer(let secret):
             try setInt(ZMQ_CURVE_SERVER, 1)

@@ -68,6 +68,16 @@ public enum BtmsgRules {
         return principal.isMember(of: group) || principal.has(.delegate)
     }
 
+    /// A subscription prefix on btmsg's publisher: one group's whole stream (or a longer prefix of
+    /// it) for its members; anything, including every group at once, only for delegates.
+    public static func maySubscribe(_ principal: Principal, prefix: String) -> Bool {
+        if principal.has(.delegate) { return true }
+        guard prefix.hasPrefix("btmsg/") else { return false }
+        let rest = prefix.dropFirst(6)
+        guard let slash = rest.firstIndex(of: "/") else { return false }
+        return principal.isMember(of: String(rest[..<slash]))
+    }
+
     /// A group's stream. The closing '/' (never in a name) makes the name a safe subscription
     /// prefix: `btmsg/team/` does not match `btmsg/team2/`.
     public static func stream(of group: String) -> String { "btmsg/\(group)/" }

@@ -134,5 +134,6 @@ public final class BtmsgService: Sendable {
         registerChannels()
         registerPeople()
         publisher.serveReplay(on: runtime.server) { principal, stream in BtmsgRules.mayReadStream(principal, stream: stream) }
+        publisher.restrictSubscriptions { principal, prefix in BtmsgRules.maySubscribe(principal, prefix: prefix) }
     }
 }
