@@ -20,6 +20,22 @@ LOAD=.build/release/btmsg-bench
 
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# Four consecutive free ports below the ephemeral range (agor init gives two to each service).
+free_base() { python3 - <<'PY'
+import random, socket
+while True:
+    base = random.randrange(20000, 30000, 4)
+    try:
+        held = []
+        for port in range(base, base + 4):
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port)); held.append(s)
+        for s in held: s.close()
+        print(base); break
+    except OSError:
+        for s in held: s.close()
+PY
+}
 cleanup() {
   [ -n "${btmsg_pid:-}" ] && kill "$btmsg_pid" 2>/dev/null || true
   [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null || true
@@ -32,14 +48,14 @@ out="$work/results.jsonl"
 # --- btmsg: a fresh home per case, so every case starts from an empty database.
 run_btmsg() {  # clients depth
   local home="$work/home-$1-$2-$RANDOM"
-  local base=$(( ($(free_port) % 20000) + 30000 ))
+  local base=$(free_base)
   "$AGOR" init --home "$home" --port-base "$base" >/dev/null
   "$AGOR" group add bench --home "$home" >/dev/null
   "$AGOR" agent add load --group bench --role manager --home "$home" >/dev/null
   "$AGOR" agent add sink --group bench --role worker --home "$home" >/dev/null
+  # The load generator waits until the service answers (its probe retries).
   "$AGOR" serve btmsg --home "$home" >"$work/btmsg.log" 2>&1 &
   btmsg_pid=$!
-  for _ in $(seq 100); do "$AGOR" status --home "$home" >/dev/null 2>&1 && break; sleep 0.1; done
   "$LOAD" "$home" "$1" "$2" "$N" | tee -a "$out"
   kill "$btmsg_pid"; wait "$btmsg_pid" 2>/dev/null || true; btmsg_pid=
 }

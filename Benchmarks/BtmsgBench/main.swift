@@ -42,15 +42,21 @@ let receiving = Task { [events = subscriber.events] in
         if delivered.add(1, ordering: .relaxed).newValue >= count { return }
     }
 }
-// Wait until the subscription is live: a probe message must come through.
+// Wait until the service answers and the subscription is live: a probe message must come through.
 let probe = try sender.rpc("btmsg")
 var probeRequest = Agor_Btmsg_V1_SendRequest()
 probeRequest.to = "sink"; probeRequest.body = "probe"
+var live = false
 for _ in 0..<200 {
     let before = delivered.load(ordering: .relaxed)
-    _ = try await probe.call("btmsg.send", probeRequest, as: Agor_Btmsg_V1_SendReply.self)
+    // The service may still be starting: a probe that times out is simply sent again.
+    _ = try? await probe.call("btmsg.send", probeRequest, as: Agor_Btmsg_V1_SendReply.self, options: .init(timeout: .seconds(1)))
     try await Task.sleep(for: .milliseconds(50))
-    if delivered.load(ordering: .relaxed) > before { break }
+    if delivered.load(ordering: .relaxed) > before { live = true; break }
+}
+guard live else {
+    FileHandle.standardError.write(Data("btmsg-bench: the btmsg service at \(home.root.path) did not answer\n".utf8))
+    exit(1)
 }
 await probe.close()
 delivered.store(0, ordering: .relaxed)

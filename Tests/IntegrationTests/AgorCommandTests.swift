@@ -85,4 +85,35 @@ import Testing
         }
         return nil
     }
+
+    @Test("agor init adds the endpoints of services a home made by an older build lacks, keeping the rest")
+    func initAddsMissingServices() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("agor-upgrade-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let old = """
+            # written by an older agor
+            [bus]
+            max_message_size = 1048576
+
+            [services.echo]
+            rpc = "tcp://127.0.0.1:29760"
+            pub = "tcp://127.0.0.1:29761"
+
+            [btmsg.retention]
+            keep_days = 7
+            """
+        try old.write(to: root.appendingPathComponent("config.toml"), atomically: true, encoding: .utf8)
+        let result = try AgorHome.run(["init", "--home", root.path])
+        #expect(result.status == 0, "\(result.output)")
+        let config = try BusConfig.load(from: root.appendingPathComponent("config.toml"))
+        #expect(config.service("echo")?.rpc == "tcp://127.0.0.1:29760")
+        #expect(config.service("btmsg")?.rpc == "tcp://127.0.0.1:29762")
+        #expect(config.maxMessageSize == 1_048_576)
+        let text = try String(contentsOf: root.appendingPathComponent("config.toml"), encoding: .utf8)
+        #expect(text.contains("# written by an older agor") && text.contains("keep_days = 7"))
+        // Running it again changes nothing.
+        _ = try AgorHome.run(["init", "--home", root.path])
+        #expect(try String(contentsOf: root.appendingPathComponent("config.toml"), encoding: .utf8) == text)
+    }
 }

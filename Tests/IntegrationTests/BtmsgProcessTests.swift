@@ -159,6 +159,58 @@ struct BtmsgProcessTests {
         #expect(idle.status == 7)
     }
 
+    @Test("btmsg watch streams the group's events as JSON lines")
+    func watchStreams() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let watcher = Process()
+        watcher.executableURL = AgorHome.btmsg
+        watcher.arguments = ["watch", "--json"]
+        watcher.environment = ProcessInfo.processInfo.environment.merging(
+            ["AGOR_HOME": agor.home.root.path, "AGOR_KEY": agor.home.secretKeyFile("wes").path]) { $1 }
+        let out = Pipe()
+        watcher.standardOutput = out
+        watcher.standardError = FileHandle.nullDevice
+        try watcher.run()
+        defer { if watcher.isRunning { watcher.terminate() } }
+        // Send until the watcher shows a message event (its subscription becomes live at some point).
+        let reader = Task.detached { () -> Data? in
+            var buffer = Data()
+            while true {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { return nil }
+                buffer.append(chunk)
+                while let newline = buffer.firstIndex(of: 0x0A) {
+                    let line = buffer[buffer.startIndex..<newline]
+                    buffer = Data(buffer[(newline + 1)...])
+                    if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                       object["type"] as? String == "message.created" { return Data(line) }
+                }
+            }
+        }
+        var sent = 0
+        while sent < 50 {
+            #expect(try agor.btmsg("mia", ["send", "wes", "watch", "me"]).status == 0)
+            sent += 1
+            try await Task.sleep(for: .milliseconds(100))
+            if watcher.isRunning == false { break }
+            if let line = try await withThrowingTaskGroup(of: Data?.self, body: { group in
+                group.addTask { await reader.value }
+                group.addTask { try await Task.sleep(for: .milliseconds(200)); return nil }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }) {
+                let event = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
+                #expect(event["stream"] as? String == "btmsg/default/")
+                let message = (event["event"] as? [String: Any])?["message_created"] as? [String: Any]
+                #expect(message?["sender"] as? String == "mia" && message?["recipient"] as? String == "wes")
+                return
+            }
+        }
+        Issue.record("btmsg watch printed no message event after \(sent) sends")
+    }
+
     @Test("killing the service loses no acknowledged send, and a retried send is applied once across a restart")
     func durability() async throws {
         let agor = try await Self.makeHome()
