@@ -62,7 +62,9 @@ public final class RPCClient: Sendable {
     }
 
     /// Sends a request and waits for its reply body, or throws the server's `BusError`
-    /// (or `BusError.timeout` when no reply came in time).
+    /// (or `BusError.timeout` when no reply came in time). An idempotent request is sent again
+    /// with the same id after each `timeout` without a reply, up to `retries` times; a reply to
+    /// any of the attempts completes the call (the server's dedup applies the request once).
     public func call(_ method: String, _ body: [UInt8] = [], options: CallOptions = .init()) async throws -> [UInt8] {
         let id = options.requestId ?? RandomID.timeOrdered()
         let attempts = options.idempotent ? max(0, options.retries) + 1 : 1
@@ -72,33 +74,20 @@ public final class RPCClient: Sendable {
         let totalMs = Int64(total.components.seconds * 1000 + total.components.attoseconds / 1_000_000_000_000_000)
         envelope.deadlineUnixMs = Int64(Date().timeIntervalSince1970 * 1000) + totalMs
         let frames = [envelope.bytes(), body]
-        var lastError: Error = BusError.timeout("no reply")
-        for _ in 0..<attempts {
-            do {
-                return try await attempt(id: id, frames: frames, timeout: options.timeout)
-            } catch let error as BusError where error.errorCode == .timeout {
-                lastError = error
-                continue
-            }
-        }
-        throw lastError
-    }
-
-    /// Sends `request` (a protobuf message) and decodes the reply as `R`.
-    public func call<Q: SwiftProtobufMessage, R: SwiftProtobufMessage>(_ method: String, _ request: Q, as: R.Type, options: CallOptions = .init()) async throws -> R {
-        let reply = try await call(method, try request.serializedBytes(), options: options)
-        do { return try R(serializedBytes: reply) } catch {
-            throw BusError.badRequest("reply to \(method) is not a \(R.self)")
-        }
-    }
-
-    private func attempt(id: String, frames: [[UInt8]], timeout: Duration) async throws -> [UInt8] {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], Error>) in
-            let timer = Task { [pending] in
+        let timeout = options.timeout
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], Error>) in
+            // One entry for the whole call: a reply that arrives while a retry is being sent still
+            // finds it (per-attempt entries dropped replies that crossed a retry).
+            let timer = Task { [pending, socket] in
+                for _ in 1..<attempts {
+                    try? await Task.sleep(for: timeout)
+                    if Task.isCancelled || pending.withLock({ $0[id] == nil }) { return }
+                    _ = socket.trySend(OutgoingMessage(frames: frames))
+                }
                 try? await Task.sleep(for: timeout)
                 if Task.isCancelled { return }
                 if let entry = pending.withLock({ $0.removeValue(forKey: id) }) {
-                    entry.continuation.resume(throwing: BusError.timeout("no reply within \(timeout)"))
+                    entry.continuation.resume(throwing: BusError.timeout("no reply within \(timeout * attempts)"))
                 }
             }
             let previous = pending.withLock { $0.updateValue(Pending(continuation: continuation, timer: timer), forKey: id) }
@@ -112,6 +101,14 @@ public final class RPCClient: Sendable {
                     entry.continuation.resume(throwing: BusError.unavailable("send queue full or client closed"))
                 }
             }
+        }
+    }
+
+    /// Sends `request` (a protobuf message) and decodes the reply as `R`.
+    public func call<Q: SwiftProtobufMessage, R: SwiftProtobufMessage>(_ method: String, _ request: Q, as: R.Type, options: CallOptions = .init()) async throws -> R {
+        let reply = try await call(method, try request.serializedBytes(), options: options)
+        do { return try R(serializedBytes: reply) } catch {
+            throw BusError.badRequest("reply to \(method) is not a \(R.self)")
         }
     }
 

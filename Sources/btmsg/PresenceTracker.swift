@@ -24,15 +24,17 @@ final class PresenceTracker: Sendable {
     func touch(_ principal: Principal) {
         guard principal.kind != .service else { return }
         let now = BusProtocol.nowMicros()
-        let flush = seen.withLock { map -> Bool in
+        let (flush, cameOnline) = seen.withLock { map -> (Bool, Bool) in
             var entry = map[principal.name] ?? Seen(lastSeen: 0, flushed: 0, announcedOnline: false)
             entry.lastSeen = now
-            let due = !entry.announcedOnline || now - entry.flushed >= Self.flushEvery
+            let cameOnline = !entry.announcedOnline
+            let due = cameOnline || now - entry.flushed >= Self.flushEvery
             if due { entry.flushed = now; entry.announcedOnline = true }
             map[principal.name] = entry
-            return due
+            return (due, cameOnline)
         }
-        if flush { Task { try? await self.record(principal, lastSeen: now, online: true) } }
+        // The record is refreshed every `flushEvery`; an event only when the principal came online.
+        if flush { Task { try? await self.record(principal, lastSeen: now, online: true, announce: cameOnline) } }
     }
 
     /// The last time each principal was seen (memory first, else the database).
@@ -61,15 +63,16 @@ final class PresenceTracker: Sendable {
             }
             for (name, lastSeen) in quiet {
                 guard let principal = directory.principal(named: name) else { continue }
-                try? await record(principal, lastSeen: lastSeen, online: false)
+                try? await record(principal, lastSeen: lastSeen, online: false, announce: true)
             }
         }
     }
 
-    private func record(_ principal: Principal, lastSeen: Int64, online: Bool) async throws {
+    private func record(_ principal: Principal, lastSeen: Int64, online: Bool, announce: Bool) async throws {
         try await publisher.write { db, events in
             try db.execute(sql: "INSERT INTO presence(principal, last_seen) VALUES (?, ?) ON CONFLICT(principal) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)",
                            arguments: [principal.name, lastSeen])
+            guard announce else { return }
             var event = Agor_Btmsg_V1_Event()
             event.presence.principal = principal.name
             event.presence.lastSeenUs = lastSeen

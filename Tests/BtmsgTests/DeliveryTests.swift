@@ -4,7 +4,7 @@ import GRDB
 import Testing
 @testable import btmsg
 
-@Suite("btmsg delivery", .serialized)
+@Suite("btmsg delivery", .serialized, .timeLimit(.minutes(3)))
 struct DeliveryTests {
     @Test("a retried send with the same request id is stored once and answered the same")
     func retriedSendDoesNotDuplicate() async throws {
@@ -216,5 +216,31 @@ struct DeliveryTests {
         #expect(throws: ConfigError.self) { try RetentionConfig.parse("[btmsg.retention]\nkeep_days = -1\n") }
         #expect(throws: ConfigError.self) { try RetentionConfig.parse("[btmsg.retention]\nkeep_weeks = 1\n") }
         #expect(throws: ConfigError.self) { try RetentionConfig.parse("[btmsg.retention]\nkeep_days = \"a\"\n") }
+    }
+
+    @Test("presence: a request marks the caller seen and online, announced once on the group's stream")
+    func presence() async throws {
+        let bed = try BtmsgBed()
+        let before = try await bed.call("mia", "btmsg.status", Agor_Btmsg_V1_StatusRequest(), as: Agor_Btmsg_V1_StatusReply.self)
+        #expect(before.principals.first { $0.name == "wade" }?.online == false)
+        let subscriber = try bed.client("mia").subscriber("btmsg", prefixes: [BtmsgRules.stream(of: "default")], start: .beginning)
+        _ = try await bed.call("wade", "btmsg.heartbeat")
+        _ = try await bed.call("wade", "btmsg.heartbeat")
+        var announced: Agor_Btmsg_V1_Presence?
+        for await event in subscriber.events where event.type == "presence" {
+            let change = try Agor_Btmsg_V1_Event(serializedBytes: event.body)
+            if change.presence.principal == "wade" { announced = change.presence; break }
+        }
+        #expect(announced?.online == true && (announced?.lastSeenUs ?? 0) > 0)
+        await subscriber.close()
+        let after = try await bed.call("mia", "btmsg.status", Agor_Btmsg_V1_StatusRequest(), as: Agor_Btmsg_V1_StatusReply.self)
+        let wade = after.principals.first { $0.name == "wade" }
+        #expect(wade?.online == true && wade?.role == "worker")
+        // A second heartbeat does not announce again.
+        let events = try await bed.runtime.database.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM bus_events WHERE type = 'presence' AND stream = 'btmsg/default/'") ?? 0
+        }
+        #expect(events == 2)   // wade, and mia (who asked for status first)
+        await bed.close()
     }
 }

@@ -4,7 +4,7 @@ import Testing
 @testable import btmsg
 
 /// Every rule of btmsg: each refusal with its typed error, and a check that nothing changed.
-@Suite("btmsg rules", .serialized)
+@Suite("btmsg rules", .serialized, .timeLimit(.minutes(3)))
 struct RuleTests {
     @Test("group_id validation: a direct message never crosses groups")
     func directMessagesStayInTheirGroup() async throws {

@@ -6,7 +6,7 @@ import Testing
 
 /// The publisher refuses subscriptions to another group's stream: the XPUB decides each one from
 /// the subscriber's key, so a principal cannot even receive the metadata of other groups' messages.
-@Suite("btmsg subscriptions", .serialized)
+@Suite("btmsg subscriptions", .serialized, .timeLimit(.minutes(3)))
 struct SubscriptionTests {
     func subscriber(_ bed: BtmsgBed, _ name: String, _ prefix: String) throws -> Socket {
         let client = try bed.client(name)

@@ -7,7 +7,7 @@ import btmsg
 
 /// btmsg as people and agents use it: the real `agor serve btmsg` process and the real `btmsg`
 /// command, over tcp with CURVE, on a temporary home.
-@Suite("btmsg processes", .serialized)
+@Suite("btmsg processes", .serialized, .timeLimit(.minutes(3)))
 struct BtmsgProcessTests {
     /// A home with mia (manager), wes (worker), rita (reviewer) in `default`, tom (worker) in `team`,
     /// and btmsg running.
@@ -174,39 +174,36 @@ struct BtmsgProcessTests {
         try watcher.run()
         defer { if watcher.isRunning { watcher.terminate() } }
         // Send until the watcher shows a message event (its subscription becomes live at some point).
-        let reader = Task.detached { () -> Data? in
+        let found = Locked<Data?>(nil)
+        let reader = Thread {
             var buffer = Data()
             while true {
                 let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { return nil }
+                if chunk.isEmpty { return }
                 buffer.append(chunk)
                 while let newline = buffer.firstIndex(of: 0x0A) {
-                    let line = buffer[buffer.startIndex..<newline]
+                    let line = Data(buffer[buffer.startIndex..<newline])
                     buffer = Data(buffer[(newline + 1)...])
                     if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
-                       object["type"] as? String == "message.created" { return Data(line) }
+                       object["type"] as? String == "message.created" {
+                        found.withLock { $0 = $0 ?? line }
+                    }
                 }
             }
         }
+        reader.start()
         var sent = 0
-        while sent < 50 {
+        while sent < 50 && found.withLock({ $0 }) == nil && watcher.isRunning {
             #expect(try agor.btmsg("mia", ["send", "wes", "watch", "me"]).status == 0)
             sent += 1
-            try await Task.sleep(for: .milliseconds(100))
-            if watcher.isRunning == false { break }
-            if let line = try await withThrowingTaskGroup(of: Data?.self, body: { group in
-                group.addTask { await reader.value }
-                group.addTask { try await Task.sleep(for: .milliseconds(200)); return nil }
-                let first = try await group.next() ?? nil
-                group.cancelAll()
-                return first
-            }) {
-                let event = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
-                #expect(event["stream"] as? String == "btmsg/default/")
-                let message = (event["event"] as? [String: Any])?["message_created"] as? [String: Any]
-                #expect(message?["sender"] as? String == "mia" && message?["recipient"] as? String == "wes")
-                return
-            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        if let line = found.withLock({ $0 }) {
+            let event = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
+            #expect(event["stream"] as? String == "btmsg/default/")
+            let message = (event["event"] as? [String: Any])?["message_created"] as? [String: Any]
+            #expect(message?["sender"] as? String == "mia" && message?["recipient"] as? String == "wes")
+            return
         }
         Issue.record("btmsg watch printed no message event after \(sent) sends")
     }
