@@ -27,6 +27,20 @@ struct Common: ParsableArguments {
 
     var resolvedHome: Home { Home.resolve(home) }
 
+    /// Runs `body` with a session to the service; every error becomes one stderr line and an exit status.
+    func withSession(_ body: (Session) async throws -> Void) async throws {
+        try await guarded {
+            let session = try connect()
+            do {
+                try await body(session)
+                await session.close()
+            } catch {
+                await session.close()
+                throw error
+            }
+        }
+    }
+
     func connect() throws -> Session {
         let home = resolvedHome
         guard home.isInitialized else { throw Failure(.badInput, "no agor home at \(home.root.path) (set AGOR_HOME or run `agor init`)") }

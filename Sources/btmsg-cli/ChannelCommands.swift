@@ -18,9 +18,7 @@ struct ChannelCommand: AsyncParsableCommand {
         @Flag(help: "Anyone in the group may join.") var open = false
 
         func run() async throws {
-            try await guarded {
-                let session = try common.connect()
-                defer { Task { await session.close() } }
+            try await common.withSession { session in
                 var request = Agor_Btmsg_V1_ChannelCreateRequest()
                 request.name = name; request.group = group ?? ""; request.open = open
                 let channel = try await session.change("btmsg.channel.create", request, as: Agor_Btmsg_V1_Channel.self)
@@ -35,9 +33,7 @@ struct ChannelCommand: AsyncParsableCommand {
         @Option(help: "Only this group.") var group: String?
 
         func run() async throws {
-            try await guarded {
-                let session = try common.connect()
-                defer { Task { await session.close() } }
+            try await common.withSession { session in
                 var request = Agor_Btmsg_V1_ChannelListRequest()
                 request.group = group ?? ""
                 let list = try await session.call("btmsg.channel.list", request, as: Agor_Btmsg_V1_ChannelList.self)
@@ -61,11 +57,9 @@ struct ChannelCommand: AsyncParsableCommand {
         @Argument(help: "The message (all remaining words).") var words: [String] = []
 
         func run() async throws {
-            try await guarded {
+            try await common.withSession { session in
                 var request = Agor_Btmsg_V1_SendRequest()
                 try composition.apply(to: &request, words: words)
-                let session = try common.connect()
-                defer { Task { await session.close() } }
                 request.channelID = try await session.resolveChannel(channel, group: group).id
                 printSent(try await session.change("btmsg.send", request, as: Agor_Btmsg_V1_SendReply.self), json: common.json)
             }
@@ -80,9 +74,7 @@ struct ChannelCommand: AsyncParsableCommand {
         @Argument(help: "Channel name or id prefix.") var channel: String
 
         func run() async throws {
-            try await guarded {
-                let session = try common.connect()
-                defer { Task { await session.close() } }
+            try await common.withSession { session in
                 var request = Agor_Btmsg_V1_HistoryRequest()
                 request.channelID = try await session.resolveChannel(channel, group: group).id
                 request.limit = limit
@@ -94,9 +86,7 @@ struct ChannelCommand: AsyncParsableCommand {
 
     /// add / remove / join / leave.
     static func member(_ common: Common, method: String, channel: String, group: String?, principal: String, verb: String) async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             var request = Agor_Btmsg_V1_MemberRequest()
             request.channelID = try await session.resolveChannel(channel, group: group).id
             request.principal = principal

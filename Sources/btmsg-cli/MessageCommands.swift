@@ -10,9 +10,7 @@ struct Inbox: AsyncParsableCommand {
     @Option(help: "How many.") var limit: Int32 = 50
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             var request = Agor_Btmsg_V1_InboxRequest()
             request.all = all; request.limit = limit
             let list = try await session.call("btmsg.inbox", request, as: Agor_Btmsg_V1_MessageList.self)
@@ -27,9 +25,7 @@ struct Read: AsyncParsableCommand {
     @Argument(help: "Message id or unambiguous prefix.") var id: String
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             var ref = Agor_Btmsg_V1_MessageRef()
             ref.id = try await session.resolveMessage(id)
             let message = try await session.change("btmsg.read", ref, as: Agor_Btmsg_V1_Message.self)
@@ -44,9 +40,7 @@ struct Ack: AsyncParsableCommand {
     @Argument(help: "Message id or unambiguous prefix.") var id: String
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             var ref = Agor_Btmsg_V1_MessageRef()
             ref.id = try await session.resolveMessage(id)
             let message = try await session.change("btmsg.ack", ref, as: Agor_Btmsg_V1_Message.self)
@@ -90,13 +84,11 @@ struct Send: AsyncParsableCommand {
     @Argument(help: "The message (all remaining words).") var words: [String] = []
 
     func run() async throws {
-        try await guarded {
+        try await common.withSession { session in
             var request = Agor_Btmsg_V1_SendRequest()
             request.to = to
             request.group = group ?? ""
             try composition.apply(to: &request, words: words)
-            let session = try common.connect()
-            defer { Task { await session.close() } }
             printSent(try await session.change("btmsg.send", request, as: Agor_Btmsg_V1_SendReply.self), json: common.json)
         }
     }
@@ -110,9 +102,7 @@ struct Reply: AsyncParsableCommand {
     @Argument(help: "The reply (all remaining words).") var words: [String] = []
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             var ref = Agor_Btmsg_V1_MessageRef()
             ref.id = try await session.resolveMessage(id)
             let original = try await session.call("btmsg.get", ref, as: Agor_Btmsg_V1_Message.self)
@@ -139,9 +129,7 @@ struct History: AsyncParsableCommand {
     @Option(help: "Only this group.") var group: String?
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             var request = Agor_Btmsg_V1_HistoryRequest()
             request.with = with; request.limit = limit; request.group = group ?? ""
             let list = try await session.call("btmsg.history", request, as: Agor_Btmsg_V1_MessageList.self)
@@ -155,9 +143,7 @@ struct Unread: AsyncParsableCommand {
     @OptionGroup var common: Common
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             let reply = try await session.call("btmsg.unread", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_UnreadReply.self)
             print(common.json ? Output.json(reply) : "\(reply.count)")
         }
@@ -170,9 +156,7 @@ struct Notify: AsyncParsableCommand {
     @OptionGroup var common: Common
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             var request = Agor_Btmsg_V1_InboxRequest()
             request.limit = 1000
             let list = try await session.call("btmsg.inbox", request, as: Agor_Btmsg_V1_MessageList.self)
@@ -193,9 +177,7 @@ struct Feed: AsyncParsableCommand {
     @Option(help: "Only this group.") var group: String?
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             var request = Agor_Btmsg_V1_FeedRequest()
             request.limit = limit; request.group = group ?? ""
             let list = try await session.call("btmsg.feed", request, as: Agor_Btmsg_V1_MessageList.self)
@@ -211,9 +193,7 @@ struct Search: AsyncParsableCommand {
     @Argument(help: "The query.") var words: [String] = []
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             var request = Agor_Btmsg_V1_SearchRequest()
             request.query = words.joined(separator: " "); request.limit = limit
             let list = try await session.call("btmsg.search", request, as: Agor_Btmsg_V1_MessageList.self)
@@ -228,9 +208,7 @@ struct DeadLetters: AsyncParsableCommand {
     @OptionGroup var common: Common
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             let reply = try await session.call("btmsg.deadletters", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_DeadLetterList.self)
             if common.json { Output.printJSON(reply); return }
             if reply.letters.isEmpty { print("no dead letters") }
@@ -246,9 +224,7 @@ struct Heartbeat: AsyncParsableCommand {
     @OptionGroup var common: Common
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             _ = try await session.call("btmsg.heartbeat", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_Empty.self)
             if common.json { print("{}") }
         }

@@ -9,9 +9,7 @@ struct WhoAmI: AsyncParsableCommand {
     @OptionGroup var common: Common
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             let me = try await session.call("btmsg.whoami", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_WhoAmIReply.self)
             if common.json { Output.printJSON(me); return }
             print("\(me.name) (\(me.kind), \(me.role)) in \(me.groups.joined(separator: ", "))"
@@ -25,9 +23,7 @@ struct Contacts: AsyncParsableCommand {
     @OptionGroup var common: Common
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             let list = try await session.call("btmsg.contacts", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_ContactList.self)
             if common.json { Output.printJSON(list); return }
             if list.contacts.isEmpty { print("no contacts (an operator adds them: btmsg allow <from> <to>)") }
@@ -50,9 +46,7 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "Only this group.") var group: String?
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             var request = Agor_Btmsg_V1_StatusRequest()
             request.group = group ?? ""
             let reply = try await session.call("btmsg.status", request, as: Agor_Btmsg_V1_StatusReply.self)
@@ -66,9 +60,7 @@ struct Graph: AsyncParsableCommand {
     @OptionGroup var common: Common
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             let reply = try await session.call("btmsg.graph", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_GraphReply.self)
             if common.json { Output.printJSON(reply); return }
             for e in reply.edges { print("\(e.from) → \(e.to) (\(e.group), \(e.via))") }
@@ -84,9 +76,7 @@ struct GroupCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Your groups.")
         @OptionGroup var common: Common
         func run() async throws {
-            try await guarded {
-                let session = try common.connect()
-                defer { Task { await session.close() } }
+            try await common.withSession { session in
                 let reply = try await session.call("btmsg.group.list", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_GroupList.self)
                 if common.json { Output.printJSON(reply); return }
                 for g in reply.groups { print("\(g.name): \(g.members.map(\.name).joined(separator: ", "))") }
@@ -99,9 +89,7 @@ struct GroupCommand: AsyncParsableCommand {
         @OptionGroup var common: Common
         @Argument(help: "Group (default: your only group).") var group: String?
         func run() async throws {
-            try await guarded {
-                let session = try common.connect()
-                defer { Task { await session.close() } }
+            try await common.withSession { session in
                 var request = Agor_Btmsg_V1_GroupMembersRequest()
                 request.group = group ?? ""
                 let info = try await session.call("btmsg.group.members", request, as: Agor_Btmsg_V1_GroupInfo.self)
@@ -121,9 +109,7 @@ struct Allow: AsyncParsableCommand {
     @Option(help: "The group, when the two share several.") var group: String?
 
     func run() async throws {
-        try await guarded {
-            let session = try common.connect()
-            defer { Task { await session.close() } }
+        try await common.withSession { session in
             var request = Agor_Btmsg_V1_AllowRequest()
             request.from = from; request.to = to; request.bothWays = both; request.remove = remove; request.group = group ?? ""
             _ = try await session.change("btmsg.allow", request, as: Agor_Btmsg_V1_Empty.self)

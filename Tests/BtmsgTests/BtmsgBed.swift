@@ -132,22 +132,5 @@ final class BtmsgBed: Sendable {
         try await runtime.database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM channel_members") ?? 0 }
     }
 
-    static func freePortBase() -> Int {
-        while true {
-            let base = Int.random(in: 20_000...60_000)
-            if (0..<8).allSatisfy({ isFree(base + $0) }) { return base }
-        }
-    }
-
-    static func isFree(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { Glibc.close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
+    static func freePortBase() -> Int { LoopbackPorts.freeBase(count: 8) }
 }

@@ -1,0 +1,27 @@
+import Foundation
+
+/// Finding free tcp ports on 127.0.0.1, for tests, benchmarks and `agor init` on a busy host.
+public enum LoopbackPorts {
+    /// A port number such that `count` consecutive ports from it can be bound right now, chosen at
+    /// random in 20000-59999 (below most systems' ephemeral range start).
+    public static func freeBase(count: Int) -> Int {
+        while true {
+            let base = Int.random(in: 20_000...(60_000 - count))
+            if (0..<count).allSatisfy({ isFree(base + $0) }) { return base }
+        }
+    }
+
+    /// Whether a tcp port on 127.0.0.1 can be bound now.
+    public static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
