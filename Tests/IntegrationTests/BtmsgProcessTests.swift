@@ -108,6 +108,23 @@ struct BtmsgProcessTests {
         agor.cleanUp()
     }
 
+    @Test("a Python client written from the docs sends, reads and follows the stream")
+    func pythonClient() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", AgorHome.packageRoot.appendingPathComponent("Tests/Interop/btmsg_client.py").path, agor.home.root.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output)")
+        #expect(output.contains("btmsg interop ok"))
+    }
+
     @Test("an ambiguous id prefix lists the candidates and fails")
     func ambiguousPrefix() async throws {
         let agor = try AgorHome()
