@@ -48,14 +48,22 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .target(name: "bttask", dependencies: ["Bus"]),
+        .target(
+            name: "bttask",
+            dependencies: [
+                "Bus", "btmsg",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .target(name: "AgentRunner", dependencies: ["Bus"]),
         .target(name: "Diagnostics", dependencies: ["Bus"]),
         .target(name: "Gateway", dependencies: ["Bus"]),
         .target(
             name: "AgorKit",
             dependencies: [
-                "Bus", "btmsg",
+                "Bus", "btmsg", "bttask",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -90,6 +98,8 @@ let package = Package(
         .testTarget(name: "BusTests", dependencies: ["Bus"]),
         .testTarget(name: "BtmsgTests", dependencies: ["Bus", "btmsg", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .testTarget(name: "BttaskTests", dependencies: ["Bus", "btmsg", "bttask", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
+                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "IntegrationTests", dependencies: ["Bus", "AgorKit", "btmsg"]),
     ],
     swiftLanguageModes: [.v6]

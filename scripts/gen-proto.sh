@@ -13,3 +13,4 @@ generate() { # proto file, target folder
 }
 generate proto/bus/v1/envelope.proto Sources/Bus/Generated
 generate proto/btmsg/v1/btmsg.proto Sources/btmsg/Generated
+generate proto/bttask/v1/bttask.proto Sources/bttask/Generated

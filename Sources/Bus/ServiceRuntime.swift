@@ -25,7 +25,9 @@ public final class ServiceRuntime: Sendable {
     private let checkpointer: WALCheckpointer
 
     /// Opens everything. `migrations` registers the service's own schema after the Bus's.
-    public init(name: String, home: Home, logger: Logger? = nil,
+    /// `fsyncEveryCommit: true` makes this service fsync every commit whatever config.toml says
+    /// (bttask answers claims only once they are on disk); nil follows `[bus] fsync_every_commit`.
+    public init(name: String, home: Home, logger: Logger? = nil, fsyncEveryCommit: Bool? = nil,
                 migrations: (inout DatabaseMigrator) -> Void = { _ in }) throws {
         self.name = name
         self.home = home
@@ -41,7 +43,7 @@ public final class ServiceRuntime: Sendable {
         context = Context()
         zap = try ZAPAuthenticator(context: context, directory: directory, logger: logger)
         try FileManager.default.createDirectory(at: home.dataFolder, withIntermediateDirectories: true)
-        database = try BusSchema.open(path: home.database(name).path, fsyncEveryCommit: config.fsyncEveryCommit,
+        database = try BusSchema.open(path: home.database(name).path, fsyncEveryCommit: fsyncEveryCommit ?? config.fsyncEveryCommit,
                                       migrations: migrations)
         checkpointer = try WALCheckpointer(path: home.database(name).path)
         server = try RPCServer(context: context, endpoint: endpoints.rpc, serverKey: keyPair, directory: directory,

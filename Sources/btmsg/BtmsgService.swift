@@ -12,7 +12,7 @@ public final class BtmsgService: Sendable {
     let database: DatabasePool
     let directory: Directory
     let publisher: SequencedPublisher
-    let batcher: SendBatcher
+    let batcher: GroupCommit
     let presence: PresenceTracker
     let pruner: RetentionPruner
     let logger: Logger
@@ -44,7 +44,11 @@ public final class BtmsgService: Sendable {
         let pruner = RetentionPruner(database: runtime.database, config: retention, logger: runtime.logger)
         self.pruner = pruner
         let limitsCounts = retention.limitsCounts
-        batcher = SendBatcher(publisher: runtime.publisher) { if limitsCounts { pruner.nudge() } }
+        // The search index is filled once per batch (see BtmsgSchema).
+        batcher = GroupCommit(publisher: runtime.publisher,
+                              beginBatch: { db in try MessageStore.lastSeq(db) },
+                              endBatch: { db, lastSeq in try MessageStore.indexNewMessages(db, after: lastSeq) },
+                              afterCommit: { if limitsCounts { pruner.nudge() } })
         registerHandlers()
     }
 

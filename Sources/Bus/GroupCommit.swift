@@ -1,0 +1,95 @@
+import Foundation
+import GRDB
+
+/// Group commit: every write that arrives while a commit is in flight joins the next transaction,
+/// so N concurrent writers cost one commit (and, with fsync on, one fsync) instead of N. Each write
+/// is still checked, deduplicated and answered on its own; one refused write does not affect the
+/// others in its batch. A write must throw a `BusError` only before it changes anything; any other
+/// error fails the whole batch and no one in it is acknowledged.
+///
+/// `beginBatch` and `endBatch` run once per transaction around the writes (btmsg fills its search
+/// index there, once per batch).
+public final class GroupCommit: Sendable {
+    public typealias Work = @Sendable (Database, inout EventBatchWriter) throws -> [UInt8]
+    public typealias BeginBatch = @Sendable (Database) throws -> Int64
+    public typealias EndBatch = @Sendable (Database, Int64) throws -> Void
+
+    private struct Job: Sendable {
+        let work: Work
+        let continuation: CheckedContinuation<[UInt8], any Error>
+    }
+
+    private struct State: Sendable {
+        var pending: [Job] = []
+        var draining = false
+        var batches = 0
+        var sends = 0
+    }
+
+    /// Commits made and writes they carried (the mean batch size is sends / batches).
+    public var statistics: (batches: Int, sends: Int) { state.withLock { ($0.batches, $0.sends) } }
+
+    private let publisher: SequencedPublisher
+    private let state = Locked(State())
+    private let beginBatch: BeginBatch
+    private let endBatch: EndBatch
+    /// Called after each committed batch.
+    private let afterCommit: @Sendable () -> Void
+
+    public init(publisher: SequencedPublisher, beginBatch: @escaping BeginBatch = { _ in 0 },
+                endBatch: @escaping EndBatch = { _, _ in }, afterCommit: @escaping @Sendable () -> Void = {}) {
+        self.publisher = publisher
+        self.beginBatch = beginBatch
+        self.endBatch = endBatch
+        self.afterCommit = afterCommit
+    }
+
+    /// Runs `work` in the next batch transaction; returns its reply after the commit.
+    public func submit(_ work: @escaping Work) async throws -> [UInt8] {
+        try await withCheckedThrowingContinuation { continuation in
+            let start = state.withLock { state -> Bool in
+                state.pending.append(Job(work: work, continuation: continuation))
+                if state.draining { return false }
+                state.draining = true
+                return true
+            }
+            if start { Task { await self.drain() } }
+        }
+    }
+
+    private func drain() async {
+        while true {
+            let jobs = state.withLock { state -> [Job] in
+                let jobs = state.pending
+                state.pending = []
+                if jobs.isEmpty { state.draining = false } else { state.batches += 1; state.sends += jobs.count }
+                return jobs
+            }
+            if jobs.isEmpty { return }
+            do {
+                let results = try await publisher.write { db, events in
+                    let mark = try self.beginBatch(db)
+                    let results = try jobs.map { job -> Result<[UInt8], any Error> in
+                        // A write checks everything before it changes anything, so a refusal
+                        // (BusError) leaves nothing behind. No savepoint per write: in SQLite each
+                        // one makes FTS5 flush its pending index as a new segment, which cost more
+                        // than a btmsg send itself.
+                        let eventMark = events.count
+                        do {
+                            return .success(try job.work(db, &events))
+                        } catch let refusal as BusError {
+                            events.discard(after: eventMark)
+                            return .failure(refusal)
+                        }
+                    }
+                    try self.endBatch(db, mark)
+                    return results
+                }
+                for (job, result) in zip(jobs, results) { job.continuation.resume(with: result) }
+                afterCommit()
+            } catch {
+                for job in jobs { job.continuation.resume(throwing: error) }
+            }
+        }
+    }
+}

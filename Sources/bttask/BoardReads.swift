@@ -1,0 +1,122 @@
+import Bus
+import Foundation
+import GRDB
+
+/// Reading the board: list (filters), board, show, ready, resolve, changes since a revision.
+extension BttaskService {
+    func registerReads() {
+        let database = self.database, server = runtime.server
+
+        // bttask.list ListRequest -> TaskList (done hidden unless `all` or asked for).
+        server.register("bttask.list") { context, body in
+            let request = try Self.decode(Agor_Bttask_V1_ListRequest.self, body)
+            let principal = context.principal
+            let group = try Self.defaultGroup(principal, named: request.group)
+            guard request.limit >= 0 else { throw BusError.badRequest("limit must not be negative") }
+            let limit = request.limit == 0 ? 200 : min(Int(request.limit), 1000)
+            return try await database.read { db in
+                var sql = "SELECT * FROM tasks WHERE grp = ?"
+                var args: [(any DatabaseValueConvertible)?] = [group]
+                if !request.statuses.isEmpty {
+                    sql += " AND status IN \(TaskStore.placeholders(request.statuses.count))"
+                    args += request.statuses.map { $0.rawValue as (any DatabaseValueConvertible)? }
+                } else if !request.all {
+                    sql += " AND status <> ?"
+                    args.append(Agor_Bttask_V1_Status.done.rawValue)
+                }
+                if !request.assignee.isEmpty { sql += " AND assignee = ?"; args.append(request.assignee) }
+                if request.priority != .unspecified { sql += " AND priority = ?"; args.append(request.priority.rawValue) }
+                if !request.project.isEmpty { sql += " AND project = ?"; args.append(request.project) }
+                if !request.label.isEmpty {
+                    sql += " AND ('\n' || labels || '\n') LIKE ? ESCAPE '\\'"
+                    let escaped = request.label.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+                    args.append("%\n\(escaped)\n%")
+                }
+                sql += " ORDER BY status, priority, sort_order, created_at LIMIT ?"
+                args.append(limit)
+                var reply = Agor_Bttask_V1_TaskList()
+                reply.tasks = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { try TaskStore.complete(db, TaskStore.task($0)) }
+                reply.revision = try Self.revision(db, group: group)
+                return try reply.serializedBytes()
+            }
+        }
+
+        // bttask.ready ListRequest{group, limit} -> TaskList: todo, unassigned, every blocker done,
+        // best first (priority, then sort order, then age).
+        server.register("bttask.ready") { context, body in
+            let request = try Self.decode(Agor_Bttask_V1_ListRequest.self, body)
+            let group = try Self.defaultGroup(context.principal, named: request.group)
+            let limit = request.limit <= 0 ? 50 : min(Int(request.limit), 1000)
+            return try await database.read { db in
+                var reply = Agor_Bttask_V1_TaskList()
+                reply.tasks = try Self.readyTasks(db, group: group, limit: limit)
+                reply.revision = try Self.revision(db, group: group)
+                return try reply.serializedBytes()
+            }
+        }
+
+        // bttask.show TaskRef -> ShowReply (task, comments, children).
+        server.register("bttask.show") { context, body in
+            let ref = try Self.decode(Agor_Bttask_V1_TaskRef.self, body)
+            try Self.requireFullId(ref.id, "id")
+            let principal = context.principal
+            return try await database.read { db in
+                let task = try Self.visibleTask(db, id: ref.id, for: principal)
+                var reply = Agor_Bttask_V1_ShowReply()
+                reply.task = task
+                reply.comments = try TaskStore.comments(db, task: task.id)
+                reply.children = try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE parent = ? ORDER BY sort_order, created_at", arguments: [task.id])
+                    .map { try TaskStore.complete(db, TaskStore.task($0)) }
+                reply.revision = try Self.revision(db, group: task.group)
+                return try reply.serializedBytes()
+            }
+        }
+
+        // bttask.resolve ResolveRequest -> ResolveReply: ids with a prefix in the caller's groups.
+        server.register("bttask.resolve") { context, body in
+            let request = try Self.decode(Agor_Bttask_V1_ResolveRequest.self, body)
+            let prefix = request.prefix.lowercased()
+            guard prefix.utf8.count >= 4, prefix.utf8.count <= 36,
+                  prefix.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == 0x2D }) else {
+                throw BusError.badRequest("an id prefix is 4 to 36 hex characters")
+            }
+            let groups = context.principal.groups
+            guard !groups.isEmpty else { return try Agor_Bttask_V1_ResolveReply().serializedBytes() }
+            return try await database.read { db in
+                var args: [(any DatabaseValueConvertible)?] = [prefix, prefix + "g"]
+                args += groups.map { $0 as (any DatabaseValueConvertible)? }
+                var reply = Agor_Bttask_V1_ResolveReply()
+                reply.ids = try String.fetchAll(db, sql: "SELECT id FROM tasks WHERE id >= ? AND id < ? AND grp IN \(TaskStore.placeholders(groups.count)) ORDER BY id LIMIT 10",
+                                                arguments: StatementArguments(args))
+                return try reply.serializedBytes()
+            }
+        }
+
+        // bttask.changes ChangesRequest -> ChangeList: every change after `since_revision`, in order.
+        server.register("bttask.changes") { context, body in
+            let request = try Self.decode(Agor_Bttask_V1_ChangesRequest.self, body)
+            let group = try Self.defaultGroup(context.principal, named: request.group)
+            guard request.sinceRevision >= 0 else { throw BusError.badRequest("since_revision must not be negative") }
+            let limit = request.limit <= 0 ? 1000 : min(Int(request.limit), 1000)
+            return try await database.read { db in
+                var reply = Agor_Bttask_V1_ChangeList()
+                for event in try EventLog.replay(db, stream: BttaskRules.stream(of: group), after: UInt64(request.sinceRevision), limit: limit) {
+                    var change = try Agor_Bttask_V1_Change(serializedBytes: event.body)
+                    change.revision = Int64(event.seq)
+                    reply.changes.append(change)
+                }
+                reply.revision = try Self.revision(db, group: group)
+                return try reply.serializedBytes()
+            }
+        }
+    }
+
+    static func readyTasks(_ db: Database, group: String, limit: Int) throws -> [Agor_Bttask_V1_Task] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT * FROM tasks t WHERE t.grp = ? AND t.status = 1 AND t.assignee = ''
+              AND NOT EXISTS (SELECT 1 FROM dependencies d JOIN tasks b ON b.id = d.blocked_by
+                              WHERE d.task_id = t.id AND b.status <> 4)
+            ORDER BY t.priority, t.sort_order, t.created_at LIMIT ?
+            """), arguments: [group, limit]).map { try TaskStore.complete(db, TaskStore.task($0)) }
+    }
+}

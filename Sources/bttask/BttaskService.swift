@@ -1,0 +1,123 @@
+import Bus
+import Foundation
+import GRDB
+import Logging
+import SwiftProtobuf
+
+/// The bttask service: the task board on a `ServiceRuntime`. Every change goes through group
+/// commit, names the version it expects, appends one event to its group's stream (whose number is
+/// the board revision) and is answered after its commit reached the disk (bttask runs with
+/// synchronous=FULL: a claim, once answered, survives a power cut).
+public final class BttaskService: Sendable {
+    public static let name = "bttask"
+
+    let runtime: ServiceRuntime
+    let database: DatabasePool
+    let directory: Directory
+    let commits: GroupCommit
+    let outbox: ReviewOutbox
+    let logger: Logger
+
+    public static func run(home: Home) async throws {
+        let runtime = try ServiceRuntime(name: name, home: home, fsyncEveryCommit: true) { BttaskSchema.register(in: &$0) }
+        let service = BttaskService(runtime: runtime)
+        service.start()
+        try await runtime.run()
+        service.stop()
+    }
+
+    public init(runtime: ServiceRuntime) {
+        self.runtime = runtime
+        database = runtime.database
+        directory = runtime.directory
+        logger = runtime.logger
+        let outbox = ReviewOutbox(runtime: runtime)
+        self.outbox = outbox
+        commits = GroupCommit(publisher: runtime.publisher, afterCommit: { outbox.nudge() })
+        registerReads()
+        registerChanges()
+        runtime.publisher.serveReplay(on: runtime.server) { principal, stream in BttaskRules.mayRead(principal, prefix: stream) }
+        runtime.publisher.restrictSubscriptions { principal, prefix in BttaskRules.mayRead(principal, prefix: prefix) }
+    }
+
+    public func start() { outbox.start() }
+    public func stop() { outbox.stop() }
+
+    // MARK: helpers
+
+    static func decode<T: SwiftProtobuf.Message>(_ type: T.Type, _ body: [UInt8]) throws -> T {
+        do { return try T(serializedBytes: body) } catch {
+            throw BusError.badRequest("body is not a valid \(T.protoMessageName)")
+        }
+    }
+
+    static func requireFullId(_ id: String, _ what: String) throws {
+        let bytes = Array(id.utf8)
+        let valid = bytes.count == 36 && bytes.enumerated().allSatisfy { i, c in
+            [8, 13, 18, 23].contains(i) ? c == 0x2D : ((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))
+        }
+        guard valid else { throw BusError.badRequest("\(what) must be a full id (36-character lowercase UUID), got '\(id.prefix(40))'") }
+    }
+
+    static func defaultGroup(_ principal: Principal, named: String) throws -> String {
+        if !named.isEmpty {
+            guard principal.isMember(of: named) else { throw BusError.forbidden("\(principal.name) is not in group \(named)") }
+            return named
+        }
+        guard principal.groups.count == 1 else {
+            throw BusError.badRequest(principal.groups.isEmpty ? "\(principal.name) is in no group"
+                                      : "\(principal.name) is in several groups (\(principal.groups.joined(separator: ", "))); name one with group")
+        }
+        return principal.groups[0]
+    }
+
+    /// The task as `principal` may see it: in one of its groups, else not found.
+    static func visibleTask(_ db: Database, id: String, for principal: Principal) throws -> Agor_Bttask_V1_Task {
+        guard let task = try TaskStore.fetch(db, id: id), principal.isMember(of: task.group) else {
+            throw BusError.notFound("no task \(id) in the groups of \(principal.name)")
+        }
+        return task
+    }
+
+    static func require(_ principal: Principal, _ action: BttaskRules.Action, _ task: Agor_Bttask_V1_Task,
+                        to: Agor_Bttask_V1_Status = .unspecified) throws {
+        guard BttaskRules.may(principal, action, group: task.group, assignee: task.assignee, from: task.status, to: to) else {
+            let what = action == .move ? "move \(BttaskRules.statusName(task.status))→\(BttaskRules.statusName(to))" : action.rawValue
+            throw BusError.forbidden("a \(principal.role.rawValue) may not \(what) task \(task.id.prefix(8))"
+                                     + (task.assignee.isEmpty ? "" : " (assigned to \(task.assignee))"))
+        }
+    }
+
+    static func checkVersion(_ task: Agor_Bttask_V1_Task, expected: Int64) throws {
+        guard expected == task.version else {
+            var reply = Agor_Bttask_V1_TaskReply()
+            reply.task = task
+            let current = (try? reply.jsonString()) ?? ""
+            throw BusError.conflict("version conflict: expected \(expected), task is at \(task.version): \(current)")
+        }
+    }
+
+    /// Appends the change event; returns the board revision it made.
+    static func record(_ events: inout EventBatchWriter, kind: String, task: Agor_Bttask_V1_Task, by: String,
+                       comment: Agor_Bttask_V1_Comment? = nil) throws -> Int64 {
+        var change = Agor_Bttask_V1_Change()
+        change.kind = kind
+        change.task = task
+        if let comment { change.comment = comment }
+        change.by = by
+        change.atUs = BusProtocol.nowMicros()
+        let event = try events.append(stream: BttaskRules.stream(of: task.group), type: kind, body: try change.serializedBytes())
+        return Int64(event.seq)
+    }
+
+    static func reply(_ task: Agor_Bttask_V1_Task, revision: Int64) throws -> [UInt8] {
+        var reply = Agor_Bttask_V1_TaskReply()
+        reply.task = task
+        reply.revision = revision
+        return try reply.serializedBytes()
+    }
+
+    static func revision(_ db: Database, group: String) throws -> Int64 {
+        Int64(try EventLog.head(db, stream: BttaskRules.stream(of: group)))
+    }
+}
