@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Bus", targets: ["Bus"]),
         .executable(name: "agor", targets: ["agor"]),
         .executable(name: "btmsg", targets: ["BtmsgCLI"]),
+        .executable(name: "bttask", targets: ["BttaskCLI"]),
         .executable(name: "bus-bench", targets: ["BusBench"]),
         .executable(name: "btmsg-bench", targets: ["BtmsgBench"]),
     ],
@@ -76,14 +77,31 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "AgorCLI",
+            dependencies: [
+                "AgorKit", "Bus",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         .executableTarget(
             name: "BtmsgCLI",
             dependencies: [
-                "AgorKit", "Bus", "btmsg",
+                "AgorCLI", "AgorKit", "Bus", "btmsg",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Sources/btmsg-cli"
+        ),
+        .executableTarget(
+            name: "BttaskCLI",
+            dependencies: [
+                "AgorCLI", "AgorKit", "Bus", "bttask",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Sources/bttask-cli"
         ),
         .executableTarget(
             name: "BusBench",

@@ -1,3 +1,4 @@
+import AgorCLI
 import ArgumentParser
 import Bus
 import Foundation

@@ -1,33 +1,17 @@
+import AgorCLI
 import Foundation
 import SwiftProtobuf
 import btmsg
 
-/// How commands print: plain text with colour only on a terminal, or JSON for scripts and agents.
+/// How btmsg prints messages (colour and JSON through AgorCLI's Terminal).
 enum Output {
-    static let colour: Bool = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-
-    static func paint(_ text: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
-    static func bold(_ text: String) -> String { paint(text, "1") }
-    static func dim(_ text: String) -> String { paint(text, "2") }
-
-    static func short(_ id: String) -> String { "[\(id.prefix(8))]" }
-
-    static func time(_ us: Int64) -> String {
-        guard us > 0 else { return "never" }
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.string(from: Date(timeIntervalSince1970: Double(us) / 1_000_000))
-    }
-
-    /// A protobuf message as one JSON line (proto field names, defaults included).
-    static func json(_ message: some SwiftProtobuf.Message) -> String {
-        var options = JSONEncodingOptions()
-        options.preserveProtoFieldNames = true
-        options.alwaysPrintEnumsAsInts = false
-        return (try? message.jsonString(options: options)) ?? "{}"
-    }
-
-    static func printJSON(_ message: some SwiftProtobuf.Message) { print(json(message)) }
+    static func paint(_ text: String, _ code: String) -> String { Terminal.paint(text, code) }
+    static func bold(_ text: String) -> String { Terminal.bold(text) }
+    static func dim(_ text: String) -> String { Terminal.dim(text) }
+    static func short(_ id: String) -> String { Terminal.short(id) }
+    static func time(_ us: Int64) -> String { Terminal.time(us) }
+    static func json(_ message: some SwiftProtobuf.Message) -> String { Terminal.json(message) }
+    static func printJSON(_ message: some SwiftProtobuf.Message) { Terminal.printJSON(message) }
 
     static func line(_ m: Agor_Btmsg_V1_Message) -> String {
         let target = m.channelID.isEmpty ? "→ \(m.recipient)" : "#\(m.channelName)"

@@ -1,30 +1,12 @@
+import AgorCLI
 import AgorKit
 import Bus
 import Foundation
 import SwiftProtobuf
 import btmsg
 
-/// One connection to the btmsg service for one command.
-struct Session {
-    let client: ServiceClient
-    let rpc: RPCClient
-    let timeout: Duration
-    let json: Bool
-
-    /// A request that changes nothing, or is safe to repeat: retried with the same id.
-    func call<Q: SwiftProtobuf.Message, R: SwiftProtobuf.Message>(_ method: String, _ request: Q, as type: R.Type) async throws -> R {
-        try await rpc.call(method, request, as: type, options: .init(timeout: timeout, idempotent: true, retries: 0))
-    }
-
-    /// A change: one client request id for every attempt, so a retry is applied once.
-    func change<Q: SwiftProtobuf.Message, R: SwiftProtobuf.Message>(_ method: String, _ request: Q, as type: R.Type) async throws -> R {
-        let attempt = timeout / 3
-        return try await rpc.call(method, request, as: type,
-                                  options: .init(timeout: attempt, idempotent: true, retries: 2, requestId: RandomID.uuid()))
-    }
-
-    func close() async { await rpc.close() }
-
+/// Resolving what people type into the full ids the wire takes.
+extension ServiceSession {
     /// Message ids: a full id as is; a prefix only when exactly one message you may see has it.
     func resolveMessage(_ text: String) async throws -> String {
         let prefix = text.trimmingCharacters(in: CharacterSet(charactersIn: "[] ")).lowercased()

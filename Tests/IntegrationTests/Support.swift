@@ -8,6 +8,7 @@ final class AgorHome: @unchecked Sendable {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let agor = packageRoot.appendingPathComponent(".build/debug/agor")
     static let btmsg = packageRoot.appendingPathComponent(".build/debug/btmsg")
+    static let bttask = packageRoot.appendingPathComponent(".build/debug/bttask")
 
     let home: Home
     private(set) var children: [Process] = []
@@ -38,8 +39,18 @@ final class AgorHome: @unchecked Sendable {
     /// Runs `btmsg ARGS` as `who` (its key through AGOR_KEY) against this home; stdout and stderr apart.
     @discardableResult
     func btmsg(_ who: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+        try tool(AgorHome.btmsg, who, arguments)
+    }
+
+    /// Runs `bttask ARGS` as `who`.
+    @discardableResult
+    func bttask(_ who: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+        try tool(AgorHome.bttask, who, arguments)
+    }
+
+    private func tool(_ executable: URL, _ who: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
-        process.executableURL = AgorHome.btmsg
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(
             ["AGOR_HOME": home.root.path, "AGOR_KEY": home.secretKeyFile(who).path]) { $1 }

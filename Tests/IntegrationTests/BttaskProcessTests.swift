@@ -1,0 +1,95 @@
+import AgorKit
+import Bus
+import Foundation
+import Testing
+
+/// bttask as agents use it: the real `agor serve bttask` (and btmsg) processes and the real
+/// `bttask` command over tcp with CURVE.
+@Suite("bttask processes", .serialized, .timeLimit(.minutes(3)))
+struct BttaskProcessTests {
+    static func makeHome() async throws -> AgorHome {
+        let agor = try AgorHome()
+        let root = agor.home.root.path
+        for (name, role) in [("mia", "manager"), ("wes", "worker"), ("wade", "worker"), ("rita", "reviewer")] {
+            let added = try AgorHome.run(["agent", "add", name, "--group", "default", "--role", role, "--home", root])
+            #expect(added.status == 0, "\(added.output)")
+        }
+        _ = try agor.serve("btmsg")
+        _ = try agor.serve("bttask")
+        #expect(try await agor.waitUntilAnswers("btmsg"))
+        #expect(try await agor.waitUntilAnswers("bttask"))
+        return agor
+    }
+
+    static func shortId(_ text: String) throws -> String {
+        String(try #require(text.firstMatch(of: /\[([0-9a-f]{8})\]/)?.output.1))
+    }
+
+    @Test("the predecessor's forms and the new ones: add, list, board, show, assign, status, comment, ready, claim, deps, delete")
+    func forms() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let added = try agor.bttask("mia", ["add", "Write", "the", "parser", "--desc", "tokens first", "--priority", "high"])
+        #expect(added.status == 0, "\(added.err)")
+        let parser = try Self.shortId(added.out)
+        let second = try Self.shortId(try agor.bttask("mia", ["add", "Ship", "it", "--blocked-by", parser]).out)
+        #expect(try agor.bttask("wes", ["list"]).out.contains("Write the parser"))
+        let board = try agor.bttask("wes", ["board"])
+        #expect(board.out.contains("todo (2)") && !board.out.contains("\u{1B}["))
+        #expect(try agor.bttask("wes", ["ready"]).out.contains("Write the parser") && !(try agor.bttask("wes", ["ready"]).out.contains("Ship it")))
+        #expect(try agor.bttask("wes", ["deps", second]).out.contains(parser))
+        // Claim the best ready task, then move it along; `progress` is in_progress.
+        let claimed = try agor.bttask("wes", ["claim"])
+        #expect(claimed.status == 0 && claimed.out.contains("Write the parser") && claimed.out.contains("@wes"))
+        #expect(try agor.bttask("wade", ["claim", parser]).status == 5)      // taken
+        #expect(try agor.bttask("wes", ["comment", parser, "halfway"]).status == 0)
+        #expect(try agor.bttask("wes", ["status", parser, "review"]).status == 0)
+        #expect(try agor.bttask("rita", ["status", parser, "done"]).status == 0)
+        let shown = try agor.bttask("rita", ["show", parser])
+        #expect(shown.out.contains("status:   done") && shown.out.contains("halfway"))
+        #expect(try agor.bttask("wade", ["ready"]).out.contains("Ship it"))
+        #expect(try agor.bttask("mia", ["assign", second, "wade"]).out.contains("@wade"))
+        #expect(try agor.bttask("wade", ["status", second, "progress"]).out.contains("in_progress"))
+        // JSON everywhere.
+        for command in [["list", "--all"], ["board"], ["show", parser], ["ready"], ["changes", "--since", "0"]] {
+            let result = try agor.bttask("mia", command + ["--json"])
+            #expect(result.status == 0, "\(command): \(result.err)")
+            #expect((try? JSONSerialization.jsonObject(with: Data(result.out.utf8))) != nil, "\(command): \(result.out)")
+        }
+        #expect(try agor.bttask("mia", ["delete", second]).status == 0)
+        #expect(!(try agor.bttask("mia", ["list", "--all"]).out.contains("Ship it")))
+        // The move to review was posted to btmsg's review-queue for wes.
+        var posted = false
+        for _ in 0..<100 where !posted {
+            posted = try agor.btmsg("rita", ["channel", "history", "review-queue"]).out.contains("Write the parser")
+            if !posted { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(posted)
+    }
+
+    @Test("refusals exit non-zero with one line on stderr")
+    func refusals() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let task = try Self.shortId(try agor.bttask("mia", ["add", "guarded"]).out)
+        let a = try Self.shortId(try agor.bttask("mia", ["add", "a"]).out)
+        let b = try Self.shortId(try agor.bttask("mia", ["add", "b", "--blocked-by", a]).out)
+        let cases: [(String, [String], Int32)] = [
+            ("wes", ["add", "not", "mine"], 3),             // workers do not create
+            ("wes", ["status", task, "done"], 3),           // not assigned to wes
+            ("rita", ["status", task, "done"], 3),          // reviewers move review→… only
+            ("wes", ["delete", task], 3),
+            ("mia", ["status", task, "sideways"], 2),
+            ("mia", ["add", "x", "--priority", "urgent"], 2),
+            ("mia", ["show", "ffff"], 4),
+            ("mia", ["deps", a, "--on", b], 5),             // a cycle
+            ("wes", ["claim", b], 5),                       // blocked
+        ]
+        for (who, arguments, status) in cases {
+            let result = try agor.bttask(who, arguments)
+            #expect(result.status == status, "\(who) \(arguments): \(result.status) \(result.err)")
+            let lines = result.err.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("bttask: "), "\(arguments): \(result.err)")
+        }
+    }
+}
