@@ -5,7 +5,7 @@ PY_PACKAGES := pyzmq "protobuf>=4.21,<5"
 SWIFT ?= swift
 AGOR := .build/debug/agor
 
-.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg clean
+.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask clean
 
 # Installs only what is missing (apt-get update once, then install).
 deps:
@@ -38,6 +38,9 @@ bench-bus: build-release
 
 bench-btmsg: build-release
 	bash scripts/bench-btmsg.sh
+
+bench-bttask: build-release
+	bash scripts/bench-bttask.sh
 
 clean:
 	rm -rf .build Benchmarks/c/bin

@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "bttask", targets: ["BttaskCLI"]),
         .executable(name: "bus-bench", targets: ["BusBench"]),
         .executable(name: "btmsg-bench", targets: ["BtmsgBench"]),
+        .executable(name: "bttask-bench", targets: ["BttaskBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -112,6 +113,11 @@ let package = Package(
             name: "BtmsgBench",
             dependencies: ["AgorKit", "Bus", "btmsg"],
             path: "Benchmarks/BtmsgBench"
+        ),
+        .executableTarget(
+            name: "BttaskBench",
+            dependencies: ["AgorKit", "Bus", "bttask"],
+            path: "Benchmarks/BttaskBench"
         ),
         .testTarget(name: "BusTests", dependencies: ["Bus"]),
         .testTarget(name: "BtmsgTests", dependencies: ["Bus", "btmsg", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),

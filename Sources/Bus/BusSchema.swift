@@ -69,6 +69,11 @@ public enum BusSchema {
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerAutocheckpointPages)")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB sets synchronous=NORMAL on the writer when it turns WAL on, after prepareDatabase:
+        // set the level again on the writer, the only connection that commits.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(fsyncEveryCommit ? "FULL" : "NORMAL")")
+        }
         var migrator = DatabaseMigrator()
         register(in: &migrator)
         migrations(&migrator)

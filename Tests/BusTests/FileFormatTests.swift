@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import Bus
 
@@ -63,5 +64,17 @@ import Testing
         #expect(Role(name: "admin") == .operator_)
         #expect(Role(name: "project") == .worker)
         try? FileManager.default.removeItem(at: folder)
+    }
+
+    @Test func databasesCommitAtTheAskedDurability() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("agor-sync-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // The writer is the connection that commits: FULL fsyncs every commit, NORMAL does not.
+        let full = try BusSchema.open(path: folder.appendingPathComponent("full.db").path, fsyncEveryCommit: true)
+        #expect(try full.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        let normal = try BusSchema.open(path: folder.appendingPathComponent("normal.db").path, fsyncEveryCommit: false)
+        #expect(try normal.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 1)
+        #expect(try normal.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
     }
 }
