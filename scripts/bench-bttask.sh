@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench-bttask: 50 workers claim 10,000 ready tasks through the real bttask service over CURVE
-# (each task tried by two workers at once), then update latency while 20 watchers stream the board;
+# (each asks for the best ready task; the service picks it inside the claim), then update latency while 20 watchers stream the board;
 # the database is checked afterwards (each task claimed exactly once). In the same run the peer:
 # Debian's PostgreSQL on its own cluster on a free loopback port, 10,000 rows with a partial index on
 # the ready ones, and pgbench with 50 clients claiming with FOR UPDATE SKIP LOCKED, both at full

@@ -3,9 +3,9 @@
 //   bttask-bench HOME WORKERS TASKS WATCHERS UPDATES
 //
 // HOME is an initialised agor home whose bttask service runs, with a manager `boss` and workers
-// `w1`...`wWORKERS` in group `bench`. It creates TASKS ready tasks, then WORKERS clients claim them:
-// every task is tried by two workers at once (so claims really race), and a claim counts when the
-// service says it won. Then UPDATES title updates measure latency while WATCHERS subscribers stream
+// `w1`...`wWORKERS` in group `bench`. It creates TASKS ready tasks, then WORKERS clients claim them,
+// each asking for the best ready task until none is left; a claim counts when the service says it
+// won. Then UPDATES title updates measure latency while WATCHERS subscribers stream
 // the board. Prints one JSON line; the script checks the database afterwards.
 import AgorKit
 import Bus
@@ -61,9 +61,9 @@ for _ in 0..<watcherCount {
     watching.append(Task { [events = subscriber.events] in for await _ in events { watched.add(1, ordering: .relaxed) } })
 }
 
-// Claims: each task is tried by two workers at once.
-let attempts = taskIds.flatMap { [$0, $0] }
-let cursor = Atomic<Int>(0)
+// Claims: each worker asks for the best ready task until nothing is ready (the service picks
+// inside the claim, as SKIP LOCKED does for PostgreSQL).
+let attempts = taskIds
 let won = Mutex<[String: Int]>([:])
 let conflicts = Atomic<Int>(0)
 let failures = Atomic<Int>(0)
@@ -73,17 +73,17 @@ await withTaskGroup(of: Void.self) { group in
     for rpc in workerRPCs {
         group.addTask {
             while true {
-                let index = cursor.add(1, ordering: .relaxed).newValue - 1
-                guard index < attempts.count else { return }
-                var r = Agor_Bttask_V1_ClaimRequest()
-                r.id = attempts[index]
                 do {
-                    _ = try await rpc.call("bttask.claim", r, as: Agor_Bttask_V1_TaskReply.self, options: .init(timeout: .seconds(30)))
-                    won.withLock { $0[r.id, default: 0] += 1 }
+                    let reply = try await rpc.call("bttask.claim", Agor_Bttask_V1_ClaimRequest(), as: Agor_Bttask_V1_TaskReply.self,
+                                                   options: .init(timeout: .seconds(30)))
+                    won.withLock { $0[reply.task.id, default: 0] += 1 }
+                } catch let error as BusError where error.errorCode == .notFound {
+                    return   // nothing ready any more
                 } catch let error as BusError where error.errorCode == .conflict {
                     conflicts.add(1, ordering: .relaxed)
                 } catch {
                     failures.add(1, ordering: .relaxed)
+                    if failures.load(ordering: .relaxed) > 1000 { return }
                 }
             }
         }

@@ -191,26 +191,11 @@ struct Claim: AsyncParsableCommand {
 
     func run() async throws {
         try await common.withSession { session in
-            var candidates: [String]
-            if let task {
-                candidates = [try await session.resolveTask(task).id]
-            } else {
-                var r = Agor_Bttask_V1_ListRequest()
-                r.limit = 20; r.group = group ?? ""
-                candidates = try await session.call("bttask.ready", r, as: Agor_Bttask_V1_TaskList.self).tasks.map(\.id)
-                guard !candidates.isEmpty else { throw Failure(.notFound, "nothing ready to claim") }
-            }
-            // Someone else may take a candidate first: then the next one.
-            for (index, id) in candidates.enumerated() {
-                var r = Agor_Bttask_V1_ClaimRequest()
-                r.id = id
-                do {
-                    TaskOutput.changed(try await session.change("bttask.claim", r, as: Agor_Bttask_V1_TaskReply.self), json: common.json, verb: "claimed")
-                    return
-                } catch let error as BusError where error.errorCode == .conflict && task == nil && index < candidates.count - 1 {
-                    continue
-                }
-            }
+            var r = Agor_Bttask_V1_ClaimRequest()
+            r.group = group ?? ""
+            // Without an id the service picks the best ready task inside the claim itself.
+            if let task { r.id = try await session.resolveTask(task).id }
+            TaskOutput.changed(try await session.change("bttask.claim", r, as: Agor_Bttask_V1_TaskReply.self), json: common.json, verb: "claimed")
         }
     }
 }

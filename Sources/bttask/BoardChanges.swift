@@ -132,10 +132,21 @@ extension BttaskService {
         // concurrent claims exactly one finds it free; the others get a conflict.
         change("bttask.claim") { context, body in
             let r = try Self.decode(Agor_Bttask_V1_ClaimRequest.self, body)
-            try Self.requireFullId(r.id, "id")
             let p = context.principal
+            let nextInGroup: String? = r.id.isEmpty ? try Self.defaultGroup(p, named: r.group) : nil
+            if nextInGroup == nil { try Self.requireFullId(r.id, "id") }
             return { db, events in
-                var t = try Self.visibleTask(db, id: r.id, for: p)
+                var t: Agor_Bttask_V1_Task
+                if let group = nextInGroup {
+                    // The best ready task, chosen inside the serialized write: no two claims get it.
+                    guard BttaskRules.may(p, .claim, group: group) else { throw BusError.forbidden("a \(p.role.rawValue) may not claim tasks") }
+                    guard let best = try Self.readyTasks(db, group: group, limit: 1).first else {
+                        throw BusError.notFound("nothing ready to claim in group \(group)")
+                    }
+                    t = best
+                } else {
+                    t = try Self.visibleTask(db, id: r.id, for: p)
+                }
                 try Self.require(p, .claim, t)
                 guard t.assignee.isEmpty, t.status == .todo else {
                     throw BusError.conflict("task \(t.id.prefix(8)) is taken: \(BttaskRules.statusName(t.status))"

@@ -408,7 +408,11 @@ public nonisolated struct Agor_Bttask_V1_ClaimRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// empty: the best ready task of `group` (like SKIP LOCKED: no race to lose)
   public var id: String = String()
+
+  /// with an empty id, when the caller is in several groups
+  public var group: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1167,7 +1171,7 @@ nonisolated extension Agor_Bttask_V1_AssignRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Agor_Bttask_V1_ClaimRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClaimRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1176,6 +1180,7 @@ nonisolated extension Agor_Bttask_V1_ClaimRequest: SwiftProtobuf.Message, SwiftP
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.group) }()
       default: break
       }
     }
@@ -1185,11 +1190,15 @@ nonisolated extension Agor_Bttask_V1_ClaimRequest: SwiftProtobuf.Message, SwiftP
     if !self.id.isEmpty {
       try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
     }
+    if !self.group.isEmpty {
+      try visitor.visitSingularStringField(value: self.group, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Agor_Bttask_V1_ClaimRequest, rhs: Agor_Bttask_V1_ClaimRequest) -> Bool {
     if lhs.id != rhs.id {return false}
+    if lhs.group != rhs.group {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
