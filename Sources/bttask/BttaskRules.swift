@@ -79,6 +79,19 @@ public enum BttaskRules {
         return lines.joined(separator: "\n")
     }
 
+    /// One sentence per role, from `table`: the command line's help says exactly this.
+    public static func summary() -> String {
+        Role.allCases.map { role -> String in
+            let rights = table[role] ?? [:]
+            let all = Action.allCases.filter { rights[$0] == .all && $0 != .view }.map(\.rawValue)
+            let own = Action.allCases.filter { rights[$0] == .own }.map(\.rawValue)
+            var parts: [String] = []
+            if !all.isEmpty { parts.append(all.joined(separator: ", ") + (role == .reviewer ? " (moves: review to done, rejected or in_progress)" : "")) }
+            if !own.isEmpty { parts.append(own.joined(separator: ", ") + " their own tasks") }
+            return "\(role.rawValue)s: see the board" + (parts.isEmpty ? "" : "; " + parts.joined(separator: "; ")) + "."
+        }.joined(separator: " ")
+    }
+
     public static func stream(of group: String) -> String { "bttask/\(group)/" }
 
     public static func group(ofStream stream: String) -> String? {

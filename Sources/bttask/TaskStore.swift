@@ -63,19 +63,6 @@ enum TaskStore {
         return !reachable.isEmpty
     }
 
-    static func parentWouldCycle(_ db: Database, task: String, parent: String) throws -> Bool {
-        if task == parent { return true }
-        let found = try String.fetchAll(db, sql: """
-            WITH RECURSIVE chain(id) AS (
-                SELECT ?
-                UNION
-                SELECT t.parent FROM tasks t JOIN chain ON t.id = chain.id WHERE t.parent <> ''
-            )
-            SELECT id FROM chain WHERE id = ? LIMIT 1
-            """, arguments: [parent, task])
-        return !found.isEmpty
-    }
-
     static func comments(_ db: Database, task: String) throws -> [Agor_Bttask_V1_Comment] {
         try Row.fetchAll(db, sql: "SELECT * FROM comments WHERE task_id = ? ORDER BY created_at, id", arguments: [task]).map { row in
             var c = Agor_Bttask_V1_Comment()

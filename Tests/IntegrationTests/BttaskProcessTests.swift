@@ -1,7 +1,9 @@
 import AgorKit
 import Bus
 import Foundation
+import GRDB
 import Testing
+import bttask
 
 /// bttask as agents use it: the real `agor serve bttask` (and btmsg) processes and the real
 /// `bttask` command over tcp with CURVE.
@@ -91,5 +93,47 @@ struct BttaskProcessTests {
             let lines = result.err.split(separator: "\n")
             #expect(lines.count == 1 && lines[0].hasPrefix("bttask: "), "\(arguments): \(result.err)")
         }
+    }
+
+    @Test("the help says the rights the service enforces")
+    func helpMatchesRules() throws {
+        let process = Process()
+        process.executableURL = AgorHome.bttask
+        process.arguments = ["--help"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let help = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let flat = help.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        #expect(flat.contains(BttaskRules.summary()))
+    }
+
+    @Test("a small run of the benchmark: every task claimed exactly once, checked in the database")
+    func smallBenchmark() async throws {
+        let agor = try AgorHome()
+        defer { agor.cleanUp() }
+        let root = agor.home.root.path
+        #expect(try AgorHome.run(["group", "add", "bench", "--home", root]).status == 0)
+        #expect(try AgorHome.run(["agent", "add", "boss", "--group", "bench", "--role", "manager", "--home", root]).status == 0)
+        for i in 1...8 { #expect(try AgorHome.run(["agent", "add", "w\(i)", "--group", "bench", "--role", "worker", "--home", root]).status == 0) }
+        _ = try agor.serve("bttask")
+        #expect(try await agor.waitUntilAnswers("bttask"))
+        let process = Process()
+        process.executableURL = AgorHome.packageRoot.appendingPathComponent(".build/debug/bttask-bench")
+        process.arguments = [root, "8", "300", "2", "20"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let figures = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+        #expect(figures["claims_won"] as? Int == 300 && figures["double_claims"] as? Int == 0 && figures["unclaimed"] as? Int == 0)
+        let rows = try await DatabasePool(path: agor.home.database("bttask").path).read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks WHERE assignee <> '' AND status = 2") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM bus_events WHERE type = 'task.claimed'") ?? 0)
+        }
+        #expect(rows.0 == 300 && rows.1 == 300)
     }
 }
