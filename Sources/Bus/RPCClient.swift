@@ -26,25 +26,13 @@ public final class RPCClient: Sendable {
         }
     }
 
-    /// A call waiting for its reply: one entry for all its attempts, so a reply to any attempt
-    /// completes it (also one that crosses a retry).
     private struct Pending {
         var continuation: CheckedContinuation<[UInt8], Error>
-        var frames: [[UInt8]]
-        var timeout: Duration
-        var deadline: ContinuousClock.Instant
-        var retriesLeft: Int
-    }
-
-    private struct State {
-        var calls: [String: Pending] = [:]
-        /// When the timer task will look next (nil: no timer task running).
-        var timerWake: ContinuousClock.Instant?
         var timer: Task<Void, Never>?
     }
 
     public let socket: Socket
-    private let state = Locked(State())
+    private let pending = Locked<[String: Pending]>([:])
     private let receiver = Mutex<Task<Void, Never>?>(nil)
 
     /// Connects a CURVE client DEALER to `endpoint`, whose server key is `serverKey`.
@@ -57,11 +45,12 @@ public final class RPCClient: Sendable {
                       .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000)],
             connect: [endpoint]))
         // The task holds the message sequence, not the socket, so a dropped client closes its socket.
-        let task = Task { [messages = socket.messages, state] in
+        let task = Task { [messages = socket.messages, pending] in
             for await message in messages {
                 guard message.frameCount >= 1,
                       let envelope = try? Envelope(serializedBytes: message.frame(0)) else { continue }
-                guard let entry = state.withLock({ $0.calls.removeValue(forKey: envelope.requestID) }) else { continue }
+                guard let entry = pending.withLock({ $0.removeValue(forKey: envelope.requestID) }) else { continue }
+                entry.timer?.cancel()
                 if envelope.kind == .error || envelope.hasError {
                     entry.continuation.resume(throwing: BusError(code: envelope.error.code, message: envelope.error.message))
                 } else {
@@ -85,82 +74,34 @@ public final class RPCClient: Sendable {
         let totalMs = Int64(total.components.seconds * 1000 + total.components.attoseconds / 1_000_000_000_000_000)
         envelope.deadlineUnixMs = Int64(Date().timeIntervalSince1970 * 1000) + totalMs
         let frames = [envelope.bytes(), body]
+        let timeout = options.timeout
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], Error>) in
-            let entry = Pending(continuation: continuation, frames: frames, timeout: options.timeout,
-                                deadline: .now + options.timeout, retriesLeft: attempts - 1)
-            let previous = state.withLock { $0.calls.updateValue(entry, forKey: id) }
+            // One entry for the whole call: a reply that arrives while a retry is being sent still
+            // finds it (per-attempt entries dropped replies that crossed a retry).
+            let timer = Task { [pending, socket] in
+                for _ in 1..<attempts {
+                    try? await Task.sleep(for: timeout)
+                    if Task.isCancelled || pending.withLock({ $0[id] == nil }) { return }
+                    _ = socket.trySend(OutgoingMessage(frames: frames))
+                }
+                try? await Task.sleep(for: timeout)
+                if Task.isCancelled { return }
+                if let entry = pending.withLock({ $0.removeValue(forKey: id) }) {
+                    entry.continuation.resume(throwing: BusError.timeout("no reply within \(timeout * attempts)"))
+                }
+            }
+            let previous = pending.withLock { $0.updateValue(Pending(continuation: continuation, timer: timer), forKey: id) }
             if let previous {
+                previous.timer?.cancel()
                 previous.continuation.resume(throwing: BusError.conflict("request id \(id) reused while in flight"))
             }
             if !socket.trySend(OutgoingMessage(frames: frames)) {
-                if let entry = state.withLock({ $0.calls.removeValue(forKey: id) }) {
+                if let entry = pending.withLock({ $0.removeValue(forKey: id) }) {
+                    timer.cancel()
                     entry.continuation.resume(throwing: BusError.unavailable("send queue full or client closed"))
                 }
-                return
-            }
-            armTimer(for: entry.deadline)
-        }
-    }
-
-    // MARK: timeouts
-
-    /// One timer task per client, asleep until the earliest deadline, instead of a task per call:
-    /// at thousands of calls a second the per-call tasks cost more than the calls.
-    private func armTimer(for deadline: ContinuousClock.Instant) {
-        let start = state.withLock { state -> Bool in
-            if let wake = state.timerWake, wake <= deadline { return false }
-            state.timer?.cancel()
-            state.timerWake = deadline
-            return true
-        }
-        guard start else { return }
-        let task = Task { [weak self] in
-            var wake = deadline
-            while true {
-                try? await Task.sleep(until: wake, clock: .continuous)
-                if Task.isCancelled { return }
-                guard let self, let next = self.expire() else { return }
-                wake = next
             }
         }
-        state.withLock { state in
-            // Only the task that matches the latest wake time stays; an older one was cancelled.
-            if state.timerWake == deadline { state.timer = task } else { task.cancel() }
-        }
-    }
-
-    /// Retries or fails every call past its deadline; returns the next deadline (nil: none left,
-    /// and the timer task ends).
-    private func expire() -> ContinuousClock.Instant? {
-        let now = ContinuousClock.now
-        var resend: [[[UInt8]]] = []
-        var failed: [Pending] = []
-        let next = state.withLock { state -> ContinuousClock.Instant? in
-            var next: ContinuousClock.Instant?
-            for (id, var call) in state.calls {
-                if call.deadline <= now {
-                    if call.retriesLeft > 0 {
-                        call.retriesLeft -= 1
-                        call.deadline = now + call.timeout
-                        resend.append(call.frames)
-                        state.calls[id] = call
-                    } else {
-                        state.calls.removeValue(forKey: id)
-                        failed.append(call)
-                        continue
-                    }
-                }
-                next = min(next ?? call.deadline, call.deadline)
-            }
-            state.timerWake = next
-            if next == nil { state.timer = nil }
-            return next
-        }
-        for frames in resend { _ = socket.trySend(OutgoingMessage(frames: frames)) }
-        for call in failed {
-            call.continuation.resume(throwing: BusError.timeout("no reply in time (\(call.timeout) per attempt)"))
-        }
-        return next
     }
 
     /// Sends `request` (a protobuf message) and decodes the reply as `R`.
@@ -171,19 +112,17 @@ public final class RPCClient: Sendable {
         }
     }
 
-    public var inFlight: Int { state.withLock { $0.calls.count } }
+    public var inFlight: Int { pending.withLock { $0.count } }
 
     public func close() async {
         await socket.close()
-        let entries = state.withLock { state -> [Pending] in
-            let all = Array(state.calls.values)
-            state.calls.removeAll()
-            state.timer?.cancel()
-            state.timer = nil
-            state.timerWake = nil
+        let entries = pending.withLock { p -> [Pending] in
+            let all = Array(p.values)
+            p.removeAll()
             return all
         }
         for entry in entries {
+            entry.timer?.cancel()
             entry.continuation.resume(throwing: BusError.unavailable("client closed"))
         }
     }

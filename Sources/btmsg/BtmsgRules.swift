@@ -92,16 +92,5 @@ public enum BtmsgRules {
     public static func isValidChannelName(_ name: String) -> Bool { Principal.isValidName(name) }
 
     /// Full ids only on the wire: a lowercase UUID.
-    public static func isFullId(_ id: String) -> Bool {
-        let bytes = Array(id.utf8)
-        guard bytes.count == 36 else { return false }
-        for (i, c) in bytes.enumerated() {
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                if c != 0x2D { return false }
-            } else if !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66)) {
-                return false
-            }
-        }
-        return true
-    }
+    public static func isFullId(_ id: String) -> Bool { RequestChecks.isFullId(id) }
 }

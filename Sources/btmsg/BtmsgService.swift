@@ -83,9 +83,7 @@ public final class BtmsgService: Sendable {
     }
 
     static func decode<T: SwiftProtobuf.Message>(_ type: T.Type, _ body: [UInt8]) throws -> T {
-        do { return try T(serializedBytes: body) } catch {
-            throw BusError.badRequest("body is not a valid \(T.protoMessageName)")
-        }
+        try RequestChecks.decode(type, body)
     }
 
     static func limit(_ requested: Int32, default value: Int, max: Int = 1000) throws -> Int {
@@ -93,23 +91,11 @@ public final class BtmsgService: Sendable {
         return requested == 0 ? value : min(Int(requested), max)
     }
 
-    static func requireFullId(_ id: String, _ what: String) throws {
-        guard BtmsgRules.isFullId(id) else {
-            throw BusError.badRequest("\(what) must be a full id (36-character lowercase UUID), got '\(id.prefix(40))'")
-        }
-    }
+    static func requireFullId(_ id: String, _ what: String) throws { try RequestChecks.requireFullId(id, what) }
 
     /// The group a caller acts in when it names none: its only group.
     static func defaultGroup(_ principal: Principal, named: String) throws -> String {
-        if !named.isEmpty {
-            guard principal.isMember(of: named) else { throw BusError.forbidden("\(principal.name) is not in group \(named)") }
-            return named
-        }
-        guard principal.groups.count == 1 else {
-            throw BusError.badRequest(principal.groups.isEmpty ? "\(principal.name) is in no group"
-                                      : "\(principal.name) is in several groups (\(principal.groups.joined(separator: ", "))); name one with group")
-        }
-        return principal.groups[0]
+        try RequestChecks.group(of: principal, named: named)
     }
 
     /// Creates `review-queue` and `review-log` in a group once.

@@ -46,29 +46,13 @@ public final class BttaskService: Sendable {
     // MARK: helpers
 
     static func decode<T: SwiftProtobuf.Message>(_ type: T.Type, _ body: [UInt8]) throws -> T {
-        do { return try T(serializedBytes: body) } catch {
-            throw BusError.badRequest("body is not a valid \(T.protoMessageName)")
-        }
+        try RequestChecks.decode(type, body)
     }
 
-    static func requireFullId(_ id: String, _ what: String) throws {
-        let bytes = Array(id.utf8)
-        let valid = bytes.count == 36 && bytes.enumerated().allSatisfy { i, c in
-            [8, 13, 18, 23].contains(i) ? c == 0x2D : ((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))
-        }
-        guard valid else { throw BusError.badRequest("\(what) must be a full id (36-character lowercase UUID), got '\(id.prefix(40))'") }
-    }
+    static func requireFullId(_ id: String, _ what: String) throws { try RequestChecks.requireFullId(id, what) }
 
     static func defaultGroup(_ principal: Principal, named: String) throws -> String {
-        if !named.isEmpty {
-            guard principal.isMember(of: named) else { throw BusError.forbidden("\(principal.name) is not in group \(named)") }
-            return named
-        }
-        guard principal.groups.count == 1 else {
-            throw BusError.badRequest(principal.groups.isEmpty ? "\(principal.name) is in no group"
-                                      : "\(principal.name) is in several groups (\(principal.groups.joined(separator: ", "))); name one with group")
-        }
-        return principal.groups[0]
+        try RequestChecks.group(of: principal, named: named)
     }
 
     /// The task as `principal` may see it: in one of its groups, else not found.

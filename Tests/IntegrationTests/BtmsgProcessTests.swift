@@ -191,31 +191,14 @@ struct BtmsgProcessTests {
         try watcher.run()
         defer { if watcher.isRunning { watcher.terminate() } }
         // Send until the watcher shows a message event (its subscription becomes live at some point).
-        let found = Locked<Data?>(nil)
-        let reader = Thread {
-            var buffer = Data()
-            while true {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { return }
-                buffer.append(chunk)
-                while let newline = buffer.firstIndex(of: 0x0A) {
-                    let line = Data(buffer[buffer.startIndex..<newline])
-                    buffer = Data(buffer[(newline + 1)...])
-                    if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
-                       object["type"] as? String == "message.created" {
-                        found.withLock { $0 = $0 ?? line }
-                    }
-                }
-            }
-        }
-        reader.start()
+        let found = FirstJSONLine(out) { $0["type"] as? String == "message.created" }
         var sent = 0
-        while sent < 50 && found.withLock({ $0 }) == nil && watcher.isRunning {
+        while sent < 50 && found.line == nil && watcher.isRunning {
             #expect(try agor.btmsg("mia", ["send", "wes", "watch", "me"]).status == 0)
             sent += 1
             try await Task.sleep(for: .milliseconds(200))
         }
-        if let line = found.withLock({ $0 }) {
+        if let line = found.line {
             let event = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
             #expect(event["stream"] as? String == "btmsg/default/")
             let message = (event["event"] as? [String: Any])?["message_created"] as? [String: Any]

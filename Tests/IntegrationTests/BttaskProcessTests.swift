@@ -151,30 +151,15 @@ struct BttaskProcessTests {
         watcher.standardError = FileHandle.nullDevice
         try watcher.run()
         defer { if watcher.isRunning { watcher.terminate() } }
-        let found = Locked<Data?>(nil)
-        let reader = Thread {
-            var buffer = Data()
-            while true {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { return }
-                buffer.append(chunk)
-                while let newline = buffer.firstIndex(of: 0x0A) {
-                    let line = Data(buffer[buffer.startIndex..<newline])
-                    buffer = Data(buffer[(newline + 1)...])
-                    if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
-                       object["kind"] as? String == "task.created" { found.withLock { $0 = $0 ?? line } }
-                }
-            }
-        }
-        reader.start()
+        let found = FirstJSONLine(out) { $0["kind"] as? String == "task.created" }
         // Create until the watcher shows one (its subscription becomes live at some point).
         var created = 0
-        while created < 50 && found.withLock({ $0 }) == nil && watcher.isRunning {
+        while created < 50 && found.line == nil && watcher.isRunning {
             #expect(try agor.bttask("mia", ["add", "watched", "\(created)"]).status == 0)
             created += 1
             try await Task.sleep(for: .milliseconds(200))
         }
-        let line = try #require(found.withLock { $0 }, "bttask watch printed no change after \(created) creates")
+        let line = try #require(found.line, "bttask watch printed no change after \(created) creates")
         let change = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
         #expect((change["task"] as? [String: Any])?["creator"] as? String == "mia")
         #expect(Int(change["revision"] as? String ?? "") ?? 0 >= 1)

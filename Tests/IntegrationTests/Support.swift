@@ -115,3 +115,30 @@ func json(_ bytes: [UInt8]) -> [String: Any] {
 func jsonBytes(_ object: [String: Any]) -> [UInt8] {
     Array((try? JSONSerialization.data(withJSONObject: object)) ?? Data())
 }
+
+/// Reads a child process's output line by line on its own thread and keeps the first JSON line
+/// that `matches` (for `watch --json` commands).
+final class FirstJSONLine: Sendable {
+    private let found = Locked<Data?>(nil)
+
+    init(_ pipe: Pipe, matches: @escaping @Sendable ([String: Any]) -> Bool) {
+        let found = self.found
+        Thread {
+            var buffer = Data()
+            while true {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { return }
+                buffer.append(chunk)
+                while let newline = buffer.firstIndex(of: 0x0A) {
+                    let line = Data(buffer[buffer.startIndex..<newline])
+                    buffer = Data(buffer[(newline + 1)...])
+                    if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any], matches(object) {
+                        found.withLock { $0 = $0 ?? line }
+                    }
+                }
+            }
+        }.start()
+    }
+
+    var line: Data? { found.withLock { $0 } }
+}
