@@ -49,7 +49,8 @@ public enum BttaskSchema {
                     request_id TEXT NOT NULL,
                     created_at INTEGER NOT NULL,
                     attempts INTEGER NOT NULL DEFAULT 0,
-                    last_error TEXT NOT NULL DEFAULT ''
+                    last_error TEXT NOT NULL DEFAULT '',
+                    refused INTEGER NOT NULL DEFAULT 0
                 );
                 """)
         }

@@ -7,7 +7,8 @@ import btmsg
 /// Posts to btmsg's `review-queue` when a task moves to review, for the mover (bttask has the
 /// delegate right). The post is written to `review_outbox` in the same transaction as the move, and
 /// delivered from there: if btmsg is down it waits and is retried, never lost; its request id makes
-/// a repeated delivery land once.
+/// a repeated delivery land once. A post btmsg refuses for good (the mover was revoked, say) is kept,
+/// marked refused with the reason, and the posts after it go on.
 final class ReviewOutbox: Sendable {
     private let runtime: ServiceRuntime
     private let wakeups: AsyncStream<Void>
@@ -30,7 +31,12 @@ final class ReviewOutbox: Sendable {
 
     /// Posts not delivered yet.
     func pending() async throws -> Int {
-        try await runtime.database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM review_outbox") ?? 0 }
+        try await runtime.database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM review_outbox WHERE refused = 0") ?? 0 }
+    }
+
+    /// Posts btmsg refused for good, with the reason.
+    func refused() async throws -> [String] {
+        try await runtime.database.read { db in try String.fetchAll(db, sql: "SELECT last_error FROM review_outbox WHERE refused = 1 ORDER BY id") }
     }
 
     func start() {
@@ -74,7 +80,7 @@ final class ReviewOutbox: Sendable {
     private func oldest() async -> Post? {
         do {
             return try await runtime.database.read { db -> Post? in
-                try Row.fetchOne(db, sql: "SELECT * FROM review_outbox ORDER BY id LIMIT 1").map {
+                try Row.fetchOne(db, sql: "SELECT * FROM review_outbox WHERE refused = 0 ORDER BY id LIMIT 1").map {
                     Post(id: $0["id"], group: $0["grp"], mover: $0["mover"], body: $0["body"], requestId: $0["request_id"])
                 }
             }
@@ -104,6 +110,13 @@ final class ReviewOutbox: Sendable {
                 sendOptions.requestId = requestId
                 _ = try await rpc.call("btmsg.send", send, as: Agor_Btmsg_V1_SendReply.self, options: sendOptions)
                 _ = try await runtime.database.write { db in try db.execute(sql: "DELETE FROM review_outbox WHERE id = ?", arguments: [id]) }
+            } catch let error as BusError where [.badRequest, .unauthenticated, .forbidden, .notFound].contains(error.errorCode) {
+                // Refused for good: keep it for an operator, and go on with the next post.
+                runtime.logger.error("review post refused by btmsg", metadata: ["bttask.outbox": "\(id)", "bttask.error": "\(error)"])
+                _ = try? await runtime.database.write { db in
+                    try db.execute(sql: "UPDATE review_outbox SET attempts = attempts + 1, last_error = ?, refused = 1 WHERE id = ?",
+                                   arguments: [error.message, id])
+                }
             } catch {
                 runtime.logger.warning("review post not delivered yet", metadata: ["bttask.outbox": "\(id)", "bttask.error": "\(error)"])
                 _ = try? await runtime.database.write { db in

@@ -172,6 +172,31 @@ struct BoardTests {
         await bed.close()
     }
 
+    @Test("a review post btmsg refuses for good is kept with the reason, and later posts still go")
+    func refusedReviewPost() async throws {
+        let bed = try await BttaskBed(withBtmsg: false)
+        for (who, title) in [("wade", "first"), ("wes", "second")] {
+            let task = try await bed.create("mia", title, assignee: who)
+            let started = try await bed.call(who, "bttask.move", bed.move(who, task, to: .inProgress)).task
+            _ = try await bed.call(who, "bttask.move", bed.move(who, started, to: .review))
+        }
+        // wade leaves before btmsg comes back: btmsg will refuse a post on his behalf.
+        try Directory(folder: bed.home.directoryFolder).revoke("wade", reason: "left")
+        bed.runtime.directory.reload()
+        try bed.startBtmsg()
+        bed.service.outbox.nudge()
+        var refused: [String] = []
+        var pending = 2
+        for _ in 0..<300 where pending > 0 || refused.isEmpty {
+            try await Task.sleep(for: .milliseconds(10))
+            pending = try await bed.service.outbox.pending()
+            refused = try await bed.service.outbox.refused()
+        }
+        #expect(pending == 0)
+        #expect(refused.count == 1)
+        await bed.close()
+    }
+
     @Test("bad input gets a typed error and the service keeps serving")
     func badInput() async throws {
         let bed = try await BttaskBed(withBtmsg: false)
