@@ -20,22 +20,7 @@ LOAD=.build/release/btmsg-bench
 
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-# Four consecutive free ports below the ephemeral range (agor init gives two to each service).
-free_base() { python3 - <<'PY'
-import random, socket
-while True:
-    base = random.randrange(20000, 30000, 4)
-    try:
-        held = []
-        for port in range(base, base + 4):
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", port)); held.append(s)
-        for s in held: s.close()
-        print(base); break
-    except OSError:
-        for s in held: s.close()
-PY
-}
+free_base() { python3 scripts/free-ports.py "${1:-8}"; }
 cleanup() {
   [ -n "${btmsg_pid:-}" ] && kill "$btmsg_pid" 2>/dev/null || true
   [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null || true

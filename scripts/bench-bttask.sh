@@ -32,22 +32,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_base() { python3 - <<'PY'
-import random, socket
-while True:
-    base = random.randrange(20000, 30000, 8)
-    held = []
-    try:
-        for port in range(base, base + 8):
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", port)); held.append(s)
-        print(base); break
-    except OSError:
-        pass
-    finally:
-        for s in held: s.close()
-PY
-}
+free_base() { python3 scripts/free-ports.py "${1:-8}"; }
 
 # --- bttask
 home="$work/home"

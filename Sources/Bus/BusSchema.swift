@@ -58,8 +58,6 @@ public enum BusSchema {
                             migrations: (inout DatabaseMigrator) -> Void = { _ in }) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
-            // NORMAL in WAL: a commit survives a process kill; a power cut may lose the last commits.
-            try db.execute(sql: "PRAGMA synchronous = \(fsyncEveryCommit ? "FULL" : "NORMAL")")
             try db.execute(sql: "PRAGMA busy_timeout = 5000")
             // Savepoint journals and sorts stay in memory instead of temporary files.
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
@@ -69,8 +67,9 @@ public enum BusSchema {
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerAutocheckpointPages)")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
-        // GRDB sets synchronous=NORMAL on the writer when it turns WAL on, after prepareDatabase:
-        // set the level again on the writer, the only connection that commits.
+        // The durability level belongs on the writer, the only connection that commits, and after
+        // opening: GRDB sets synchronous=NORMAL when it turns WAL on, after prepareDatabase.
+        // NORMAL in WAL: a commit survives a process kill; a power cut may lose the last commits.
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = \(fsyncEveryCommit ? "FULL" : "NORMAL")")
         }

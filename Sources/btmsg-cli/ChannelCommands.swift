@@ -23,7 +23,7 @@ struct ChannelCommand: AsyncParsableCommand {
                 var request = Agor_Btmsg_V1_ChannelCreateRequest()
                 request.name = name; request.group = group ?? ""; request.open = open
                 let channel = try await session.change("btmsg.channel.create", request, as: Agor_Btmsg_V1_Channel.self)
-                print(common.json ? Output.json(channel) : "created #\(channel.name) \(Output.short(channel.id)) in \(channel.group)")
+                print(common.json ? Terminal.json(channel) : "created #\(channel.name) \(Terminal.short(channel.id)) in \(channel.group)")
             }
         }
     }
@@ -38,10 +38,10 @@ struct ChannelCommand: AsyncParsableCommand {
                 var request = Agor_Btmsg_V1_ChannelListRequest()
                 request.group = group ?? ""
                 let list = try await session.call("btmsg.channel.list", request, as: Agor_Btmsg_V1_ChannelList.self)
-                if common.json { Output.printJSON(list); return }
+                if common.json { Terminal.printJSON(list); return }
                 for c in list.channels {
                     let tags = [c.system ? "system" : nil, c.open ? "open" : nil].compactMap { $0 }
-                    print("\(c.isMember ? "*" : " ") #\(c.name) \(Output.dim(Output.short(c.id))) \(c.group)"
+                    print("\(c.isMember ? "*" : " ") #\(c.name) \(Terminal.dim(Terminal.short(c.id))) \(c.group)"
                           + (tags.isEmpty ? "" : " (\(tags.joined(separator: ", ")))")
                           + (c.members.isEmpty ? "" : " — \(c.members.joined(separator: ", "))"))
                 }
@@ -92,7 +92,7 @@ struct ChannelCommand: AsyncParsableCommand {
             request.channelID = try await session.resolveChannel(channel, group: group).id
             request.principal = principal
             let result = try await session.change(method, request, as: Agor_Btmsg_V1_Channel.self)
-            print(common.json ? Output.json(result) : "\(verb) #\(result.name): members \(result.members.joined(separator: ", "))")
+            print(common.json ? Terminal.json(result) : "\(verb) #\(result.name): members \(result.members.joined(separator: ", "))")
         }
     }
 

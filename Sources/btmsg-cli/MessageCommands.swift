@@ -30,7 +30,7 @@ struct Read: AsyncParsableCommand {
             var ref = Agor_Btmsg_V1_MessageRef()
             ref.id = try await session.resolveMessage(id)
             let message = try await session.change("btmsg.read", ref, as: Agor_Btmsg_V1_Message.self)
-            print(common.json ? Output.json(message) : Output.full(message))
+            print(common.json ? Terminal.json(message) : Output.full(message))
         }
     }
 }
@@ -45,7 +45,7 @@ struct Ack: AsyncParsableCommand {
             var ref = Agor_Btmsg_V1_MessageRef()
             ref.id = try await session.resolveMessage(id)
             let message = try await session.change("btmsg.ack", ref, as: Agor_Btmsg_V1_Message.self)
-            print(common.json ? Output.json(message) : "acknowledged \(Output.short(message.id))")
+            print(common.json ? Terminal.json(message) : "acknowledged \(Terminal.short(message.id))")
         }
     }
 }
@@ -71,9 +71,9 @@ struct Composition: ParsableArguments {
 }
 
 func printSent(_ reply: Agor_Btmsg_V1_SendReply, json: Bool) {
-    if json { Output.printJSON(reply.message); return }
+    if json { Terminal.printJSON(reply.message); return }
     let m = reply.message
-    print("sent \(Output.short(m.id)) to \(m.channelID.isEmpty ? m.recipient : "#" + m.channelName) (group \(m.group))")
+    print("sent \(Terminal.short(m.id)) to \(m.channelID.isEmpty ? m.recipient : "#" + m.channelName) (group \(m.group))")
 }
 
 struct Send: AsyncParsableCommand {
@@ -146,7 +146,7 @@ struct Unread: AsyncParsableCommand {
     func run() async throws {
         try await common.withSession { session in
             let reply = try await session.call("btmsg.unread", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_UnreadReply.self)
-            print(common.json ? Output.json(reply) : "\(reply.count)")
+            print(common.json ? Terminal.json(reply) : "\(reply.count)")
         }
     }
 }
@@ -161,7 +161,7 @@ struct Notify: AsyncParsableCommand {
             var request = Agor_Btmsg_V1_InboxRequest()
             request.limit = 1000
             let list = try await session.call("btmsg.inbox", request, as: Agor_Btmsg_V1_MessageList.self)
-            if common.json { Output.printJSON(list); return }
+            if common.json { Terminal.printJSON(list); return }
             guard !list.messages.isEmpty else { return }
             let senders = Array(Set(list.messages.map(\.sender))).sorted()
             let urgent = list.messages.filter { $0.importance == .urgent || $0.importance == .high }.count
@@ -211,10 +211,10 @@ struct DeadLetters: AsyncParsableCommand {
     func run() async throws {
         try await common.withSession { session in
             let reply = try await session.call("btmsg.deadletters", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_DeadLetterList.self)
-            if common.json { Output.printJSON(reply); return }
+            if common.json { Terminal.printJSON(reply); return }
             if reply.letters.isEmpty { print("no dead letters") }
             for letter in reply.letters {
-                print("\(Output.line(letter.message))  — \(letter.message.recipient) revoked \(Output.time(letter.revokedAtUs)): \(letter.reason)")
+                print("\(Output.line(letter.message))  — \(letter.message.recipient) revoked \(Terminal.time(letter.revokedAtUs)): \(letter.reason)")
             }
         }
     }

@@ -12,7 +12,7 @@ struct WhoAmI: AsyncParsableCommand {
     func run() async throws {
         try await common.withSession { session in
             let me = try await session.call("btmsg.whoami", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_WhoAmIReply.self)
-            if common.json { Output.printJSON(me); return }
+            if common.json { Terminal.printJSON(me); return }
             print("\(me.name) (\(me.kind), \(me.role)) in \(me.groups.joined(separator: ", "))"
                   + (me.rights.isEmpty ? "" : "; rights: \(me.rights.joined(separator: ", "))") + "; \(me.unread) unread")
         }
@@ -26,10 +26,10 @@ struct Contacts: AsyncParsableCommand {
     func run() async throws {
         try await common.withSession { session in
             let list = try await session.call("btmsg.contacts", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_ContactList.self)
-            if common.json { Output.printJSON(list); return }
+            if common.json { Terminal.printJSON(list); return }
             if list.contacts.isEmpty { print("no contacts (an operator adds them: btmsg allow <from> <to>)") }
             for c in list.contacts {
-                print("\(c.online ? Output.paint("●", "32") : "○") \(c.name) (\(c.role)) in \(c.group) via \(c.via)")
+                print("\(c.online ? Terminal.paint("●", "32") : "○") \(c.name) (\(c.role)) in \(c.group) via \(c.via)")
             }
         }
     }
@@ -37,7 +37,7 @@ struct Contacts: AsyncParsableCommand {
 
 func printStatuses(_ statuses: [Agor_Btmsg_V1_PrincipalStatus]) {
     for s in statuses {
-        print("\(s.online ? Output.paint("●", "32") : "○") \(s.name) (\(s.kind), \(s.role)) in \(s.group): last seen \(Output.time(s.lastSeenUs)), \(s.unread) unread")
+        print("\(s.online ? Terminal.paint("●", "32") : "○") \(s.name) (\(s.kind), \(s.role)) in \(s.group): last seen \(Terminal.time(s.lastSeenUs)), \(s.unread) unread")
     }
 }
 
@@ -51,7 +51,7 @@ struct StatusCommand: AsyncParsableCommand {
             var request = Agor_Btmsg_V1_StatusRequest()
             request.group = group ?? ""
             let reply = try await session.call("btmsg.status", request, as: Agor_Btmsg_V1_StatusReply.self)
-            if common.json { Output.printJSON(reply) } else { printStatuses(reply.principals) }
+            if common.json { Terminal.printJSON(reply) } else { printStatuses(reply.principals) }
         }
     }
 }
@@ -63,7 +63,7 @@ struct Graph: AsyncParsableCommand {
     func run() async throws {
         try await common.withSession { session in
             let reply = try await session.call("btmsg.graph", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_GraphReply.self)
-            if common.json { Output.printJSON(reply); return }
+            if common.json { Terminal.printJSON(reply); return }
             for e in reply.edges { print("\(e.from) → \(e.to) (\(e.group), \(e.via))") }
         }
     }
@@ -79,7 +79,7 @@ struct GroupCommand: AsyncParsableCommand {
         func run() async throws {
             try await common.withSession { session in
                 let reply = try await session.call("btmsg.group.list", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_GroupList.self)
-                if common.json { Output.printJSON(reply); return }
+                if common.json { Terminal.printJSON(reply); return }
                 for g in reply.groups { print("\(g.name): \(g.members.map(\.name).joined(separator: ", "))") }
             }
         }
@@ -94,7 +94,7 @@ struct GroupCommand: AsyncParsableCommand {
                 var request = Agor_Btmsg_V1_GroupMembersRequest()
                 request.group = group ?? ""
                 let info = try await session.call("btmsg.group.members", request, as: Agor_Btmsg_V1_GroupInfo.self)
-                if common.json { Output.printJSON(info) } else { printStatuses(info.members) }
+                if common.json { Terminal.printJSON(info) } else { printStatuses(info.members) }
             }
         }
     }

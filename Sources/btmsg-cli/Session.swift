@@ -10,7 +10,7 @@ extension ServiceSession {
     /// Message ids: a full id as is; a prefix only when exactly one message you may see has it.
     func resolveMessage(_ text: String) async throws -> String {
         let prefix = text.trimmingCharacters(in: CharacterSet(charactersIn: "[] ")).lowercased()
-        if BtmsgRules.isFullId(prefix) { return prefix }
+        if RequestChecks.isFullId(prefix) { return prefix }
         var request = Agor_Btmsg_V1_ResolveRequest()
         request.prefix = prefix
         let reply = try await call("btmsg.resolve", request, as: Agor_Btmsg_V1_ResolveReply.self)

@@ -73,7 +73,7 @@ struct Wait: AsyncParsableCommand {
             var ref = Agor_Btmsg_V1_MessageRef()
             ref.id = id
             let message = try await session.change("btmsg.read", ref, as: Agor_Btmsg_V1_Message.self)
-            print(common.json ? Output.json(message) : Output.full(message))
+            print(common.json ? Terminal.json(message) : Output.full(message))
             await session.close()
         }
     }
@@ -95,9 +95,9 @@ struct Watch: AsyncParsableCommand {
             for await event in subscriber.events {
                 guard let change = try? Agor_Btmsg_V1_Event(serializedBytes: event.body) else { continue }
                 if common.json {
-                    print("{\"stream\":\"\(event.stream)\",\"seq\":\(event.seq),\"type\":\"\(event.type)\",\"event\":\(Output.json(change))}")
+                    print("{\"stream\":\"\(event.stream)\",\"seq\":\(event.seq),\"type\":\"\(event.type)\",\"event\":\(Terminal.json(change))}")
                 } else {
-                    print("\(Output.dim("\(event.stream)#\(event.seq)")) \(Self.describe(change))")
+                    print("\(Terminal.dim("\(event.stream)#\(event.seq)")) \(Self.describe(change))")
                 }
                 fflush(nil)
             }
@@ -107,9 +107,9 @@ struct Watch: AsyncParsableCommand {
     static func describe(_ e: Agor_Btmsg_V1_Event) -> String {
         switch e.change {
         case .messageCreated(let m):
-            return "message \(Output.short(m.id)) \(m.sender) → \(m.channelID.isEmpty ? m.recipient : "#" + m.channelName)"
-        case .messageRead(let r): return "read \(Output.short(r.messageID)) by \(r.principal)"
-        case .messageAcked(let r): return "acked \(Output.short(r.messageID)) by \(r.principal)"
+            return "message \(Terminal.short(m.id)) \(m.sender) → \(m.channelID.isEmpty ? m.recipient : "#" + m.channelName)"
+        case .messageRead(let r): return "read \(Terminal.short(r.messageID)) by \(r.principal)"
+        case .messageAcked(let r): return "acked \(Terminal.short(r.messageID)) by \(r.principal)"
         case .channelCreated(let c): return "channel #\(c.name) created by \(c.owner)"
         case .memberAdded(let m): return "\(m.principal) added to #\(m.channelName) by \(m.by)"
         case .memberRemoved(let m): return "\(m.principal) left or was removed from #\(m.channelName) (by \(m.by))"

@@ -91,6 +91,4 @@ public enum BtmsgRules {
     /// Channel names: like principal names (letters, digits, '-', '_', '.'), at most 64.
     public static func isValidChannelName(_ name: String) -> Bool { Principal.isValidName(name) }
 
-    /// Full ids only on the wire: a lowercase UUID.
-    public static func isFullId(_ id: String) -> Bool { RequestChecks.isFullId(id) }
 }

@@ -82,20 +82,9 @@ public final class BtmsgService: Sendable {
         }
     }
 
-    static func decode<T: SwiftProtobuf.Message>(_ type: T.Type, _ body: [UInt8]) throws -> T {
-        try RequestChecks.decode(type, body)
-    }
-
     static func limit(_ requested: Int32, default value: Int, max: Int = 1000) throws -> Int {
         guard requested >= 0 else { throw BusError.badRequest("limit must not be negative") }
         return requested == 0 ? value : min(Int(requested), max)
-    }
-
-    static func requireFullId(_ id: String, _ what: String) throws { try RequestChecks.requireFullId(id, what) }
-
-    /// The group a caller acts in when it names none: its only group.
-    static func defaultGroup(_ principal: Principal, named: String) throws -> String {
-        try RequestChecks.group(of: principal, named: named)
     }
 
     /// Creates `review-queue` and `review-log` in a group once.

@@ -11,14 +11,14 @@ extension BtmsgService {
         // btmsg.channel.create ChannelCreateRequest -> Channel. The creator owns it and is its
         // first member; a name is unique within its group.
         handle("btmsg.channel.create") { context, body in
-            let request = try Self.decode(Agor_Btmsg_V1_ChannelCreateRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Btmsg_V1_ChannelCreateRequest.self, body)
             let principal = context.principal
             let name = request.name.hasPrefix("#") ? String(request.name.dropFirst()) : request.name
             guard BtmsgRules.isValidChannelName(name) else {
                 throw BusError.badRequest("channel names use letters, digits, '-', '_' and '.' (1 to 64, no leading '.')")
             }
             guard !BtmsgRules.systemChannels.contains(name) else { throw BusError.conflict("#\(name) is a system channel") }
-            let group = try Self.defaultGroup(principal, named: request.group)
+            let group = try RequestChecks.group(of: principal, named: request.group)
             try await self.ensureSystemChannels(group)
             let requestId = context.requestId
             return try await publisher.write { db, events in
@@ -40,7 +40,7 @@ extension BtmsgService {
         // btmsg.channel.list ChannelListRequest -> ChannelList: the channels of the caller's groups
         // (or one of them); members are listed for the channels the caller may read.
         handle("btmsg.channel.list") { context, body in
-            let request = try Self.decode(Agor_Btmsg_V1_ChannelListRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Btmsg_V1_ChannelListRequest.self, body)
             let principal = context.principal
             guard request.group.isEmpty || principal.isMember(of: request.group) else {
                 throw BusError.forbidden("\(principal.name) is not in group \(request.group)")
@@ -62,8 +62,8 @@ extension BtmsgService {
         enum Change { case add, remove, join, leave }
 
         @Sendable func change(_ context: RequestContext, _ body: [UInt8], _ change: Change) async throws -> [UInt8] {
-            let request = try Self.decode(Agor_Btmsg_V1_MemberRequest.self, body)
-            try Self.requireFullId(request.channelID, "channel_id")
+            let request = try RequestChecks.decode(Agor_Btmsg_V1_MemberRequest.self, body)
+            try RequestChecks.requireFullId(request.channelID, "channel_id")
             let actor = context.principal
             let subject: Principal
             switch change {

@@ -32,12 +32,12 @@ enum MessageStore {
         m.ack_required, m.created_at, c.name AS channel_name
         """
 
-    static func message(_ row: Row, withBody: Bool = true) -> Agor_Btmsg_V1_Message {
+    static func message(_ row: Row) -> Agor_Btmsg_V1_Message {
         var m = Agor_Btmsg_V1_Message()
         m.id = row["id"]; m.group = row["grp"]; m.sender = row["sender"]
         m.recipient = row["recipient"] ?? ""; m.channelID = row["channel_id"] ?? ""
         m.channelName = row["channel_name"] ?? ""
-        if withBody { m.body = row["body"] }
+        m.body = row["body"]
         m.replyTo = row["reply_to"] ?? ""
         m.importance = Agor_Btmsg_V1_Importance(rawValue: row["importance"]) ?? .normal
         m.ackRequired = row["ack_required"]; m.createdAtUs = row["created_at"]

@@ -10,7 +10,7 @@ extension BtmsgService {
         // btmsg.send SendRequest -> SendReply. Acknowledged after commit; a repeated request id
         // returns the first reply (also after a restart: the dedup record is in the same commit).
         handle("btmsg.send") { context, body in
-            let request = try Self.decode(Agor_Btmsg_V1_SendRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Btmsg_V1_SendRequest.self, body)
             let sender = context.principal
             guard !request.body.isEmpty else { throw BusError.badRequest("the message body is empty") }
             guard request.body.utf8.count <= BtmsgRules.maxBodyBytes else {
@@ -19,7 +19,7 @@ extension BtmsgService {
             guard request.to.isEmpty != request.channelID.isEmpty else {
                 throw BusError.badRequest("name exactly one of `to` (a principal) or `channel_id`")
             }
-            if !request.replyTo.isEmpty { try Self.requireFullId(request.replyTo, "reply_to") }
+            if !request.replyTo.isEmpty { try RequestChecks.requireFullId(request.replyTo, "reply_to") }
             guard request.importance.rawValue >= 0 && request.importance.rawValue <= 3 else {
                 throw BusError.badRequest("unknown importance \(request.importance.rawValue)")
             }
@@ -42,7 +42,7 @@ extension BtmsgService {
                 message.recipient = recipient.name
                 target = .direct(recipient, BtmsgRules.roleAllows(sender: sender, recipient: recipient))
             } else {
-                try Self.requireFullId(request.channelID, "channel_id")
+                try RequestChecks.requireFullId(request.channelID, "channel_id")
                 message.channelID = request.channelID
                 target = .channel(request.channelID)
             }
@@ -93,8 +93,8 @@ extension BtmsgService {
 
         /// Fetches a message the caller may read; `mark` records read or ack for an addressed one.
         @Sendable func fetch(_ context: RequestContext, _ body: [UInt8], mark: Bool, ack: Bool) async throws -> [UInt8] {
-            let ref = try Self.decode(Agor_Btmsg_V1_MessageRef.self, body)
-            try Self.requireFullId(ref.id, "id")
+            let ref = try RequestChecks.decode(Agor_Btmsg_V1_MessageRef.self, body)
+            try RequestChecks.requireFullId(ref.id, "id")
             let principal = context.principal
             let work: @Sendable (Database, inout EventBatchWriter?) throws -> [UInt8] = { db, events in
                 let viewer = try Viewer(db, principal: principal)

@@ -69,7 +69,7 @@ extension BtmsgService {
 
         // btmsg.allow AllowRequest -> Empty: operators add (or remove) an explicit contact.
         handle("btmsg.allow") { context, body in
-            let request = try Self.decode(Agor_Btmsg_V1_AllowRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Btmsg_V1_AllowRequest.self, body)
             let actor = context.principal
             guard let from = directory.principal(named: request.from) else { throw BusError.notFound("unknown principal \(request.from)") }
             guard let to = directory.principal(named: request.to) else { throw BusError.notFound("unknown principal \(request.to)") }
@@ -97,7 +97,7 @@ extension BtmsgService {
 
         // btmsg.status StatusRequest -> StatusReply: the people and agents of the caller's groups.
         handle("btmsg.status") { context, body in
-            let request = try Self.decode(Agor_Btmsg_V1_StatusRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Btmsg_V1_StatusRequest.self, body)
             let p = context.principal
             guard request.group.isEmpty || p.isMember(of: request.group) else { throw BusError.forbidden("\(p.name) is not in group \(request.group)") }
             let groups = request.group.isEmpty ? p.groups : [request.group]
@@ -148,9 +148,9 @@ extension BtmsgService {
 
         // btmsg.group.members GroupMembersRequest -> GroupInfo.
         handle("btmsg.group.members") { context, body in
-            let request = try Self.decode(Agor_Btmsg_V1_GroupMembersRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Btmsg_V1_GroupMembersRequest.self, body)
             let p = context.principal
-            let group = try Self.defaultGroup(p, named: request.group)
+            let group = try RequestChecks.group(of: p, named: request.group)
             return try await database.read { db in
                 var info = Agor_Btmsg_V1_GroupInfo()
                 info.name = group

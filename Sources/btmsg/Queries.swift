@@ -31,7 +31,7 @@ extension BtmsgService {
 
         // btmsg.inbox InboxRequest -> MessageList: unread, oldest first; `all`: newest N of both.
         handle("btmsg.inbox") { context, body in
-            let request = try Self.decode(Agor_Btmsg_V1_InboxRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Btmsg_V1_InboxRequest.self, body)
             let limit = try Self.limit(request.limit, default: 50)
             let principal = context.principal
             return try await database.read { db in
@@ -49,13 +49,13 @@ extension BtmsgService {
         // btmsg.history HistoryRequest -> MessageList: the last N direct messages with someone, or
         // of a channel the caller may read (membership checked), oldest first.
         handle("btmsg.history") { context, body in
-            let request = try Self.decode(Agor_Btmsg_V1_HistoryRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Btmsg_V1_HistoryRequest.self, body)
             let limit = try Self.limit(request.limit, default: 20)
             let principal = context.principal
             guard request.with.isEmpty != request.channelID.isEmpty else {
                 throw BusError.badRequest("name exactly one of `with` (a principal) or `channel_id`")
             }
-            if !request.channelID.isEmpty { try Self.requireFullId(request.channelID, "channel_id") }
+            if !request.channelID.isEmpty { try RequestChecks.requireFullId(request.channelID, "channel_id") }
             return try await database.read { db in
                 let viewer = try Viewer(db, principal: principal)
                 var args: [(any DatabaseValueConvertible)?] = [principal.name]
@@ -86,7 +86,7 @@ extension BtmsgService {
 
         // btmsg.feed FeedRequest -> MessageList: operators only, every message of their groups.
         handle("btmsg.feed") { context, body in
-            let request = try Self.decode(Agor_Btmsg_V1_FeedRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Btmsg_V1_FeedRequest.self, body)
             let principal = context.principal
             guard principal.role == .operator_ else { throw BusError.forbidden("the feed is for operators; \(principal.name) is a \(principal.role.rawValue)") }
             let groups = request.group.isEmpty ? principal.groups : [request.group]
@@ -105,7 +105,7 @@ extension BtmsgService {
 
         // btmsg.search SearchRequest -> MessageList: FTS5 over what the caller may read, best first.
         handle("btmsg.search") { context, body in
-            let request = try Self.decode(Agor_Btmsg_V1_SearchRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Btmsg_V1_SearchRequest.self, body)
             let query = request.query.trimmingCharacters(in: .whitespaces)
             guard !query.isEmpty, query.utf8.count <= 1000 else { throw BusError.badRequest("search needs a query of 1 to 1000 bytes") }
             let limit = try Self.limit(request.limit, default: 20, max: 200)
@@ -130,7 +130,7 @@ extension BtmsgService {
         // btmsg.resolve ResolveRequest -> ResolveReply: message ids starting with a prefix, among
         // the messages the caller may read (at most 10), for the CLI's short ids.
         handle("btmsg.resolve") { context, body in
-            let request = try Self.decode(Agor_Btmsg_V1_ResolveRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Btmsg_V1_ResolveRequest.self, body)
             let prefix = request.prefix.lowercased()
             guard prefix.utf8.count >= 4, prefix.utf8.count <= 36,
                   prefix.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == 0x2D }) else {

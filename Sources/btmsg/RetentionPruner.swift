@@ -59,18 +59,31 @@ final class RetentionPruner: Sendable {
         }
     }
 
+    /// The groups that have messages, one index seek each (no scan of the messages).
+    private static func groups(_ db: Database) throws -> [String] {
+        var groups: [String] = []
+        while let next = try String.fetchOne(db.cachedStatement(sql: "SELECT grp FROM messages WHERE grp > ? ORDER BY grp LIMIT 1"),
+                                             arguments: [groups.last ?? ""]) {
+            groups.append(next)
+        }
+        return groups
+    }
+
     private func deleteChunk(_ db: Database) throws -> Int {
         var removed = 0
         let now = BusProtocol.nowMicros()
-        for group in try String.fetchAll(db, sql: "SELECT DISTINCT grp FROM messages") {
+        for group in try Self.groups(db) {
             let policy = config.policy(for: group)
             if policy.keepDays > 0 {
+                // Messages are stored in time order: the expired ones are the group's oldest, up to
+                // the first that is not expired.
                 let cutoff = now - policy.keepDays * 86_400 * 1_000_000
-                try db.execute(sql: """
-                    DELETE FROM messages WHERE seq IN (
-                        SELECT seq FROM messages WHERE grp = ? AND created_at < ? ORDER BY seq LIMIT ?)
-                    """, arguments: [group, cutoff, Self.chunk])
-                removed += db.changesCount
+                let oldest = try Row.fetchAll(db.cachedStatement(sql: "SELECT seq, created_at FROM messages WHERE grp = ? ORDER BY seq LIMIT ?"),
+                                              arguments: [group, Self.chunk])
+                if let last = oldest.prefix(while: { ($0["created_at"] as Int64) < cutoff }).last {
+                    try db.execute(sql: "DELETE FROM messages WHERE grp = ? AND seq <= ?", arguments: [group, last["seq"] as Int64])
+                    removed += db.changesCount
+                }
             }
             if policy.keepMessages > 0 {
                 try db.execute(sql: """
@@ -90,10 +103,12 @@ final class RetentionPruner: Sendable {
         let config = self.config
         let soonest = try await database.read { db -> Int64? in
             var soonest: Int64?
-            for row in try Row.fetchAll(db, sql: "SELECT grp, MIN(created_at) AS oldest FROM messages GROUP BY grp") {
-                let policy = config.policy(for: row["grp"])
-                guard policy.keepDays > 0 else { continue }
-                let expires = (row["oldest"] as Int64) + policy.keepDays * 86_400 * 1_000_000
+            for group in try Self.groups(db) {
+                let policy = config.policy(for: group)
+                guard policy.keepDays > 0,
+                      let oldest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT created_at FROM messages WHERE grp = ? ORDER BY seq LIMIT 1"),
+                                                      arguments: [group]) else { continue }
+                let expires = oldest + policy.keepDays * 86_400 * 1_000_000
                 soonest = min(soonest ?? expires, expires)
             }
             return soonest

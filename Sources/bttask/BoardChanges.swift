@@ -24,15 +24,15 @@ extension BttaskService {
 
     func registerChanges() {
         change("bttask.create") { context, body in
-            let r = try Self.decode(Agor_Bttask_V1_CreateRequest.self, body)
+            let r = try RequestChecks.decode(Agor_Bttask_V1_CreateRequest.self, body)
             let p = context.principal
-            let group = try Self.defaultGroup(p, named: r.group)
+            let group = try RequestChecks.group(of: p, named: r.group)
             let title = r.title.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !title.isEmpty, title.utf8.count <= Self.maxTitleBytes else { throw BusError.badRequest("a title is 1 to \(Self.maxTitleBytes) bytes") }
             guard r.description_p.utf8.count <= Self.maxTextBytes else { throw BusError.tooLarge("the description is over 64 KiB") }
             guard BttaskRules.may(p, .create, group: group) else { throw BusError.forbidden("a \(p.role.rawValue) may not create tasks") }
-            if !r.parent.isEmpty { try Self.requireFullId(r.parent, "parent") }
-            for blocker in r.blockedBy { try Self.requireFullId(blocker, "blocked_by") }
+            if !r.parent.isEmpty { try RequestChecks.requireFullId(r.parent, "parent") }
+            for blocker in r.blockedBy { try RequestChecks.requireFullId(blocker, "blocked_by") }
             return { db, events in
                 if !r.parent.isEmpty {
                     guard let parent = try TaskStore.fetch(db, id: r.parent), parent.group == group else {
@@ -63,8 +63,8 @@ extension BttaskService {
         }
 
         change("bttask.update") { context, body in
-            let r = try Self.decode(Agor_Bttask_V1_UpdateRequest.self, body)
-            try Self.requireFullId(r.id, "id")
+            let r = try RequestChecks.decode(Agor_Bttask_V1_UpdateRequest.self, body)
+            try RequestChecks.requireFullId(r.id, "id")
             if r.hasTitle { guard !r.title.isEmpty, r.title.utf8.count <= Self.maxTitleBytes else { throw BusError.badRequest("a title is 1 to \(Self.maxTitleBytes) bytes") } }
             if r.hasDescription_p { guard r.description_p.utf8.count <= Self.maxTextBytes else { throw BusError.tooLarge("the description is over 64 KiB") } }
             let p = context.principal
@@ -85,8 +85,8 @@ extension BttaskService {
         }
 
         change("bttask.move") { context, body in
-            let r = try Self.decode(Agor_Bttask_V1_MoveRequest.self, body)
-            try Self.requireFullId(r.id, "id")
+            let r = try RequestChecks.decode(Agor_Bttask_V1_MoveRequest.self, body)
+            try RequestChecks.requireFullId(r.id, "id")
             guard r.status != .unspecified, Agor_Bttask_V1_Status(rawValue: r.status.rawValue) != nil, r.status.rawValue <= 6 else {
                 throw BusError.badRequest("status is todo, in_progress, review, done, blocked or rejected")
             }
@@ -108,8 +108,8 @@ extension BttaskService {
         }
 
         change("bttask.assign") { context, body in
-            let r = try Self.decode(Agor_Bttask_V1_AssignRequest.self, body)
-            try Self.requireFullId(r.id, "id")
+            let r = try RequestChecks.decode(Agor_Bttask_V1_AssignRequest.self, body)
+            try RequestChecks.requireFullId(r.id, "id")
             let p = context.principal, directory = self.directory
             return { db, events in
                 var t = try Self.visibleTask(db, id: r.id, for: p)
@@ -131,10 +131,10 @@ extension BttaskService {
         // if it is todo, unassigned and every blocker is done. Writes are serialized, so of N
         // concurrent claims exactly one finds it free; the others get a conflict.
         change("bttask.claim") { context, body in
-            let r = try Self.decode(Agor_Bttask_V1_ClaimRequest.self, body)
+            let r = try RequestChecks.decode(Agor_Bttask_V1_ClaimRequest.self, body)
             let p = context.principal
-            let nextInGroup: String? = r.id.isEmpty ? try Self.defaultGroup(p, named: r.group) : nil
-            if nextInGroup == nil { try Self.requireFullId(r.id, "id") }
+            let nextInGroup: String? = r.id.isEmpty ? try RequestChecks.group(of: p, named: r.group) : nil
+            if nextInGroup == nil { try RequestChecks.requireFullId(r.id, "id") }
             return { db, events in
                 var t: Agor_Bttask_V1_Task
                 if let group = nextInGroup {
@@ -162,8 +162,8 @@ extension BttaskService {
         }
 
         change("bttask.delete") { context, body in
-            let r = try Self.decode(Agor_Bttask_V1_DeleteRequest.self, body)
-            try Self.requireFullId(r.id, "id")
+            let r = try RequestChecks.decode(Agor_Bttask_V1_DeleteRequest.self, body)
+            try RequestChecks.requireFullId(r.id, "id")
             let p = context.principal
             return { db, events in
                 let t = try Self.visibleTask(db, id: r.id, for: p)
@@ -178,8 +178,8 @@ extension BttaskService {
         }
 
         change("bttask.comment") { context, body in
-            let r = try Self.decode(Agor_Bttask_V1_CommentRequest.self, body)
-            try Self.requireFullId(r.id, "id")
+            let r = try RequestChecks.decode(Agor_Bttask_V1_CommentRequest.self, body)
+            try RequestChecks.requireFullId(r.id, "id")
             guard !r.body.isEmpty, r.body.utf8.count <= Self.maxTextBytes else { throw BusError.badRequest("a comment is 1 byte to 64 KiB") }
             let p = context.principal
             return { db, events in
@@ -198,9 +198,9 @@ extension BttaskService {
 
         // bttask.deps DependencyRequest -> TaskReply: "id is blocked by blocked_by"; a cycle is refused.
         change("bttask.deps") { context, body in
-            let r = try Self.decode(Agor_Bttask_V1_DependencyRequest.self, body)
-            try Self.requireFullId(r.id, "id")
-            try Self.requireFullId(r.blockedBy, "blocked_by")
+            let r = try RequestChecks.decode(Agor_Bttask_V1_DependencyRequest.self, body)
+            try RequestChecks.requireFullId(r.id, "id")
+            try RequestChecks.requireFullId(r.blockedBy, "blocked_by")
             let p = context.principal
             return { db, events in
                 var t = try Self.visibleTask(db, id: r.id, for: p)

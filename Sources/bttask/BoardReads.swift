@@ -9,9 +9,9 @@ extension BttaskService {
 
         // bttask.list ListRequest -> TaskList (done hidden unless `all` or asked for).
         server.register("bttask.list") { context, body in
-            let request = try Self.decode(Agor_Bttask_V1_ListRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Bttask_V1_ListRequest.self, body)
             let principal = context.principal
-            let group = try Self.defaultGroup(principal, named: request.group)
+            let group = try RequestChecks.group(of: principal, named: request.group)
             guard request.limit >= 0 else { throw BusError.badRequest("limit must not be negative") }
             let limit = request.limit == 0 ? 200 : min(Int(request.limit), 1000)
             return try await database.read { db in
@@ -44,8 +44,8 @@ extension BttaskService {
         // bttask.ready ListRequest{group, limit} -> TaskList: todo, unassigned, every blocker done,
         // best first (priority, then sort order, then age).
         server.register("bttask.ready") { context, body in
-            let request = try Self.decode(Agor_Bttask_V1_ListRequest.self, body)
-            let group = try Self.defaultGroup(context.principal, named: request.group)
+            let request = try RequestChecks.decode(Agor_Bttask_V1_ListRequest.self, body)
+            let group = try RequestChecks.group(of: context.principal, named: request.group)
             let limit = request.limit <= 0 ? 50 : min(Int(request.limit), 1000)
             return try await database.read { db in
                 var reply = Agor_Bttask_V1_TaskList()
@@ -57,8 +57,8 @@ extension BttaskService {
 
         // bttask.show TaskRef -> ShowReply (task, comments, children).
         server.register("bttask.show") { context, body in
-            let ref = try Self.decode(Agor_Bttask_V1_TaskRef.self, body)
-            try Self.requireFullId(ref.id, "id")
+            let ref = try RequestChecks.decode(Agor_Bttask_V1_TaskRef.self, body)
+            try RequestChecks.requireFullId(ref.id, "id")
             let principal = context.principal
             return try await database.read { db in
                 let task = try Self.visibleTask(db, id: ref.id, for: principal)
@@ -74,7 +74,7 @@ extension BttaskService {
 
         // bttask.resolve ResolveRequest -> ResolveReply: ids with a prefix in the caller's groups.
         server.register("bttask.resolve") { context, body in
-            let request = try Self.decode(Agor_Bttask_V1_ResolveRequest.self, body)
+            let request = try RequestChecks.decode(Agor_Bttask_V1_ResolveRequest.self, body)
             let prefix = request.prefix.lowercased()
             guard prefix.utf8.count >= 4, prefix.utf8.count <= 36,
                   prefix.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == 0x2D }) else {
@@ -94,8 +94,8 @@ extension BttaskService {
 
         // bttask.changes ChangesRequest -> ChangeList: every change after `since_revision`, in order.
         server.register("bttask.changes") { context, body in
-            let request = try Self.decode(Agor_Bttask_V1_ChangesRequest.self, body)
-            let group = try Self.defaultGroup(context.principal, named: request.group)
+            let request = try RequestChecks.decode(Agor_Bttask_V1_ChangesRequest.self, body)
+            let group = try RequestChecks.group(of: context.principal, named: request.group)
             guard request.sinceRevision >= 0 else { throw BusError.badRequest("since_revision must not be negative") }
             let limit = request.limit <= 0 ? 1000 : min(Int(request.limit), 1000)
             return try await database.read { db in

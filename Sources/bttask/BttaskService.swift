@@ -45,16 +45,6 @@ public final class BttaskService: Sendable {
 
     // MARK: helpers
 
-    static func decode<T: SwiftProtobuf.Message>(_ type: T.Type, _ body: [UInt8]) throws -> T {
-        try RequestChecks.decode(type, body)
-    }
-
-    static func requireFullId(_ id: String, _ what: String) throws { try RequestChecks.requireFullId(id, what) }
-
-    static func defaultGroup(_ principal: Principal, named: String) throws -> String {
-        try RequestChecks.group(of: principal, named: named)
-    }
-
     /// The task as `principal` may see it: in one of its groups, else not found.
     static func visibleTask(_ db: Database, id: String, for principal: Principal) throws -> Agor_Bttask_V1_Task {
         guard let task = try TaskStore.fetch(db, id: id), principal.isMember(of: task.group) else {

@@ -196,8 +196,8 @@ struct RuleTests {
         #expect(BtmsgRules.roleAllows(sender: wes, recipient: mia) == nil)
         #expect(BtmsgRules.group(ofStream: BtmsgRules.stream(of: "team")) == "team")
         #expect(BtmsgRules.group(ofStream: "btmsg/team") == nil)
-        #expect(BtmsgRules.isFullId("7253dc78-2678-41c8-b333-bf127a109fdc"))
-        #expect(!BtmsgRules.isFullId("7253dc78"))
-        #expect(!BtmsgRules.isFullId("7253DC78-2678-41C8-B333-BF127A109FDC"))
+        #expect(RequestChecks.isFullId("7253dc78-2678-41c8-b333-bf127a109fdc"))
+        #expect(!RequestChecks.isFullId("7253dc78"))
+        #expect(!RequestChecks.isFullId("7253DC78-2678-41C8-B333-BF127A109FDC"))
     }
 }

@@ -153,14 +153,7 @@ struct BtmsgProcessTests {
     func waitForMessage() async throws {
         let agor = try await Self.makeHome()
         defer { agor.cleanUp() }
-        let waiter = Process()
-        waiter.executableURL = AgorHome.btmsg
-        waiter.arguments = ["wait", "--json"]
-        waiter.environment = ProcessInfo.processInfo.environment.merging(
-            ["AGOR_HOME": agor.home.root.path, "AGOR_KEY": agor.home.secretKeyFile("wes").path]) { $1 }
-        let out = Pipe()
-        waiter.standardOutput = out
-        try waiter.run()
+        let (waiter, out) = try agor.launch(AgorHome.btmsg, as: "wes", ["wait", "--json"])
         // Until wes's subscription is live, it is still waiting; then the message wakes it.
         try await Task.sleep(for: .milliseconds(300))
         #expect(waiter.isRunning)
@@ -180,15 +173,7 @@ struct BtmsgProcessTests {
     func watchStreams() async throws {
         let agor = try await Self.makeHome()
         defer { agor.cleanUp() }
-        let watcher = Process()
-        watcher.executableURL = AgorHome.btmsg
-        watcher.arguments = ["watch", "--json"]
-        watcher.environment = ProcessInfo.processInfo.environment.merging(
-            ["AGOR_HOME": agor.home.root.path, "AGOR_KEY": agor.home.secretKeyFile("wes").path]) { $1 }
-        let out = Pipe()
-        watcher.standardOutput = out
-        watcher.standardError = FileHandle.nullDevice
-        try watcher.run()
+        let (watcher, out) = try agor.launch(AgorHome.btmsg, as: "wes", ["watch", "--json"])
         defer { if watcher.isRunning { watcher.terminate() } }
         // Send until the watcher shows a message event (its subscription becomes live at some point).
         let found = FirstJSONLine(out) { $0["type"] as? String == "message.created" }

@@ -141,15 +141,7 @@ struct BttaskProcessTests {
     func watchStreams() async throws {
         let agor = try await Self.makeHome()
         defer { agor.cleanUp() }
-        let watcher = Process()
-        watcher.executableURL = AgorHome.bttask
-        watcher.arguments = ["watch", "--json"]
-        watcher.environment = ProcessInfo.processInfo.environment.merging(
-            ["AGOR_HOME": agor.home.root.path, "AGOR_KEY": agor.home.secretKeyFile("wes").path]) { $1 }
-        let out = Pipe()
-        watcher.standardOutput = out
-        watcher.standardError = FileHandle.nullDevice
-        try watcher.run()
+        let (watcher, out) = try agor.launch(AgorHome.bttask, as: "wes", ["watch", "--json"])
         defer { if watcher.isRunning { watcher.terminate() } }
         let found = FirstJSONLine(out) { $0["kind"] as? String == "task.created" }
         // Create until the watcher shows one (its subscription becomes live at some point).

@@ -48,12 +48,29 @@ final class AgorHome: @unchecked Sendable {
         try tool(AgorHome.bttask, who, arguments)
     }
 
+    /// The environment a CLI runs in as `who`: this home, and `who`'s key.
+    func environment(as who: String) -> [String: String] {
+        ProcessInfo.processInfo.environment.merging(["AGOR_HOME": home.root.path, "AGOR_KEY": home.secretKeyFile(who).path]) { $1 }
+    }
+
+    /// Starts a CLI as `who` in the background (`wait`, `watch`); its stdout comes through the pipe.
+    func launch(_ executable: URL, as who: String, _ arguments: [String]) throws -> (process: Process, out: Pipe) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = environment(as: who)
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return (process, out)
+    }
+
     private func tool(_ executable: URL, _ who: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(
-            ["AGOR_HOME": home.root.path, "AGOR_KEY": home.secretKeyFile(who).path]) { $1 }
+        process.environment = environment(as: who)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
