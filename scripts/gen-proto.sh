@@ -8,9 +8,12 @@ cd "$(dirname "$0")/.."
 plugin=${PROTOC_GEN_SWIFT:-$(command -v protoc-gen-swift || echo .build/checkouts/swift-protobuf/.build/release/protoc-gen-swift)}
 generate() { # proto file, target folder
   protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Public \
+    --swift_opt=ProtoPathModuleMappings=proto/module-mappings.asciipb \
     --proto_path=proto --swift_out="$2" "$1"
   echo "generated from $1 into $2"
 }
 generate proto/bus/v1/envelope.proto Sources/Bus/Generated
+generate proto/bus/v1/health.proto Sources/Bus/Generated
 generate proto/btmsg/v1/btmsg.proto Sources/btmsg/Generated
 generate proto/bttask/v1/bttask.proto Sources/bttask/Generated
+generate proto/diagnostics/v1/diagnostics.proto Sources/Diagnostics/Generated

@@ -34,6 +34,11 @@ public struct BusConfig: Sendable, Equatable {
     public var fsyncEveryCommit = false
     /// Request dedup window in seconds.
     public var dedupWindowSeconds: Int64 = 86_400
+    /// Each service reports its health (heartbeats, latency histograms, socket counters and link
+    /// history) for the Diagnostics collector. Off: no heartbeats, no latency recording, no monitors.
+    public var instrumentation = true
+    /// How often a service sends its heartbeat; the collector marks it down after three missed.
+    public var heartbeatMilliseconds: Int64 = 1000
 
     public init() {}
 
@@ -68,6 +73,14 @@ public struct BusConfig: Sendable, Equatable {
                 guard let n = v.integer, n > 0 else { throw ConfigError(file: "", reason: "bus.dedup_window_seconds must be a positive integer") }
                 config.dedupWindowSeconds = n
             }
+            if let v = bus["instrumentation"] {
+                guard let b = v.bool else { throw ConfigError(file: "", reason: "bus.instrumentation must be true or false") }
+                config.instrumentation = b
+            }
+            if let v = bus["heartbeat_ms"] {
+                guard let n = v.integer, (50...60_000).contains(n) else { throw ConfigError(file: "", reason: "bus.heartbeat_ms must be an integer from 50 to 60000") }
+                config.heartbeatMilliseconds = n
+            }
         }
         if let services = table["services"]?.table {
             for name in services.keys {
@@ -90,6 +103,8 @@ public struct BusConfig: Sendable, Equatable {
         bus["max_message_size"] = .integer(maxMessageSize)
         bus["fsync_every_commit"] = .bool(fsyncEveryCommit)
         bus["dedup_window_seconds"] = .integer(dedupWindowSeconds)
+        bus["instrumentation"] = .bool(instrumentation)
+        bus["heartbeat_ms"] = .integer(heartbeatMilliseconds)
         root["bus"] = .table(bus)
         var services = TOMLTable()
         for s in self.services {

@@ -37,13 +37,15 @@ public final class RPCClient: Sendable {
 
     /// Connects a CURVE client DEALER to `endpoint`, whose server key is `serverKey`.
     public init(context: Context, endpoint: String, serverKey: [UInt8], clientKey: CurveKeyPair,
-                maxMessageSize: Int64 = BusProtocol.defaultMaxMessageSize) throws {
-        socket = try Socket(context: context, type: .dealer, .init(
+                maxMessageSize: Int64 = BusProtocol.defaultMaxMessageSize, monitor: Bool = false) throws {
+        var configuration = Socket.Configuration(
             options: [.curveClient(publicKey: clientKey.publicKey, secretKey: clientKey.secretKey, serverKey: serverKey),
                       .maxMessageSize(maxMessageSize), .linger(0), .reconnectInterval(100),
                       .reconnectIntervalMax(2_000), .heartbeatInterval(5_000), .heartbeatTimeout(15_000),
                       .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000)],
-            connect: [endpoint]))
+            connect: [endpoint])
+        configuration.monitor = monitor
+        socket = try Socket(context: context, type: .dealer, configuration)
         // The task holds the message sequence, not the socket, so a dropped client closes its socket.
         let task = Task { [messages = socket.messages, pending] in
             for await message in messages {

@@ -32,6 +32,7 @@ public final class RPCServer: Sendable {
     private let directory: Directory
     private let handlers = Mutex<[String: Handler]>([:])
     private let counts = Mutex(Counts())
+    private let inFlightCount = Atomic<Int>(0)
     private let limiter: AsyncLimiter
     private let logger: Logger
     /// Called with each request's method and duration (Diagnostics hooks in here).
@@ -40,14 +41,15 @@ public final class RPCServer: Sendable {
     /// Binds a CURVE server ROUTER at `endpoint`. The context's ZAPAuthenticator checks every client.
     public init(context: Context, endpoint: String, serverKey: CurveKeyPair, directory: Directory,
                 maxMessageSize: Int64 = BusProtocol.defaultMaxMessageSize, maxConcurrent: Int = 64,
-                logger: Logger = Logger(label: "agor.rpc"),
+                logger: Logger = Logger(label: "agor.rpc"), monitor: Bool = false,
                 observer: (@Sendable (String, Duration, Bool) -> Void)? = nil) throws {
-        let configuration = Socket.Configuration(
+        var configuration = Socket.Configuration(
             options: [.curveServer(secretKey: serverKey.secretKey), .zapDomain(ZAPAuthenticator.domain),
                       .maxMessageSize(maxMessageSize), .linger(500), .routerMandatory(false),
                       .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000),
                       .heartbeatInterval(5_000), .heartbeatTimeout(15_000)],
             bind: [endpoint], readUserId: true)
+        configuration.monitor = monitor
         socket = try Socket(context: context, type: .router, configuration)
         self.directory = directory
         self.limiter = AsyncLimiter(limit: maxConcurrent)
@@ -60,6 +62,9 @@ public final class RPCServer: Sendable {
     }
 
     public var statistics: Counts { counts.withLock { $0 } }
+
+    /// Requests being handled now.
+    public var inFlight: Int { inFlightCount.load(ordering: .relaxed) }
 
     /// Serves until the socket is closed.
     public func run() async {
@@ -80,6 +85,8 @@ public final class RPCServer: Sendable {
 
     private func handle(_ request: ReceivedMessage) async {
         count { $0.requests += 1 }
+        inFlightCount.add(1, ordering: .relaxed)
+        defer { inFlightCount.subtract(1, ordering: .relaxed) }
         guard request.frameCount >= 2 else { count { $0.malformed += 1 }; return }
         let route = request.frame(0)
         guard request.frameCount == 3, let envelope = try? Envelope(serializedBytes: request.frame(1)) else {

@@ -9,6 +9,7 @@ public final class SequencedPublisher: Sendable {
     public let socket: Socket
     public let database: DatabasePool
     private let dropped = Atomic<Int>(0)
+    private let replays = Atomic<Int>(0)
     public static let maxReplayBatch = 1000
 
     /// Who may subscribe to which topic prefix: (subscriber, prefix) -> allowed. Until a service
@@ -20,17 +21,26 @@ public final class SequencedPublisher: Sendable {
     /// (the subscriber's ZAP User-Id) and the rule set with `restrictSubscriptions`; a refused
     /// subscription is never applied, so that subscriber receives nothing under it.
     public init(context: Context, endpoint: String, serverKey: CurveKeyPair, database: DatabasePool,
-                directory: Directory? = nil, sendHighWaterMark: Int32 = 100_000) throws {
+                directory: Directory? = nil, sendHighWaterMark: Int32 = 100_000, monitor: Bool = false) throws {
         let rule = self.rule
         var configuration = Socket.Configuration(
             options: [.curveServer(secretKey: serverKey.secretKey), .zapDomain(ZAPAuthenticator.domain),
                       .sendHighWaterMark(sendHighWaterMark), .linger(500), .maxMessageSize(1024),
                       .heartbeatInterval(5_000), .heartbeatTimeout(15_000), .xpubManual(true)],
             bind: [endpoint], readUserId: true)
+        configuration.monitor = monitor
         configuration.subscriptionGate = { topic, userId in
+            let prefix = String(decoding: topic, as: UTF8.self)
+            // Heartbeats (and the topics that start like them) are for services and operators.
+            if HealthReporter.topic.hasPrefix(prefix) || prefix.hasPrefix(HealthReporter.topic) {
+                guard let directory else { return true }
+                guard let userId, let principal = directory.principal(named: userId) else { return false }
+                if prefix.count < HealthReporter.topic.count, let check = rule.withLock({ $0 }), !check(principal, prefix) { return false }
+                return principal.kind == .service || principal.role == .operator_
+            }
             guard let check = rule.withLock({ $0 }) else { return true }
             guard let userId, let principal = directory?.principal(named: userId) else { return false }
-            return check(principal, String(decoding: topic, as: UTF8.self))
+            return check(principal, prefix)
         }
         socket = try Socket(context: context, type: .xpub, configuration)
         self.database = database
@@ -46,6 +56,9 @@ public final class SequencedPublisher: Sendable {
 
     /// Events that could not be queued for sending (subscribers recover them by replay).
     public var droppedCount: Int { dropped.load(ordering: .relaxed) }
+
+    /// `bus.replay` requests answered.
+    public var replaysServed: Int { replays.load(ordering: .relaxed) }
 
     /// Runs `body` in one write transaction; events it appends are published after the commit.
     public func write<T: Sendable>(_ body: @escaping @Sendable (Database, inout EventBatchWriter) throws -> T) async throws -> T {
@@ -130,7 +143,8 @@ public final class SequencedPublisher: Sendable {
     public func serveReplay(on server: RPCServer,
                             canRead: @escaping @Sendable (Principal, String) -> Bool = { _, _ in true }) {
         let database = self.database
-        server.register("bus.replay") { context, body in
+        server.register("bus.replay") { [self] context, body in
+            replays.add(1, ordering: .relaxed)
             guard let request = try? Agor_Bus_V1_ReplayRequest(serializedBytes: body), !request.stream.isEmpty else {
                 throw BusError.badRequest("bus.replay needs a ReplayRequest with a stream")
             }

@@ -20,13 +20,17 @@ public final class SequencedSubscriber: Sendable {
 
     public struct Counts: Sendable, Equatable, Codable {
         public var delivered = 0
-        /// Completed catch-ups (the first one is the late join).
+        /// Of those, received live (the rest came by replay).
+        public var deliveredLive = 0
         /// Times a missing range was noticed.
         public var gapsDetected = 0
-        /// Events obtained by replay instead of live.
+        /// Events absent from the live stream when a gap was noticed (PUB drops, reconnects).
+        public var eventsMissed = 0
+        /// Events missed live and obtained by replay (history replayed at a late join is not counted).
         public var eventsRecovered = 0
         public var duplicatesDropped = 0
         public var malformed = 0
+        /// Completed catch-ups (the first one is the late join).
         public var catchUps = 0
     }
 
@@ -39,6 +43,8 @@ public final class SequencedSubscriber: Sendable {
     static let headMarker = "\u{0}head"
 
     public let socket: Socket
+    /// The publisher's endpoint.
+    public let endpoint: String
     private let replay: RPCClient
     /// Close the replay client with the subscriber.
     private let ownsReplay: Bool
@@ -51,6 +57,7 @@ public final class SequencedSubscriber: Sendable {
                 replay: RPCClient, ownsReplay: Bool = true, prefixes: [String], start: Start = .beginning,
                 logger: Logger = Logger(label: "agor.subscriber")) throws {
         self.ownsReplay = ownsReplay
+        self.endpoint = endpoint
         var configuration = Socket.Configuration(
             options: [.curveClient(publicKey: clientKey.publicKey, secretKey: clientKey.secretKey, serverKey: serverKey),
                       .receiveHighWaterMark(100_000), .linger(0), .reconnectInterval(100), .reconnectIntervalMax(2_000),
@@ -90,6 +97,7 @@ public final class SequencedSubscriber: Sendable {
                             await accept(event, state: &state, into: &delivered)
                         }
                     }
+                    counts.withLock { $0.deliveredLive += delivered.count }
                     deliver(delivered)
                 }
             }
@@ -134,7 +142,9 @@ public final class SequencedSubscriber: Sendable {
             return
         }
         if event.seq > cursor + 1 || isHead {
-            counts.withLock { $0.gapsDetected += 1 }
+            let missing = Int((isHead ? event.seq : event.seq - 1) - cursor)
+            counts.withLock { $0.gapsDetected += 1; $0.eventsMissed += missing }
+            counts.withLock { $0.deliveredLive += delivered.count }
             deliver(delivered)
             delivered = []
             await fill(stream: event.stream, through: isHead ? event.seq : event.seq - 1, state: &state)
@@ -160,14 +170,19 @@ public final class SequencedSubscriber: Sendable {
                     continue
                 }
                 if head.seq > state.cursors[head.stream] ?? 0 {
-                    await fill(stream: head.stream, through: head.seq, state: &state)
+                    if !initial {
+                        let missing = Int(head.seq - (state.cursors[head.stream] ?? 0))
+                        counts.withLock { $0.gapsDetected += 1; $0.eventsMissed += missing }
+                    }
+                    await fill(stream: head.stream, through: head.seq, state: &state, recovering: !initial)
                 }
             }
         }
     }
 
     /// Replays `stream` after its cursor up to `through`, delivering in order.
-    private func fill(stream: String, through target: UInt64, state: inout StreamState) async {
+    /// `recovering`: the events were missed live (counted as recovered), not history at a late join.
+    private func fill(stream: String, through target: UInt64, state: inout StreamState, recovering: Bool = true) async {
         while (state.cursors[stream] ?? 0) < target {
             var request = Agor_Bus_V1_ReplayRequest()
             request.stream = stream
@@ -182,7 +197,7 @@ public final class SequencedSubscriber: Sendable {
                 state.cursors[stream] = event.seq
                 delivered.append(event)
             }
-            counts.withLock { $0.eventsRecovered += delivered.count }
+            if recovering { counts.withLock { $0.eventsRecovered += delivered.count } }
             deliver(delivered)
             if delivered.isEmpty || (state.cursors[stream] ?? 0) >= target { return }
         }
@@ -216,6 +231,7 @@ public final class SequencedSubscriber: Sendable {
             switch e.kind {
             case .event: events.append(BusEvent(envelope: e, body: Array(body)))
             case .head: events.append(BusEvent(stream: e.stream, seq: e.seq, type: SequencedSubscriber.headMarker, timestampUs: 0, body: []))
+            case .live: break  // unsequenced figures (heartbeats) are not events
             default: valid = false
             }
         }

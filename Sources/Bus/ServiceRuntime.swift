@@ -18,6 +18,8 @@ public final class ServiceRuntime: Sendable {
     public let database: DatabasePool
     public let server: RPCServer
     public let publisher: SequencedPublisher
+    /// Reports this service's health to Diagnostics; nil when `[bus] instrumentation = false`.
+    public let health: HealthReporter?
     public let logger: Logger
     public let startedAt = ContinuousClock.now
     private let watcher: DirectoryWatcher
@@ -46,11 +48,26 @@ public final class ServiceRuntime: Sendable {
         database = try BusSchema.open(path: home.database(name).path, fsyncEveryCommit: fsyncEveryCommit ?? config.fsyncEveryCommit,
                                       migrations: migrations)
         checkpointer = try WALCheckpointer(path: home.database(name).path)
+        let instrumented = config.instrumentation
+        let latencies = LatencyRecorder()
+        let observer: (@Sendable (String, Duration, Bool) -> Void)? = instrumented
+            ? { @Sendable method, duration, ok in latencies.record(method: method, duration: duration, succeeded: ok) }
+            : nil
         server = try RPCServer(context: context, endpoint: endpoints.rpc, serverKey: keyPair, directory: directory,
-                               maxMessageSize: config.maxMessageSize, logger: logger)
+                               maxMessageSize: config.maxMessageSize, logger: logger, monitor: instrumented,
+                               observer: observer)
         publisher = try SequencedPublisher(context: context, endpoint: endpoints.pub, serverKey: keyPair, database: database,
-                                           directory: directory)
+                                           directory: directory, monitor: instrumented)
         publisher.serveReplay(on: server)
+        if instrumented {
+            let reporter = HealthReporter(service: name, interval: .milliseconds(config.heartbeatMilliseconds),
+                                          publisher: publisher, server: server, zap: zap, latencies: latencies)
+            reporter.watch(server.socket, as: "rpc")
+            reporter.watch(publisher.socket, as: "pub")
+            health = reporter
+        } else {
+            health = nil
+        }
         let started = startedAt
         server.register("bus.ping") { [name] context, _ in
             var reply = Agor_Bus_V1_PingReply()
@@ -72,6 +89,19 @@ public final class ServiceRuntime: Sendable {
         }
     }
 
+    /// A client of another service in the config, with this service's key; its socket and link
+    /// history are in this service's heartbeats.
+    public func client(of service: String) throws -> RPCClient {
+        guard let endpoints = config.service(service),
+              let server = directory.principal(named: service), server.kind == .service else {
+            throw BusError.unavailable("\(service) is not configured in this home")
+        }
+        let client = try RPCClient(context: context, endpoint: endpoints.rpc, serverKey: server.publicKey, clientKey: keyPair,
+                                   monitor: health != nil)
+        health?.watch(client.socket, as: "client.\(service)")
+        return client
+    }
+
     /// Serves until SIGTERM/SIGINT, then closes the sockets and the database.
     public func run() async throws {
         let group = ServiceGroup(configuration: .init(
@@ -85,6 +115,7 @@ public final class ServiceRuntime: Sendable {
 
     /// Closes the sockets (also what a graceful shutdown does).
     public func shutdown() async {
+        health?.stop()
         await server.close()
         await publisher.close()
         await zap.stop()
@@ -101,6 +132,7 @@ struct BusEndpointsService: Service {
     func run() async throws {
         let server = runtime.server
         let serving = Task { await server.run() }
+        runtime.health?.start()
         try? await gracefulShutdown()
         await runtime.shutdown()
         await serving.value

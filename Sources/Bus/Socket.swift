@@ -12,6 +12,8 @@ public final class Socket: Sendable {
     public let type: SocketType
     /// The endpoints bound at creation, with real ports where `*` was asked.
     public let boundEndpoints: [String]
+    /// The endpoints given to `connect` at creation.
+    public let connectedEndpoints: [String]
     let core: SocketCore
 
     public typealias SubscriptionGate = @Sendable (_ topic: [UInt8], _ userId: String?) -> Bool
@@ -69,6 +71,7 @@ public final class Socket: Sendable {
         }
         self.type = type
         self.boundEndpoints = bound
+        self.connectedEndpoints = configuration.connect
         self.core = SocketCore(raw: raw, configuration: configuration, linger: linger, monitor: monitor)
     }
 
@@ -119,6 +122,9 @@ public final class Socket: Sendable {
 
     /// Socket monitor events, when the socket was made with `monitor: true`.
     public var monitorEvents: SocketMonitor.Events? { core.monitor?.events }
+
+    /// The socket's monitor, when it was made with `monitor: true` (for more observers).
+    public var monitor: SocketMonitor? { core.monitor }
 
     // MARK: control
 

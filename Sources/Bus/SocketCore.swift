@@ -7,6 +7,13 @@ enum Outbound: Sendable {
     case message(OutgoingMessage)
     /// A PUB event that may share a batch frame with others of the same topic.
     case event(topic: [UInt8], envelope: [UInt8], body: [UInt8])
+
+    var byteCount: Int {
+        switch self {
+        case .message(let message): message.byteCount
+        case .event(let topic, let envelope, let body): topic.count + envelope.count + body.count
+        }
+    }
 }
 
 /// The state shared between a `Socket` and the thread that owns its libzmq socket.
@@ -132,7 +139,10 @@ final class SocketCore: Sendable {
             sendErrors: counters.sendErrors.load(ordering: .relaxed),
             subscriptionsRefused: counters.subscriptionsRefused.load(ordering: .relaxed),
             sendQueueDepth: counters.queuedOut.load(ordering: .relaxed) + shared.withLock { $0.outbound.count },
-            receiveQueueDepth: inbound.depth)
+            receiveQueueDepth: inbound.depth,
+            pendingBytes: counters.pendingBytes.load(ordering: .relaxed),
+            sendQueueLimit: sendQueueLimit,
+            receiveQueueLimit: inbound.capacity)
     }
 
     // MARK: called from the socket's thread only

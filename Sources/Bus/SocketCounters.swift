@@ -13,6 +13,8 @@ public final class SocketCounters: Sendable {
     let subscriptionsRefused = Atomic<Int>(0)
     /// Messages the thread took from the queue but libzmq did not accept yet.
     let queuedOut = Atomic<Int>(0)
+    /// Bytes of those messages.
+    let pendingBytes = Atomic<Int>(0)
 
     public struct Snapshot: Sendable, Equatable, Codable {
         public var messagesIn: Int
@@ -28,5 +30,11 @@ public final class SocketCounters: Sendable {
         public var sendQueueDepth: Int
         /// Batches received but not yet taken by the consumer.
         public var receiveQueueDepth: Int
+        /// Bytes the socket's thread holds because libzmq would block (its high-water mark is reached).
+        public var pendingBytes: Int
+        /// The bound of agor's send queue: a full queue makes `send` wait and `tryPublish` drop.
+        public var sendQueueLimit: Int
+        /// The bound of the receive queue (batches): a full queue pauses reading from libzmq.
+        public var receiveQueueLimit: Int
     }
 }

@@ -12,6 +12,8 @@ struct SocketLoop {
 
     private var pending: [Outbound] = []
     private var pendingHead = 0
+    /// Bytes of pending[pendingHead...]: what libzmq has not accepted yet (for Diagnostics).
+    private var pendingBytes = 0
     private var builder: BatchBuilder
 
     init(core: SocketCore, raw: RawSocket, configuration: Socket.Configuration, linger: Int32) {
@@ -31,7 +33,9 @@ struct SocketLoop {
         var terminated = false
 
         while true {
+            let before = pending.count
             let work = core.takeWork(into: &pending, takeOutbound: pendingHead == pending.count)
+            for index in before..<pending.count { pendingBytes += pending[index].byteCount }
             for operation in work.operations { operation(raw) }
             for waiter in work.resumed { waiter.resume() }
             if !flushPending() { terminated = true }
@@ -128,6 +132,8 @@ struct SocketLoop {
                 pendingHead = 0
             }
             core.counters.queuedOut.store(pending.count - pendingHead, ordering: .relaxed)
+            pendingBytes = pendingHead == 0 && pending.isEmpty ? 0 : pendingBytes
+            core.counters.pendingBytes.store(pendingBytes, ordering: .relaxed)
             if sent > 0 {
                 core.counters.messagesOut.add(sent, ordering: .relaxed)
                 core.counters.bytesOut.add(sentBytes, ordering: .relaxed)
@@ -139,6 +145,7 @@ struct SocketLoop {
                 case .message(let message):
                     guard try raw.send(message) else { return true }
                     sentBytes += message.byteCount
+                    pendingBytes -= message.byteCount
                     pendingHead += 1
                     sent += 1
                 case .event:
@@ -147,11 +154,13 @@ struct SocketLoop {
                         guard case .event(let topic, let envelope, let body) = pending[pendingHead] else { return true }
                         guard try raw.send(OutgoingMessage(frames: [topic, envelope, body])) else { return true }
                         sentBytes += topic.count + envelope.count + body.count
+                        pendingBytes -= topic.count + envelope.count + body.count
                     } else {
                         let frame = buildBatch(pendingHead..<(pendingHead + run))
                         guard try raw.send(frame) else { return true }
                         sentBytes += frame.byteCount
                         core.counters.messagesCoalesced.add(run, ordering: .relaxed)
+                        for index in pendingHead..<(pendingHead + run) { pendingBytes -= pending[index].byteCount }
                     }
                     pendingHead += run
                     sent += run
@@ -160,6 +169,7 @@ struct SocketLoop {
                 if error.isTerminated { return false }
                 // Unroutable or refused message: dropped and counted, the socket goes on.
                 core.counters.sendErrors.add(1, ordering: .relaxed)
+                pendingBytes -= pending[pendingHead].byteCount
                 pendingHead += 1
                 sent += 1
             }

@@ -17,6 +17,9 @@ public final class SocketMonitor: Sendable {
         /// errno, fd or interval, depending on the kind (libzmq's event value).
         public var value: UInt32
         public var endpoint: String
+        /// The other side's address (ip:port) when known: accepted connections are looked up with
+        /// getpeername on their descriptor, connected ones are their endpoint.
+        public var peer: String = ""
         public var time: Date
     }
 
@@ -27,6 +30,7 @@ public final class SocketMonitor: Sendable {
     let pair: Socket
     public let events: Events
     private let drain: Task<Void, Never>
+    private let observers = Locked<[@Sendable (Event) -> Void]>([])
 
     /// Must be called before the watched socket is handed to its thread.
     init(context: Context, watching raw: RawSocket) throws {
@@ -39,12 +43,70 @@ public final class SocketMonitor: Sendable {
         // absent consumer can never stall the context.
         let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         self.events = events
+        let observers = self.observers
         drain = Task { [messages = pair.messages] in
+            var peers: [UInt32: String] = [:]
             for await message in messages {
-                if let event = SocketMonitor.parse(message) { continuation.yield(event) }
+                guard var event = SocketMonitor.parse(message) else { continue }
+                SocketMonitor.resolvePeer(&event, peers: &peers)
+                continuation.yield(event)
+                for observer in observers.withLock({ $0 }) { observer(event) }
             }
             continuation.finish()
         }
+    }
+
+    /// Calls `observer` with every event from now on (on the monitor's task; keep it short).
+    /// Any number of observers; the `events` stream is unaffected.
+    public func observe(_ observer: @escaping @Sendable (Event) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    /// Fills `peer`: for accepted connections libzmq gives the descriptor, which getpeername turns
+    /// into an address remembered until the descriptor closes; connect-side events name the peer.
+    static func resolvePeer(_ event: inout Event, peers: inout [UInt32: String]) {
+        switch event.kind {
+        case .accepted:
+            let peer = peerAddress(fd: Int32(bitPattern: event.value))
+            peers[event.value] = peer
+            event.peer = peer
+        case .disconnected, .closed, .handshakeSucceeded, .handshakeFailedAuth, .handshakeFailedProtocol, .handshakeFailedNoDetail:
+            if let peer = peers[event.value] {
+                event.peer = peer
+                if event.kind == .disconnected || event.kind == .closed { peers[event.value] = nil }
+            } else {
+                event.peer = connectedPeer(event.endpoint)
+            }
+        case .connected, .connectDelayed, .connectRetried:
+            event.peer = connectedPeer(event.endpoint)
+        default:
+            break
+        }
+    }
+
+    /// A connect endpoint names its peer ("tcp://127.0.0.1:9761" -> "127.0.0.1:9761").
+    private static func connectedPeer(_ endpoint: String) -> String {
+        endpoint.hasPrefix("tcp://") ? String(endpoint.dropFirst(6)) : ""
+    }
+
+    static func peerAddress(fd: Int32) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        guard rc == 0 else { return "" }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        let ok = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count), NI_NUMERICHOST | NI_NUMERICSERV)
+            }
+        }
+        guard ok == 0 else { return "" }
+        let hostText = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let serviceText = String(decoding: service.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return hostText.contains(":") ? "[\(hostText)]:\(serviceText)" : "\(hostText):\(serviceText)"
     }
 
     func stop() {

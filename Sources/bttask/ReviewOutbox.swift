@@ -66,11 +66,7 @@ final class ReviewOutbox: Sendable {
 
     private func btmsg() throws -> RPCClient {
         if let existing = client.withLock({ $0 }) { return existing }
-        guard let endpoints = runtime.config.service("btmsg"),
-              let server = runtime.directory.principal(named: "btmsg"), server.kind == .service else {
-            throw BusError.unavailable("btmsg is not configured in this home")
-        }
-        let rpc = try RPCClient(context: runtime.context, endpoint: endpoints.rpc, serverKey: server.publicKey, clientKey: runtime.keyPair)
+        let rpc = try runtime.client(of: "btmsg")
         client.withLock { $0 = rpc }
         return rpc
     }

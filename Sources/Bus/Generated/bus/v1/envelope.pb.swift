@@ -49,6 +49,9 @@ public nonisolated enum Agor_Bus_V1_Kind: SwiftProtobuf.Enum, Swift.CaseIterable
 
   /// publisher -> subscriber, stream + seq = the stream's last number, no body;
   case head // = 6
+
+  /// sent shortly after activity so a subscriber notices dropped tail events
+  case live // = 7
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -64,6 +67,7 @@ public nonisolated enum Agor_Bus_V1_Kind: SwiftProtobuf.Enum, Swift.CaseIterable
     case 4: self = .event
     case 5: self = .eventBatch
     case 6: self = .head
+    case 7: self = .live
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -77,6 +81,7 @@ public nonisolated enum Agor_Bus_V1_Kind: SwiftProtobuf.Enum, Swift.CaseIterable
     case .event: return 4
     case .eventBatch: return 5
     case .head: return 6
+    case .live: return 7
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -90,6 +95,7 @@ public nonisolated enum Agor_Bus_V1_Kind: SwiftProtobuf.Enum, Swift.CaseIterable
     .event,
     .eventBatch,
     .head,
+    .live,
   ]
 
 }
@@ -382,7 +388,7 @@ public nonisolated struct Agor_Bus_V1_PingReply: Sendable {
 fileprivate nonisolated let _protobuf_package = "agor.bus.v1"
 
 nonisolated extension Agor_Bus_V1_Kind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}KIND_REQUEST\0\u{1}KIND_REPLY\0\u{1}KIND_ERROR\0\u{1}KIND_EVENT\0\u{1}KIND_EVENT_BATCH\0\u{1}KIND_HEAD\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}KIND_REQUEST\0\u{1}KIND_REPLY\0\u{1}KIND_ERROR\0\u{1}KIND_EVENT\0\u{1}KIND_EVENT_BATCH\0\u{1}KIND_HEAD\0\u{1}KIND_LIVE\0")
 }
 
 nonisolated extension Agor_Bus_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
