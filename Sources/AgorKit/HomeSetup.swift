@@ -26,9 +26,16 @@ public struct HomeSetup {
             try addMissingServices(portBase: portBase, host: host, report: &report)
         } else {
             var config = BusConfig()
-            for (index, name) in ServiceCatalog.names.enumerated() {
-                let port = portBase + index * 2
-                config.services.append(.init(name: name, rpc: "tcp://\(host):\(port)", pub: "tcp://\(host):\(port + 1)"))
+            var port = portBase
+            for name in ServiceCatalog.names {
+                var endpoints = BusConfig.ServiceEndpoints(name: name, rpc: "tcp://\(host):\(port)", pub: "tcp://\(host):\(port + 1)")
+                port += 2
+                if ServiceCatalog.withHTTP.contains(name) {
+                    // HTTP stays on loopback unless the operator changes it.
+                    endpoints.http = BusConfig.HTTPAddress(host: "127.0.0.1", port: port)
+                    port += 1
+                }
+                config.services.append(endpoints)
             }
             try AtomicFile.write(config.render(), to: home.configFile, mode: 0o644)
             report.created.append(home.configFile.path)
@@ -56,11 +63,16 @@ public struct HomeSetup {
         let missing = ServiceCatalog.names.filter { config.service($0) == nil }
         guard !missing.isEmpty else { return }
         let ports = config.services.flatMap { [$0.rpc, $0.pub] }.compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+            + config.services.compactMap { $0.http?.port }
         var port = max(portBase, (ports.max() ?? portBase - 1) + 1)
         var text = (try? String(contentsOf: home.configFile, encoding: .utf8)) ?? ""
         for name in missing {
             text += "\n[services.\(name)]\nrpc = \"tcp://\(host):\(port)\"\npub = \"tcp://\(host):\(port + 1)\"\n"
             port += 2
+            if ServiceCatalog.withHTTP.contains(name) {
+                text += "http = \"127.0.0.1:\(port)\"\n"
+                port += 1
+            }
             report.created.append("endpoints for \(name) in \(home.configFile.lastPathComponent)")
         }
         try AtomicFile.write(text, to: home.configFile, mode: 0o644)

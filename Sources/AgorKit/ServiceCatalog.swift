@@ -1,12 +1,15 @@
 import Bus
 import btmsg
 import bttask
+import Diagnostics
 
 /// The services this build of agor can run, in start order. `agor init` writes an endpoint pair
 /// for each; `agor up` starts each as `agor serve NAME`. Later parts (btmsg, bttask, AgentRunner,
 /// Diagnostics, Gateway) join this list as they are built.
 public enum ServiceCatalog {
-    public static let names = ["echo", "btmsg", "bttask"]
+    public static let names = ["echo", "btmsg", "bttask", "diagnostics"]
+    /// Services that also listen on HTTP (an extra port after their rpc and pub).
+    public static let withHTTP: Set<String> = ["diagnostics"]
 
     /// Runs the named service in this process until SIGTERM/SIGINT.
     public static func serve(_ name: String, home: Home) async throws {
@@ -17,6 +20,8 @@ public enum ServiceCatalog {
             try await BtmsgService.run(home: home)
         case "bttask":
             try await BttaskService.run(home: home)
+        case "diagnostics":
+            try await DiagnosticsService.run(home: home)
         default:
             throw ConfigError(file: home.configFile.path, reason: "unknown service \(name); this build runs: \(names.joined(separator: ", "))")
         }

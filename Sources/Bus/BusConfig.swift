@@ -19,12 +19,34 @@ public struct BusConfig: Sendable, Equatable {
         public var rpc: String
         /// PUB for events.
         public var pub: String
+        /// An HTTP listener of the service's own (Diagnostics' Prometheus exposition), "host:port".
+        public var http: HTTPAddress?
 
-        public init(name: String, rpc: String, pub: String) {
+        public init(name: String, rpc: String, pub: String, http: HTTPAddress? = nil) {
             self.name = name
             self.rpc = rpc
             self.pub = pub
+            self.http = http
         }
+    }
+
+    public struct HTTPAddress: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+        /// "127.0.0.1:9768" or "[::1]:9768".
+        public init?(_ text: String) {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+            var host = String(text[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty, !host.contains(" ") else { return nil }
+            self.host = host
+            self.port = port
+        }
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
     public var services: [ServiceEndpoints] = []
@@ -91,7 +113,14 @@ public struct BusConfig: Sendable, Equatable {
                 guard let pub = entry["pub"]?.string, pub.hasPrefix("tcp://") || pub.hasPrefix("ipc://") || pub.hasPrefix("inproc://") else {
                     throw ConfigError(file: "", reason: "services.\(name).pub must be an endpoint like tcp://127.0.0.1:9761")
                 }
-                config.services.append(ServiceEndpoints(name: name, rpc: rpc, pub: pub))
+                var http: HTTPAddress?
+                if let value = entry["http"] {
+                    guard let text = value.string, let address = HTTPAddress(text) else {
+                        throw ConfigError(file: "", reason: "services.\(name).http must be an address like 127.0.0.1:9768")
+                    }
+                    http = address
+                }
+                config.services.append(ServiceEndpoints(name: name, rpc: rpc, pub: pub, http: http))
             }
         }
         return config
@@ -111,6 +140,7 @@ public struct BusConfig: Sendable, Equatable {
             var t = TOMLTable()
             t["rpc"] = .string(s.rpc)
             t["pub"] = .string(s.pub)
+            if let http = s.http { t["http"] = .string(http.description) }
             services[s.name] = .table(t)
         }
         root["services"] = .table(services)

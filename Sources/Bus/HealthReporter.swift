@@ -44,7 +44,8 @@ public final class HealthReporter: Sendable {
     /// its connection history.
     public func watch(_ socket: Socket, as name: String) {
         state.withLock { $0.sockets.append((name, socket)) }
-        socket.monitor?.observe { [weak self] event in self?.noteLink(event, socket: name) }
+        let outbound = !socket.connectedEndpoints.isEmpty
+        socket.monitor?.observe { [weak self] event in self?.noteLink(event, socket: name, outbound: outbound) }
     }
 
     /// Reports a sequenced subscriber's gaps and recoveries (and its socket).
@@ -53,7 +54,7 @@ public final class HealthReporter: Sendable {
         watch(subscriber.socket, as: name)
     }
 
-    private func noteLink(_ event: SocketMonitor.Event, socket: String) {
+    private func noteLink(_ event: SocketMonitor.Event, socket: String, outbound: Bool) {
         // Connection attempts that are merely delayed are noise; everything else is history.
         guard event.kind != .connectDelayed, event.kind != .monitorStopped, event.kind != .listening else { return }
         var link = Agor_Bus_V1_LinkEvent()
@@ -61,6 +62,7 @@ public final class HealthReporter: Sendable {
         link.kind = event.kind.rawValue
         link.endpoint = event.endpoint
         link.peer = event.peer
+        link.outbound = outbound
         link.timeUs = Int64(event.time.timeIntervalSince1970 * 1_000_000)
         state.withLock { s in
             if s.links.count < HealthReporter.maxLinkEventsPerHeartbeat { s.links.append(link) } else { s.linksNotReported += 1 }

@@ -102,10 +102,11 @@ public final class ServiceRuntime: Sendable {
         return client
     }
 
-    /// Serves until SIGTERM/SIGINT, then closes the sockets and the database.
-    public func run() async throws {
+    /// Serves until SIGTERM/SIGINT, then closes the sockets and the database. `services` run beside
+    /// the Bus endpoints in the same group (an HTTP listener, say) and stop with them.
+    public func run(alongside services: [any Service] = []) async throws {
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: BusEndpointsService(runtime: self))],
+            services: [.init(service: BusEndpointsService(runtime: self))] + services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         logger.info("serving", metadata: ["bus.rpc": "\(server.endpoint)", "bus.pub": "\(publisher.endpoint)", "bus.pid": "\(getpid())"])

@@ -46,9 +46,11 @@ public final class SocketMonitor: Sendable {
         let observers = self.observers
         drain = Task { [messages = pair.messages] in
             var peers: [UInt32: String] = [:]
+            var bound: Set<String> = []
             for await message in messages {
                 guard var event = SocketMonitor.parse(message) else { continue }
-                SocketMonitor.resolvePeer(&event, peers: &peers)
+                if event.kind == .listening || event.kind == .accepted { bound.insert(event.endpoint) }
+                SocketMonitor.resolvePeer(&event, peers: &peers, bound: bound)
                 continuation.yield(event)
                 for observer in observers.withLock({ $0 }) { observer(event) }
             }
@@ -64,7 +66,8 @@ public final class SocketMonitor: Sendable {
 
     /// Fills `peer`: for accepted connections libzmq gives the descriptor, which getpeername turns
     /// into an address remembered until the descriptor closes; connect-side events name the peer.
-    static func resolvePeer(_ event: inout Event, peers: inout [UInt32: String]) {
+    /// `bound`: endpoints this socket listens on; their handshake events cannot name one peer.
+    static func resolvePeer(_ event: inout Event, peers: inout [UInt32: String], bound: Set<String> = []) {
         switch event.kind {
         case .accepted:
             let peer = peerAddress(fd: Int32(bitPattern: event.value))
@@ -74,7 +77,7 @@ public final class SocketMonitor: Sendable {
             if let peer = peers[event.value] {
                 event.peer = peer
                 if event.kind == .disconnected || event.kind == .closed { peers[event.value] = nil }
-            } else {
+            } else if !bound.contains(event.endpoint) {
                 event.peer = connectedPeer(event.endpoint)
             }
         case .connected, .connectDelayed, .connectRetried:

@@ -114,7 +114,7 @@ final class AgorHome: @unchecked Sendable {
         return false
     }
 
-    static func freePortBase() -> Int { LoopbackPorts.freeBase(count: 8) }
+    static func freePortBase() -> Int { LoopbackPorts.freeBase(count: 12) }
 
     func cleanUp() {
         for child in children where child.isRunning {

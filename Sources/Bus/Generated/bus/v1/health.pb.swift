@@ -113,6 +113,9 @@ public nonisolated struct Agor_Bus_V1_LinkEvent: Sendable {
 
   public var timeUs: Int64 = 0
 
+  /// the socket connects out (a client or subscriber): its disconnects
+  public var outbound: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -426,7 +429,7 @@ nonisolated extension Agor_Bus_V1_SocketStats: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Agor_Bus_V1_LinkEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LinkEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}socket\0\u{1}kind\0\u{1}endpoint\0\u{1}peer\0\u{3}time_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}socket\0\u{1}kind\0\u{1}endpoint\0\u{1}peer\0\u{3}time_us\0\u{1}outbound\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -439,6 +442,7 @@ nonisolated extension Agor_Bus_V1_LinkEvent: SwiftProtobuf.Message, SwiftProtobu
       case 3: try { try decoder.decodeSingularStringField(value: &self.endpoint) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.peer) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.timeUs) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.outbound) }()
       default: break
       }
     }
@@ -460,6 +464,9 @@ nonisolated extension Agor_Bus_V1_LinkEvent: SwiftProtobuf.Message, SwiftProtobu
     if self.timeUs != 0 {
       try visitor.visitSingularInt64Field(value: self.timeUs, fieldNumber: 5)
     }
+    if self.outbound != false {
+      try visitor.visitSingularBoolField(value: self.outbound, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -469,6 +476,7 @@ nonisolated extension Agor_Bus_V1_LinkEvent: SwiftProtobuf.Message, SwiftProtobu
     if lhs.endpoint != rhs.endpoint {return false}
     if lhs.peer != rhs.peer {return false}
     if lhs.timeUs != rhs.timeUs {return false}
+    if lhs.outbound != rhs.outbound {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

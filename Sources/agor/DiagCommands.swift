@@ -1,0 +1,134 @@
+import AgorCLI
+import AgorKit
+import ArgumentParser
+import Bus
+import Diagnostics
+import Foundation
+
+/// `agor diag ...`: the Diagnostics collector's figures for people and scripts.
+struct DiagCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diag", abstract: "Health of every service and link, from the Diagnostics collector.",
+        subcommands: [Summary.self, ServiceDetail.self, Histograms.self, Links.self, Series.self, Top.self])
+
+    static let program = "agor diag"
+
+    struct Summary: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One line per service: health, rates, latency, drops, reconnects.")
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            try await options.withSession(service: DiagnosticsService.name, program: DiagCommand.program) { session in
+                let figures = try await session.call("diag.summary", Agor_Diagnostics_V1_SummaryRequest(), as: Agor_Diagnostics_V1_Figures.self)
+                if session.json { Terminal.printJSON(figures) } else { print(DiagView.table(figures), terminator: "") }
+            }
+        }
+    }
+
+    struct ServiceDetail: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "service", abstract: "One service in detail: methods, sockets, subscribers, recent links.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The service.") var service: String
+
+        func run() async throws {
+            try await options.withSession(service: DiagnosticsService.name, program: DiagCommand.program) { session in
+                var request = Agor_Diagnostics_V1_ServiceRequest()
+                request.service = service
+                let reply = try await session.call("diag.service", request, as: Agor_Diagnostics_V1_ServiceReply.self)
+                if session.json { Terminal.printJSON(reply) } else { print(DiagView.detail(reply), terminator: "") }
+            }
+        }
+    }
+
+    struct Histograms: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Request latency per method: p50, p90, p99, p99.9, max.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The service.") var service: String
+        @Option(help: "One method only.") var method: String = ""
+        @Option(help: "The last N seconds (1-60); 0 = since the collector started.") var window: UInt32 = 0
+
+        func run() async throws {
+            try await options.withSession(service: DiagnosticsService.name, program: DiagCommand.program) { session in
+                var request = Agor_Diagnostics_V1_HistogramsRequest()
+                request.service = service
+                request.method = method
+                request.windowS = window
+                let reply = try await session.call("diag.histograms", request, as: Agor_Diagnostics_V1_HistogramsReply.self)
+                if session.json { Terminal.printJSON(reply) } else { print(DiagView.methods(reply.methods), terminator: "") }
+            }
+        }
+    }
+
+    struct Links: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reconnection history: connects, disconnects, retries, handshake failures.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The service (default: every service).") var service: String = ""
+        @Option(help: "At most this many, newest last (1-5000).") var limit: UInt32 = 50
+
+        func run() async throws {
+            try await options.withSession(service: DiagnosticsService.name, program: DiagCommand.program) { session in
+                var request = Agor_Diagnostics_V1_LinksRequest()
+                request.service = service
+                request.limit = limit
+                let reply = try await session.call("diag.links", request, as: Agor_Diagnostics_V1_LinksReply.self)
+                if session.json { Terminal.printJSON(reply) } else { print(DiagView.links(reply.links), terminator: "") }
+            }
+        }
+    }
+
+    struct Series: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One figure over time: the last hour at 1 s, or the last week at 1 min.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The service.") var service: String
+        @Argument(help: "requests_per_s, errors_per_s, p99_us, dropped_events, reconnects, max_fill or up.") var metric: String
+        @Flag(help: "One point per minute (kept a week) instead of per second (kept an hour).") var minutes = false
+
+        func run() async throws {
+            try await options.withSession(service: DiagnosticsService.name, program: DiagCommand.program) { session in
+                var request = Agor_Diagnostics_V1_SeriesRequest()
+                request.service = service
+                request.metric = metric
+                request.resolution = minutes ? .minute : .second
+                let reply = try await session.call("diag.series", request, as: Agor_Diagnostics_V1_SeriesReply.self)
+                if session.json { Terminal.printJSON(reply); return }
+                for point in reply.points { print("\(Terminal.time(point.timeUs))  \(point.value)") }
+            }
+        }
+    }
+
+    struct Top: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A live view of every service and link, redrawn in place as the collector pushes figures.")
+        @OptionGroup var options: ClientOptions
+        @Option(help: "Stop after this many frames (0 = until Ctrl-C).") var frames: Int = 0
+
+        func run() async throws {
+            try await guarded(program: DiagCommand.program) {
+                let session = try options.connect(service: DiagnosticsService.name)
+                defer { Task { await session.close() } }
+                let watch = try DiagWatch(client: session.client)
+                let interactive = isatty(STDOUT_FILENO) == 1 && !options.json
+                var shown = 0
+                var recent: [String] = []
+                for await item in watch.items {
+                    switch item {
+                    case .figures(let figures):
+                        if options.json {
+                            Terminal.printJSON(figures)
+                        } else {
+                            // Home + clear on a terminal; a plain separator when piped.
+                            let frame = DiagView.table(figures) + (recent.isEmpty ? "" : "\nrecent:\n" + recent.suffix(8).joined(separator: "\n") + "\n")
+                            print(interactive ? "\u{1B}[H\u{1B}[2J" + frame : frame + "--", terminator: interactive ? "" : "\n")
+                        }
+                        fflush(nil)
+                        shown += 1
+                        if frames > 0 && shown >= frames { await watch.close(); return }
+                    case .note(let line):
+                        recent.append(line)
+                        if recent.count > 100 { recent.removeFirst(50) }
+                    }
+                }
+                throw Failure(.unavailable, "the diagnostics stream ended")
+            }
+        }
+    }
+}
