@@ -142,6 +142,8 @@ let package = Package(
                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "BttaskTests", dependencies: ["Bus", "btmsg", "bttask", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                     .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .testTarget(name: "DiagnosticsTests", dependencies: ["Bus", "Diagnostics", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
+                                                        .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "IntegrationTests", dependencies: ["Bus", "AgorKit", "btmsg", "bttask",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),
     ],

@@ -91,6 +91,9 @@ public final class DiagnosticsService: Sendable {
         tasks.withLock { $0 = started }
     }
 
+    /// Frames on a heartbeat topic that were not a heartbeat of the service at that endpoint.
+    public var rejectedHeartbeats: Int { listener.withLock { $0 }?.rejectedCount ?? 0 }
+
     public func stop() async {
         for task in tasks.withLock({ $0 }) { task.cancel() }
         journal.finish()

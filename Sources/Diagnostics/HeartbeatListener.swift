@@ -41,8 +41,8 @@ final class HeartbeatListener: Sendable {
             }
             started.append(Task { [self] in
                 for await message in socket.messages {
-                    let beats = HeartbeatListener.decode(message)
-                    if beats.isEmpty { rejected.add(1, ordering: .relaxed) }
+                    let (beats, invalid) = HeartbeatListener.decode(message)
+                    if invalid > 0 { rejected.add(invalid, ordering: .relaxed) }
                     for beat in beats {
                         guard beat.service == service else { rejected.add(1, ordering: .relaxed); continue }
                         onHeartbeat(service, beat)
@@ -56,21 +56,21 @@ final class HeartbeatListener: Sendable {
     /// Frames received that were not a heartbeat of the service at that endpoint.
     var rejectedCount: Int { rejected.load(ordering: .relaxed) }
 
-    /// The heartbeats in [topic, envelope (KIND_LIVE), Heartbeat] (or a batch frame of them, when
-    /// several were queued together); empty when the frames are anything else.
-    static func decode(_ message: ReceivedMessage) -> [Agor_Bus_V1_Heartbeat] {
-        guard message.frameCount == 3, message.frame(0) == Array(HealthReporter.topic.utf8) else { return [] }
+    /// The heartbeats in [topic, envelope (KIND_LIVE), Heartbeat], or in a batch frame of them (when
+    /// several were queued together), and how many items were something else.
+    static func decode(_ message: ReceivedMessage) -> (beats: [Agor_Bus_V1_Heartbeat], rejected: Int) {
+        guard message.frameCount == 3, message.frame(0) == Array(HealthReporter.topic.utf8) else { return ([], 1) }
         var beats: [Agor_Bus_V1_Heartbeat] = []
-        var valid = true
+        var rejected = 0
         let wellFormed = EventFrame.forEach(in: message) { envelopeBytes, body in
-            guard valid, let envelope = try? Envelope(serializedBytes: Array(envelopeBytes)), envelope.kind == .live,
+            guard let envelope = try? Envelope(serializedBytes: Array(envelopeBytes)), envelope.kind == .live,
                   let beat = try? Agor_Bus_V1_Heartbeat(serializedBytes: Array(body)), !beat.service.isEmpty else {
-                valid = false
+                rejected += 1
                 return
             }
             beats.append(beat)
         }
-        return wellFormed && valid ? beats : []
+        return wellFormed ? (beats, rejected) : ([], 1)
     }
 
     static func linkEvent(_ event: SocketMonitor.Event, socket: String) -> Agor_Bus_V1_LinkEvent? {
