@@ -32,8 +32,16 @@ import Testing
         #expect(throws: ConfigError.self) { try BusConfig.parse("[services.x]\nrpc = \"http://x\"\npub = \"tcp://a:1\"") }
         #expect(throws: ConfigError.self) { try BusConfig.parse("[bus]\nmax_message_size = -5") }
         #expect(throws: TOMLError.self) { try BusConfig.parse("[bus\n") }
+        #expect(throws: ConfigError.self) { try BusConfig.parse("[bus]\nheartbeat_ms = 5") }
+        #expect(throws: ConfigError.self) { try BusConfig.parse("[bus]\nheartbeat_ms = \"fast\"") }
+        #expect(throws: ConfigError.self) { try BusConfig.parse("[bus]\ninstrumentation = \"yes\"") }
+        #expect(throws: ConfigError.self) { try BusConfig.parse("[services.d]\nrpc = \"tcp://a:1\"\npub = \"tcp://a:2\"\nhttp = \"nonsense\"") }
+        #expect(throws: ConfigError.self) { try BusConfig.parse("[services.d]\nrpc = \"tcp://a:1\"\npub = \"tcp://a:2\"\nhttp = \"127.0.0.1:70000\"") }
+        #expect(try BusConfig.parse("[bus]\ninstrumentation = false\nheartbeat_ms = 250").instrumentation == false)
         var config = BusConfig()
-        config.services = [.init(name: "echo", rpc: "tcp://10.0.0.1:1", pub: "tcp://10.0.0.1:2")]
+        config.heartbeatMilliseconds = 250
+        config.services = [.init(name: "echo", rpc: "tcp://10.0.0.1:1", pub: "tcp://10.0.0.1:2"),
+                           .init(name: "diagnostics", rpc: "tcp://10.0.0.1:3", pub: "tcp://10.0.0.1:4", http: .init(host: "::1", port: 9768))]
         #expect(try BusConfig.parse(config.render()) == config)
     }
 
