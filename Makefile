@@ -5,7 +5,7 @@ PY_PACKAGES := pyzmq "protobuf>=4.21,<5"
 SWIFT ?= swift
 AGOR := .build/debug/agor
 
-.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask clean
+.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics clean
 
 # Installs only what is missing (apt-get update once, then install).
 deps:
@@ -42,5 +42,8 @@ bench-btmsg: build-release
 bench-bttask: build-release
 	bash scripts/bench-bttask.sh
 
+bench-diagnostics: build-release
+	bash scripts/bench-diagnostics.sh
+
 clean:
-	rm -rf .build Benchmarks/c/bin
+	rm -rf .build Benchmarks/c/bin clients/c/bin clients/c/gen
