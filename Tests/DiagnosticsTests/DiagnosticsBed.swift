@@ -7,9 +7,9 @@ import SwiftProtobuf
 
 /// The collector and an instrumented `echo` service in this process, each with its own Bus runtime
 /// (own context, ZAP, sockets, SQLite file) over real tcp + CURVE, on a temporary home whose
-/// heartbeat interval is 100 ms. echo has a `test.sleep` method that waits the milliseconds in its body.
+/// heartbeat interval is 200 ms. echo has a `test.sleep` method that waits the milliseconds in its body.
 final class DiagnosticsBed: Sendable {
-    static let heartbeatMs = 100
+    static let heartbeatMs = 200
     let home: Home
     let echo: ServiceRuntime
     let collectorRuntime: ServiceRuntime
