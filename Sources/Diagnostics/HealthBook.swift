@@ -1,6 +1,5 @@
 import Bus
 import Foundation
-import Histogram
 import Synchronization
 
 /// What the collector knows about every service: its last heartbeat, health (up, down, unknown),
@@ -174,9 +173,9 @@ final class HealthBook: Sendable {
 
     /// All methods of a service over the last `seconds` (at most 60), merged.
     static func recentLatency(_ record: Record, nowUs: Int64, seconds: Int64 = LatencyWindow.recentSeconds) -> Agor_Diagnostics_V1_Percentiles {
-        var histogram = LatencyWindow.makeHistogram()
-        for window in record.methods.values { window.mergeRecent(into: &histogram, nowUs: nowUs, seconds: seconds) }
-        return LatencyWindow.percentiles(of: histogram)
+        var values = RecentValues()
+        for window in record.methods.values { window.mergeRecent(into: &values, nowUs: nowUs, seconds: seconds) }
+        return values.percentiles()
     }
 
     /// How full a socket's fullest queue is, 0...1.

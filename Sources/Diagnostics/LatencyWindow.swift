@@ -38,21 +38,21 @@ struct LatencyWindow: Sendable {
             figures.latency = LatencyWindow.percentiles(of: total)
             return figures
         }
-        var merged = LatencyWindow.makeHistogram()
-        let cutoff = nowUs - seconds * 1_000_000
+        var merged = RecentValues()
+        let cutoff = nowUs - min(seconds, LatencyWindow.recentSeconds) * 1_000_000
         for entry in recent where entry.timeUs >= cutoff {
-            LatencyWindow.record(entry.latency, into: &merged)
+            merged.add(entry.latency)
             figures.count += entry.latency.count
             figures.errors += entry.latency.errors
         }
-        figures.latency = LatencyWindow.percentiles(of: merged)
+        figures.latency = merged.percentiles()
         return figures
     }
 
-    /// Adds the last `seconds` (at most 60) of this method to `histogram`.
-    func mergeRecent(into histogram: inout Histogram<UInt64>, nowUs: Int64, seconds: Int64 = LatencyWindow.recentSeconds) {
+    /// Adds the last `seconds` (at most 60) of this method to `values`.
+    func mergeRecent(into values: inout RecentValues, nowUs: Int64, seconds: Int64 = LatencyWindow.recentSeconds) {
         let cutoff = nowUs - min(seconds, LatencyWindow.recentSeconds) * 1_000_000
-        for entry in recent where entry.timeUs >= cutoff { LatencyWindow.record(entry.latency, into: &histogram) }
+        for entry in recent where entry.timeUs >= cutoff { values.add(entry.latency) }
     }
 
     static func record(_ latency: Agor_Bus_V1_MethodLatency, into histogram: inout Histogram<UInt64>) {
@@ -72,6 +72,46 @@ struct LatencyWindow: Sendable {
         p.p999Us = histogram.valueAtPercentile(99.9)
         p.maxUs = histogram.max
         p.meanUs = histogram.mean
+        return p
+    }
+}
+
+/// Interval snapshots merged without building a histogram: their values are already HdrHistogram
+/// bucket values, so sorting the (value, count) pairs and walking the counts gives the same
+/// percentiles as a merged histogram would, for a fraction of the work (no counts array to size).
+struct RecentValues {
+    private var pairs: [(value: UInt64, count: UInt64)] = []
+
+    mutating func add(_ latency: Agor_Bus_V1_MethodLatency) {
+        for (value, count) in zip(latency.valuesUs, latency.counts) where value > 0 && count > 0 {
+            pairs.append((min(value, 3_600_000_000), min(count, UInt64(UInt32.max))))
+        }
+    }
+
+    func percentiles() -> Agor_Diagnostics_V1_Percentiles {
+        var p = Agor_Diagnostics_V1_Percentiles()
+        guard !pairs.isEmpty else { return p }
+        let sorted = pairs.sorted { $0.value < $1.value }
+        let total = sorted.reduce(UInt64(0)) { $0 + $1.count }
+        var sum = 0.0
+        for pair in sorted { sum += Double(pair.value) * Double(pair.count) }
+        p.count = total
+        p.meanUs = sum / Double(total)
+        p.maxUs = sorted.last!.value
+        // The smallest value with at least `percentile` of the counts at or below it.
+        func at(_ percentile: Double) -> UInt64 {
+            let wanted = max(1, UInt64((percentile / 100 * Double(total)).rounded(.up)))
+            var seen: UInt64 = 0
+            for pair in sorted {
+                seen += pair.count
+                if seen >= wanted { return pair.value }
+            }
+            return sorted.last!.value
+        }
+        p.p50Us = at(50)
+        p.p90Us = at(90)
+        p.p99Us = at(99)
+        p.p999Us = at(99.9)
         return p
     }
 }
