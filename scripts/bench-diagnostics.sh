@@ -4,12 +4,12 @@
 #   with:    [bus] instrumentation = true (heartbeats, latency histograms, socket monitors) and the
 #            Diagnostics collector running beside btmsg;
 #   without: [bus] instrumentation = false and no collector.
-# A B A B ..., RUNS of each (default 6), each on a fresh home; medians compared. Last line:
+# A B A B ..., RUNS of each (default 10), each on a fresh home; medians compared. Last line:
 #   {"bench":"diagnostics","with":A,"without":B,"overhead_pct":P}
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-40000}
-RUNS=${RUNS:-6}
+RUNS=${RUNS:-10}
 [ -x .build/release/agor ] && [ -x .build/release/btmsg-bench ] || swift build -c release --product agor >&2
 [ -x .build/release/btmsg-bench ] || swift build -c release --product btmsg-bench >&2
 AGOR=.build/release/agor
@@ -24,6 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 out="$work/results.jsonl"
+
+ticks() { local total=0; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 
 run() {  # with|without
   local mode=$1 home="$work/home-$1-$RANDOM"
@@ -40,10 +42,26 @@ run() {  # with|without
   if [ "$mode" = with ]; then
     "$AGOR" serve diagnostics --home "$home" >"$work/diagnostics.log" 2>&1 &
     pids+=($!)
+    # Measure the steady state: start the load once the collector has heard btmsg's heartbeat.
+    for _ in $(seq 100); do
+      "$AGOR" diag summary --home "$home" --json --timeout 1 2>/dev/null | grep -q '"service":"btmsg","health":"SERVICE_HEALTH_UP"' && break
+      sleep 0.1
+    done
+  else
+    sleep 1  # the same settling time for btmsg
   fi
-  "$LOAD" "$home" 1 16 "$N" | python3 -c "
-import json, sys
-row = json.loads(sys.stdin.readline()); row['mode'] = '$mode'; print(json.dumps(row))" | tee -a "$out"
+  # CPU time (user + system, clock ticks) the services used during the load, from /proc.
+  local before=$(ticks "${pids[@]}") btmsg_before=$(ticks "${pids[0]}")
+  "$LOAD" "$home" 1 16 "$N" >"$work/row.json"
+  local after=$(ticks "${pids[@]}") btmsg_after=$(ticks "${pids[0]}")
+  python3 - "$work/row.json" "$mode" "$N" $((btmsg_after - btmsg_before)) $((after - before)) <<'PY' | tee -a "$out"
+import json, os, sys
+row = json.load(open(sys.argv[1])); n = int(sys.argv[3]); hz = os.sysconf("SC_CLK_TCK")
+row["mode"] = sys.argv[2]
+row["btmsg_cpu_us_per_msg"] = round(int(sys.argv[4]) / hz / n * 1e6, 1)
+row["services_cpu_us_per_msg"] = round(int(sys.argv[5]) / hz / n * 1e6, 1)
+print(json.dumps(row))
+PY
   if [ "$mode" = with ]; then
     # The collector saw btmsg's requests: the figures it reports are real.
     "$AGOR" diag summary --home "$home" --json | python3 -c "
@@ -66,6 +84,11 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 def med(mode):
     return statistics.median([r["msgs_per_s"] for r in rows if r.get("mode") == mode])
+def cpu(mode):
+    return statistics.median([r["services_cpu_us_per_msg"] for r in rows if r.get("mode") == mode])
+print(json.dumps({"bench": "diagnostics-cpu", "services_cpu_us_per_msg_with": cpu("with"),
+                  "services_cpu_us_per_msg_without": cpu("without"),
+                  "cpu_overhead_pct": round((cpu("with") - cpu("without")) / cpu("without") * 100, 2)}))
 a, b = med("with"), med("without")
 print(json.dumps({"bench": "diagnostics", "with": round(a), "without": round(b), "overhead_pct": round((b - a) / b * 100, 2)}))
 PY
