@@ -78,11 +78,20 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
-        .target(name: "Gateway", dependencies: ["Bus"]),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Bus", "btmsg", "bttask", "Diagnostics",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
         .target(
             name: "AgorKit",
             dependencies: [
-                "Bus", "btmsg", "bttask", "Diagnostics",
+                "Bus", "btmsg", "bttask", "Diagnostics", "Gateway",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -30,7 +30,9 @@ public struct HomeSetup {
             for name in ServiceCatalog.names {
                 var endpoints = BusConfig.ServiceEndpoints(name: name, rpc: "tcp://\(host):\(port)", pub: "tcp://\(host):\(port + 1)")
                 port += 2
-                if ServiceCatalog.withHTTP.contains(name) {
+                if let wellKnown = ServiceCatalog.defaultHTTPPorts[name], portBase == 9760 {
+                    endpoints.http = BusConfig.HTTPAddress(host: "127.0.0.1", port: wellKnown)
+                } else if ServiceCatalog.withHTTP.contains(name) {
                     // HTTP stays on loopback unless the operator changes it.
                     endpoints.http = BusConfig.HTTPAddress(host: "127.0.0.1", port: port)
                     port += 1
@@ -69,7 +71,9 @@ public struct HomeSetup {
         for name in missing {
             text += "\n[services.\(name)]\nrpc = \"tcp://\(host):\(port)\"\npub = \"tcp://\(host):\(port + 1)\"\n"
             port += 2
-            if ServiceCatalog.withHTTP.contains(name) {
+            if let wellKnown = ServiceCatalog.defaultHTTPPorts[name], portBase == 9760, !ports.contains(wellKnown) {
+                text += "http = \"127.0.0.1:\(wellKnown)\"\n"
+            } else if ServiceCatalog.withHTTP.contains(name) {
                 text += "http = \"127.0.0.1:\(port)\"\n"
                 port += 1
             }
@@ -121,6 +125,36 @@ public struct HomeSetup {
         try keys.write(name: name, to: home.keysFolder)
         try directory.write(Principal(name: name, kind: .agent, publicKey: keys.publicKey, groups: [group], role: role))
         return home.secretKeyFile(name)
+    }
+
+    public struct NewUser: Sendable {
+        public var token: String
+        /// The secret key file when one was asked for (`--key`).
+        public var keyFile: URL?
+        public var groupCreated: Bool
+    }
+
+    /// Adds a person who signs in to the Gateway with a bearer token (returned once; only its hash
+    /// is stored). The group is created when it does not exist yet. With `writeKey`, the person's
+    /// key pair is kept for their own CLI use; otherwise the secret key is thrown away.
+    public func addUser(name: String, group: String, role: Role, writeKey: Bool) throws -> NewUser {
+        let directory = Directory(folder: home.directoryFolder)
+        guard Principal.isValidName(name) else {
+            throw DirectoryError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
+        }
+        guard Principal.isValidName(group) else {
+            throw DirectoryError(code: .badGroup, detail: "group names use letters, digits, '-', '_' and '.' (at most 64): \(group)")
+        }
+        guard directory.principal(named: name) == nil else {
+            throw DirectoryError(code: .exists, detail: "a principal named \(name) exists already")
+        }
+        let created = try addGroup(group)
+        let keys = CurveKeyPair.generate()
+        if writeKey { try keys.write(name: name, to: home.keysFolder) }
+        let (token, hash) = GatewayToken.generate()
+        try directory.write(Principal(name: name, kind: .person, publicKey: keys.publicKey, groups: [group], role: role,
+                                      tokenHash: hash))
+        return NewUser(token: token, keyFile: writeKey ? home.secretKeyFile(name) : nil, groupCreated: created)
     }
 
     public func revoke(name: String, reason: String) throws {

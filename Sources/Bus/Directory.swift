@@ -22,6 +22,8 @@ public final class Directory: Sendable {
     public struct Snapshot: Sendable {
         public var byName: [String: Principal] = [:]
         public var byKey: [[UInt8]: Principal] = [:]
+        /// People by the hash of their gateway token (`TokenHash`).
+        public var byTokenHash: [String: Principal] = [:]
         public var groups: [String] = []
         /// Files that could not be read, with the reason (skipped, never fatal).
         public var rejected: [String: String] = [:]
@@ -41,6 +43,7 @@ public final class Directory: Sendable {
 
     public func principal(named name: String) -> Principal? { snapshot.withLock { $0.byName[name] } }
     public func principal(forKey key: [UInt8]) -> Principal? { snapshot.withLock { $0.byKey[key] } }
+    public func principal(forTokenHash hash: String) -> Principal? { snapshot.withLock { $0.byTokenHash[hash] } }
     public var groups: [String] { snapshot.withLock { $0.groups } }
 
     /// Reads every certificate again. Unreadable files are skipped and reported in `rejected`.
@@ -59,6 +62,7 @@ public final class Directory: Sendable {
                 }
                 next.byName[principal.name] = principal
                 next.byKey[principal.publicKey] = principal
+                if !principal.tokenHash.isEmpty { next.byTokenHash[principal.tokenHash] = principal }
             } catch {
                 next.rejected[file] = "\(error)"
                 logger.warning("certificate skipped", metadata: ["directory.file": "\(file)", "directory.error": "\(error)"])

@@ -28,6 +28,19 @@ public enum RandomID {
         return format(high: high, low: low)
     }
 
+    /// Fills `buffer` from the system generator (secrets: tokens, session ids).
+    public static func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        var generator = SystemRandomNumberGenerator()
+        for i in 0..<buffer.count { buffer[i] = UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    /// `count` random bytes as lowercase hex.
+    public static func hexSecret(bytes count: Int) -> String {
+        var bytes = [UInt8](repeating: 0, count: count)
+        bytes.withUnsafeMutableBytes { fill($0) }
+        return bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
     private static func format(high: UInt64, low: UInt64) -> String {
         String(unsafeUninitializedCapacity: 36) { buffer in
             var index = 0

@@ -44,9 +44,10 @@ import Testing
         var service = try it.serve("echo")
         #expect(try await it.waitUntilAnswers("echo"))
         let rpc = try it.client().rpc("echo")
-        // Timeout: each attempt takes 600 ms, the client waits 200 ms per attempt and retries.
+        // Timeout: each attempt takes 600 ms, the client waits 200 ms per attempt and retries (up to
+        // 8 s in all, so that a loaded machine still answers before the request's deadline).
         let slow = try await rpc.call("echo.increment", jsonBytes(["delay_ms": 600]),
-                                      options: .init(timeout: .milliseconds(200), idempotent: true, retries: 10, requestId: "inc-1"))
+                                      options: .init(timeout: .milliseconds(200), idempotent: true, retries: 40, requestId: "inc-1"))
         #expect(json(slow)["value"] as? Int == 1)
         // Restart: the same request id after a kill is answered from the database, not applied again.
         kill(service.processIdentifier, SIGKILL)

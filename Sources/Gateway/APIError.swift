@@ -1,0 +1,53 @@
+import Bus
+import Foundation
+import Hummingbird
+
+/// Every refusal the Gateway answers: JSON `{"error": {"code": "...", "message": "..."}}` with the
+/// status that says what went wrong.
+struct APIError: Error, HTTPResponseError {
+    let status: HTTPResponse.Status
+    let code: String
+    let message: String
+    var headers: HTTPFields = [:]
+
+    static func badRequest(_ message: String) -> APIError { APIError(status: .badRequest, code: "bad_request", message: message) }
+    static let unauthorized = APIError(status: .unauthorized, code: "unauthenticated",
+                                       message: "sign in: send Authorization: Bearer TOKEN, or POST /v1/session from the dashboard")
+    static func forbidden(_ message: String) -> APIError { APIError(status: .forbidden, code: "forbidden", message: message) }
+    static func notFound(_ message: String) -> APIError { APIError(status: .notFound, code: "not_found", message: message) }
+    static func tooLarge(_ message: String) -> APIError { APIError(status: .contentTooLarge, code: "too_large", message: message) }
+    static func tooMany(retryAfter seconds: Int) -> APIError {
+        var error = APIError(status: .tooManyRequests, code: "too_many_requests",
+                             message: "too many wrong tokens from this address; try again in \(seconds) s")
+        error.headers[.retryAfter] = "\(seconds)"
+        return error
+    }
+
+    /// A service's refusal, with the status its code stands for; unreachable services are 503.
+    init(_ error: BusError, service: String) {
+        switch error.errorCode {
+        case .badRequest, .unsupportedVersion: self.init(status: .badRequest, code: "bad_request", message: error.message)
+        case .unauthenticated: self.init(status: .unauthorized, code: "unauthenticated", message: error.message)
+        case .forbidden: self.init(status: .forbidden, code: "forbidden", message: error.message)
+        case .notFound: self.init(status: .notFound, code: "not_found", message: error.message)
+        case .conflict: self.init(status: .conflict, code: "conflict", message: error.message)
+        case .tooLarge: self.init(status: .contentTooLarge, code: "too_large", message: error.message)
+        case .unavailable, .timeout:
+            self.init(status: .serviceUnavailable, code: "unavailable", message: "\(service) is not answering: \(error.message)")
+        default: self.init(status: .internalServerError, code: "internal", message: error.message)
+        }
+    }
+
+    init(status: HTTPResponse.Status, code: String, message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    func response(from request: Request, context: some Hummingbird.RequestContext) throws -> Response {
+        var headers = self.headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        let body = try JSONSerialization.data(withJSONObject: ["error": ["code": code, "message": message]], options: [.sortedKeys])
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

@@ -1,0 +1,67 @@
+import Bus
+import Foundation
+import Hummingbird
+import SwiftProtobuf
+
+/// REST to Bus: a JSON body (plus path and query parameters) becomes the method's protobuf request
+/// (field names as in proto/, unknown fields refused), the call goes to the service on behalf of the
+/// signed-in person, and the protobuf reply comes back as JSON. Service refusals keep their meaning
+/// (`APIError(BusError)`).
+struct BusBridge: Sendable {
+    let clients: [String: RPCClient]
+
+    static let encoding: JSONEncodingOptions = {
+        var options = JSONEncodingOptions()
+        options.preserveProtoFieldNames = true
+        options.alwaysPrintInt64sAsNumbers = true
+        return options
+    }()
+
+    static func json(_ message: some SwiftProtobuf.Message, status: HTTPResponse.Status = .ok) throws -> Response {
+        let text = try message.jsonString(options: encoding)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// Builds a request message from the body (a JSON object, or nothing) with `fields` laid over it.
+    static func decode<T: SwiftProtobuf.Message>(_ type: T.Type, body: ByteBuffer?, fields: [String: Any]) throws -> T {
+        var object: [String: Any] = [:]
+        if let body, body.readableBytes > 0 {
+            guard let parsed = try? JSONSerialization.jsonObject(with: Data(buffer: body)), let dictionary = parsed as? [String: Any] else {
+                throw APIError.badRequest("the body must be a JSON object")
+            }
+            object = dictionary
+        }
+        for (key, value) in fields { object[key] = value }
+        let data = try JSONSerialization.data(withJSONObject: object)
+        do {
+            return try T(jsonUTF8Data: data, options: JSONDecodingOptions())
+        } catch {
+            throw APIError.badRequest("not a valid \(T.protoMessageName) (fields as in proto/, snake_case): \(error)")
+        }
+    }
+
+    /// Query parameters as JSON values: true/false and integers typed, the rest strings.
+    static func fields(of query: [(String, String)]) -> [String: Any] {
+        var fields: [String: Any] = [:]
+        for (key, value) in query {
+            if value == "true" { fields[key] = true } else if value == "false" { fields[key] = false } else if let n = Int64(value), String(n) == value {
+                fields[key] = n
+            } else { fields[key] = value }
+        }
+        return fields
+    }
+
+    /// Calls `method` of `service` for `person` and returns the reply.
+    func call<R: SwiftProtobuf.Message>(_ service: String, _ method: String, _ request: some SwiftProtobuf.Message, as type: R.Type,
+                                        for person: Principal, idempotent: Bool = false) async throws -> R {
+        guard let client = clients[service] else { throw APIError(status: .serviceUnavailable, code: "unavailable", message: "\(service) is not configured") }
+        do {
+            return try await client.call(method, request, as: type,
+                                         options: .init(timeout: .seconds(10), idempotent: idempotent, onBehalfOf: person.name))
+        } catch let error as BusError {
+            throw APIError(error, service: service)
+        }
+    }
+}
