@@ -33,7 +33,7 @@ public struct BusEvent: Sendable, Equatable {
         return p
     }
 
-    init?(packed: Agor_Bus_V1_PackedEvent) {
+    public init?(packed: Agor_Bus_V1_PackedEvent) {
         guard let e = try? Envelope(serializedBytes: Array(packed.envelope)), e.kind == .event else { return nil }
         self.init(envelope: e, body: Array(packed.body))
     }

@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import Synchronization
 
@@ -19,6 +20,7 @@ public final class GatewayService: Sendable {
     let authenticator: Authenticator
     let bridge: BusBridge
     let sessions: SessionStore
+    let hub: StreamHub
 
     public static func run(home: Home) async throws {
         let runtime = try ServiceRuntime(name: name, home: home) { GatewaySchema.register(in: &$0) }
@@ -39,6 +41,7 @@ public final class GatewayService: Sendable {
         bridge = BusBridge(clients: clients)
         sessions = SessionStore(database: runtime.database)
         authenticator = Authenticator(directory: runtime.directory, sessions: sessions, throttle: SignInThrottle())
+        hub = try StreamHub(runtime: runtime, bridge: bridge)
     }
 
     /// The router: public routes, sign-in, and the API behind `AuthMiddleware`.
@@ -68,13 +71,40 @@ public final class GatewayService: Sendable {
             headers[.setCookie] = "\(SessionStore.cookieName)=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
             return Response(status: .noContent, headers: headers)
         }
+        // Reached without a WebSocket upgrade (or when the upgrade was refused): say why.
+        router.get("/v1/stream") { request, context -> Response in
+            let person = try context.requirePerson()
+            _ = try StreamRequest.parse(query: GatewayService.query(of: request.uri.description), person: person)
+            throw APIError.badRequest("/v1/stream is a WebSocket: send the upgrade headers")
+        }
         APIRoutes(bridge: bridge).register(on: router)
         return router
     }
 
     func application(host: String, port: Int) -> some ApplicationProtocol {
-        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "agor-gateway"),
-                    logger: runtime.logger)
+        let (authenticator, hub, bridge, directory) = (self.authenticator, self.hub, self.bridge, runtime.directory)
+        return Application(
+            router: router(),
+            server: .http1WebSocketUpgrade(configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(20))))) { request, channel, _ in
+                // Only a signed-in person with a valid request is upgraded; anything else goes on to the
+                // router, which answers 401, 429, 400 or 403 as JSON.
+                guard request.path?.split(separator: "?").first == "/v1/stream",
+                      let (person, _) = try? await authenticator.authenticate(request.headerFields,
+                                                                              address: channel.remoteAddress?.ipAddress ?? "unknown"),
+                      let ask = try? StreamRequest.parse(query: GatewayService.query(of: request.path ?? ""), person: person) else {
+                    return .dontUpgrade
+                }
+                let session = StreamSession(hub: hub, bridge: bridge, directory: directory, person: person, request: ask)
+                return .upgrade([:]) { inbound, outbound, _ in try await session.run(inbound: inbound, outbound: outbound) }
+            },
+            configuration: .init(address: .hostname(host, port: port), serverName: "agor-gateway"),
+            logger: runtime.logger)
+    }
+
+    static func query(of uri: String) -> [String: String] {
+        var query: [String: String] = [:]
+        for item in URLComponents(string: uri)?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+        return query
     }
 
     static func me(_ person: Principal) throws -> Response {

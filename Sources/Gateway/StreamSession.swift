@@ -1,0 +1,140 @@
+import Bus
+import Foundation
+import HummingbirdWebSocket
+import NIOWebSocket
+
+/// What a client asks of `GET /v1/stream`: which services (default all), which of its groups
+/// (default all), and where to resume (`cursor=STREAM:SEQ,STREAM:SEQ`, as the events it received said).
+struct StreamRequest: Sendable, Equatable {
+    var services: Set<String>
+    var groups: [String]
+    var cursors: [String: UInt64]
+
+    /// The exact stream names the person may receive under this request.
+    var streams: Set<String> {
+        var names: Set<String> = []
+        for group in groups {
+            if services.contains("btmsg") { names.insert("btmsg/\(group)/") }
+            if services.contains("bttask") { names.insert("bttask/\(group)/") }
+        }
+        if services.contains("diagnostics") { names.insert("diag/health") }
+        return names
+    }
+
+    /// Parses and checks the query; throws a 400 or 403 `APIError`.
+    static func parse(query: [String: String], person: Principal) throws -> StreamRequest {
+        let known = Set(StreamHub.servicePrefixes.keys)
+        var services = known
+        if let list = query["services"] {
+            services = Set(list.split(separator: ",").map(String.init))
+            guard !services.isEmpty, services.isSubset(of: known) else {
+                throw APIError.badRequest("services is a comma-separated list of \(known.sorted().joined(separator: ", "))")
+            }
+        }
+        var groups = person.groups
+        if let list = query["groups"] {
+            groups = list.split(separator: ",").map(String.init)
+            for group in groups where !person.isMember(of: group) {
+                throw APIError.forbidden("\(person.name) is not in group \(group.prefix(64))")
+            }
+        }
+        var cursors: [String: UInt64] = [:]
+        if let list = query["cursor"], !list.isEmpty {
+            for item in list.split(separator: ",") {
+                guard let colon = item.lastIndex(of: ":"), let seq = UInt64(item[item.index(after: colon)...]) else {
+                    throw APIError.badRequest("cursor is STREAM:SEQ[,STREAM:SEQ...], as received in the events")
+                }
+                cursors[String(item[..<colon])] = seq
+            }
+        }
+        let request = StreamRequest(services: services, groups: groups, cursors: cursors)
+        for stream in cursors.keys where !request.streams.contains(stream) {
+            throw APIError.forbidden("no stream \(stream.prefix(80)) for \(person.name) in this request")
+        }
+        return request
+    }
+}
+
+/// One WebSocket client of `/v1/stream`: replays what it missed after its cursors (from the
+/// services, on the person's behalf), then sends live events, each once and in order per stream.
+struct StreamSession {
+    /// Close codes of our own (4000-4999 are the application's).
+    static let closeTooSlow: UInt16 = 4008
+    static let closeRevoked: UInt16 = 4003
+
+    let hub: StreamHub
+    let bridge: BusBridge
+    let directory: Directory
+    let person: Principal
+    let request: StreamRequest
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let allowed = request.streams
+        let (client, live) = hub.connect { allowed.contains($0) }
+        defer { hub.disconnect(client) }
+        let hello: [String: Any] = ["type": "hello", "person": person.name, "streams": allowed.sorted()]
+        try await outbound.write(.text(String(decoding: try JSONSerialization.data(withJSONObject: hello, options: [.sortedKeys]), as: UTF8.self)))
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // The client's frames only matter for closing (pings are answered by the library).
+            group.addTask {
+                for try await _ in inbound {}
+                hub.disconnect(client)
+            }
+            group.addTask {
+                var cursors = request.cursors
+                for (stream, cursor) in request.cursors.sorted(by: { $0.key < $1.key }) {
+                    cursors[stream] = try await replay(stream, after: cursor, through: nil, outbound: outbound)
+                }
+                for await event in live {
+                    if client.overflowed.load(ordering: .relaxed) { break }
+                    guard stillAllowed() else {
+                        try await outbound.close(.unknown(StreamSession.closeRevoked), reason: "access revoked")
+                        return
+                    }
+                    let cursor = cursors[event.stream]
+                    if let cursor, event.seq <= cursor { continue }
+                    if let cursor, event.seq > cursor + 1 {
+                        cursors[event.stream] = try await replay(event.stream, after: cursor, through: event.seq - 1, outbound: outbound)
+                    }
+                    try await outbound.write(.text(StreamHub.json(event)))
+                    cursors[event.stream] = event.seq
+                }
+                if client.overflowed.load(ordering: .relaxed) {
+                    try await outbound.close(.unknown(StreamSession.closeTooSlow),
+                                             reason: "too slow: more than \(StreamHub.clientQueueLimit) events queued; reconnect with your cursor")
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Sends the stream's events after `cursor` (up to `through`, or its head) from the service's
+    /// replay; returns the new cursor.
+    private func replay(_ stream: String, after cursor: UInt64, through: UInt64?, outbound: WebSocketOutboundWriter) async throws -> UInt64 {
+        guard let service = StreamHub.servicePrefixes.first(where: { stream.hasPrefix($0.value) })?.key else { return cursor }
+        var position = cursor
+        while through.map({ position < $0 }) ?? true {
+            var ask = Agor_Bus_V1_ReplayRequest()
+            ask.stream = stream
+            ask.afterSeq = position
+            let reply = try await bridge.call(service, "bus.replay", ask, as: Agor_Bus_V1_ReplayReply.self, for: person, idempotent: true)
+            var advanced = false
+            for packed in reply.events {
+                guard let event = BusEvent(packed: packed), event.seq == position + 1 else { continue }
+                if let through, event.seq > through { break }
+                try await outbound.write(.text(StreamHub.json(event)))
+                position = event.seq
+                advanced = true
+            }
+            if !advanced || position >= reply.headSeq { break }
+        }
+        return position
+    }
+
+    private func stillAllowed() -> Bool {
+        guard let now = directory.principal(named: person.name) else { return false }
+        return now.tokenHash == person.tokenHash
+    }
+}
