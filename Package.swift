@@ -155,6 +155,7 @@ let package = Package(
                                                     .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Bus", "Diagnostics", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                         .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .testTarget(name: "GatewayTests", dependencies: ["Bus", "Gateway", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "IntegrationTests", dependencies: ["Bus", "AgorKit", "btmsg", "bttask",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),
     ],

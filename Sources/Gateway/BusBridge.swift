@@ -59,7 +59,7 @@ struct BusBridge: Sendable {
         guard let client = clients[service] else { throw APIError(status: .serviceUnavailable, code: "unavailable", message: "\(service) is not configured") }
         do {
             return try await client.call(method, request, as: type,
-                                         options: .init(timeout: .seconds(10), idempotent: idempotent, onBehalfOf: person.name))
+                                         options: .init(timeout: .seconds(5), idempotent: idempotent, onBehalfOf: person.name))
         } catch let error as BusError {
             throw APIError(error, service: service)
         }

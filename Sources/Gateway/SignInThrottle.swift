@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// Slows down guessing: per client address, wrong tokens within a minute first delay the answer
-/// (doubling from 100 ms after the 5th, at most 2 s), and from the 20th the address is answered 429
+/// (doubling from 100 ms after the 5th, at most 1 s), and from the 20th the address is answered 429
 /// for a minute. A right token does not clear the count (a guesser may hold one of its own).
 final class SignInThrottle: Sendable {
     static let window: Duration = .seconds(60)
@@ -33,7 +33,7 @@ final class SignInThrottle: Sendable {
             all[address] = entry
             if all.count > 100_000 { all = all.filter { now - $0.value.since <= SignInThrottle.window } }
             guard entry.failures > SignInThrottle.slowAfter else { return .zero }
-            return min(.milliseconds(100) * (1 << min(entry.failures - SignInThrottle.slowAfter - 1, 5)), .seconds(2))
+            return min(.milliseconds(100) * (1 << min(entry.failures - SignInThrottle.slowAfter - 1, 5)), .seconds(1))
         }
     }
 }

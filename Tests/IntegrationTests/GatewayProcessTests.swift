@@ -1,0 +1,233 @@
+import AgorKit
+import Bus
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// The Gateway as `agor serve gateway` in front of real btmsg, bttask and diagnostics processes:
+/// people and tokens, sign-in, REST on behalf of the person, refusals with the right status, the
+/// WebSocket stream with resume (a Python client, Tests/Interop/stream_client.py), revocation and
+/// the wrong-token throttle.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct GatewayProcessTests {
+    struct Reply {
+        var status: Int
+        var headers: [String: String]
+        var body: Data
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+    }
+
+    /// No cookie jar: every cookie is sent by hand.
+    static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpShouldSetCookies = false
+        configuration.httpCookieAcceptPolicy = .never
+        return URLSession(configuration: configuration)
+    }()
+
+    static func send(_ method: String, _ url: String, token: String? = nil, cookie: String? = nil,
+                     json: [String: Any]? = nil, raw: Data? = nil) async throws -> Reply {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        request.timeoutInterval = 30
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let cookie { request.setValue(cookie, forHTTPHeaderField: "Cookie") }
+        if let json { request.httpBody = try JSONSerialization.data(withJSONObject: json) }
+        if let raw { request.httpBody = raw }
+        let (data, response) = try await session.data(for: request)
+        let http = response as! HTTPURLResponse
+        var headers: [String: String] = [:]
+        for (key, value) in http.allHeaderFields { headers[String(describing: key).lowercased()] = String(describing: value) }
+        return Reply(status: http.statusCode, headers: headers, body: data)
+    }
+
+    /// Runs the Python stream client; returns its output lines.
+    static func stream(_ url: String, token: String, count: Int) throws -> [String] {
+        try startStream(url, token: token, count: count).finish()
+    }
+
+    final class StreamClient: @unchecked Sendable {
+        let process: Process
+        let lines = Locked<[String]>([])
+        private let reader: Thread
+
+        init(process: Process, out: Pipe) {
+            self.process = process
+            let lines = self.lines
+            reader = Thread {
+                let handle = out.fileHandleForReading
+                var buffer = Data()
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    buffer.append(chunk)
+                    while let newline = buffer.firstIndex(of: 0x0A) {
+                        lines.withLock { $0.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)) }
+                        buffer.removeSubrange(buffer.startIndex...newline)
+                    }
+                }
+            }
+            reader.start()
+        }
+
+        /// Waits (bounded) until the client printed its hello: it is connected and registered.
+        func waitForHello() async -> Bool {
+            for _ in 0..<200 {
+                if lines.withLock({ $0.contains { $0.contains("\"type\":\"hello\"") } }) { return true }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
+
+        func finish() -> [String] {
+            process.waitUntilExit()
+            while !reader.isFinished { usleep(1000) }
+            return lines.withLock { $0 }
+        }
+    }
+
+    static func startStream(_ url: String, token: String, count: Int) throws -> StreamClient {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", AgorHome.packageRoot.appendingPathComponent("Tests/Interop/stream_client.py").path,
+                             url, token, "--count", "\(count)"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return StreamClient(process: process, out: out)
+    }
+
+    static func events(_ lines: [String]) -> [(stream: String, seq: Int, type: String)] {
+        lines.compactMap { line in
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+                  let stream = object["stream"] as? String, let seq = object["seq"] as? Int else { return nil }
+            return (stream, seq, object["type"] as? String ?? "")
+        }
+    }
+
+    func addUser(_ home: AgorHome, _ name: String, group: String, role: String) throws -> String {
+        let result = try AgorHome.run(["user", "add", name, "--group", group, "--role", role, "--home", home.home.root.path])
+        #expect(result.status == 0)
+        let token = String(result.output.split(separator: "\n").last ?? "")
+        #expect(GatewayToken.isWellFormed(token))
+        // Only the hash is kept.
+        let certificate = try String(contentsOf: home.home.directoryFolder.appendingPathComponent("\(name).cert"), encoding: .utf8)
+        #expect(!certificate.contains(token) && certificate.contains(GatewayToken.hash(token)))
+        return token
+    }
+
+    @Test func peopleSignInActInTheirGroupsAndFollowTheStream() async throws {
+        let home = try AgorHome()
+        defer { home.cleanUp() }
+        let ann = try addUser(home, "ann", group: "web", role: "manager")
+        let bob = try addUser(home, "bob", group: "ops", role: "worker")
+        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { _ = try home.serve(service) }
+        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
+        let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
+        let base = "http://\(http)"
+
+        // Public and closed doors.
+        #expect(try await Self.send("GET", base + "/healthz").status == 200)
+        for path in ["/v1/me", "/v1/inbox", "/v1/tasks", "/v1/stream", "/v1/diagnostics/summary"] {
+            let reply = try await Self.send("GET", base + path)
+            #expect(reply.status == 401, "\(path)")
+            #expect(reply.errorCode == "unauthenticated")
+        }
+        let refusedUpgrade = try Self.stream("ws://\(http)/v1/stream", token: "agor_" + String(repeating: "x", count: 43), count: 1)
+        #expect(refusedUpgrade.first?.contains("InvalidStatus") == true || refusedUpgrade.first?.contains("401") == true)
+
+        // Bearer token and session cookie.
+        let me = try await Self.send("GET", base + "/v1/me", token: ann)
+        #expect(me.status == 200)
+        #expect(me.json["name"] as? String == "ann" && me.json["groups"] as? [String] == ["web"] && me.json["role"] as? String == "manager")
+        #expect(try await Self.send("POST", base + "/v1/session", json: ["token": bob + "x"]).status == 401)
+        let signIn = try await Self.send("POST", base + "/v1/session", json: ["token": ann])
+        #expect(signIn.status == 200)
+        let setCookie = try #require(signIn.headers["set-cookie"])
+        #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"))
+        let cookie = String(setCookie.split(separator: ";")[0])
+        #expect(try await Self.send("GET", base + "/v1/me", cookie: cookie).json["name"] as? String == "ann")
+        #expect(try await Self.send("DELETE", base + "/v1/session", cookie: cookie).status == 204)
+        #expect(try await Self.send("GET", base + "/v1/me", cookie: cookie).status == 401)
+
+        // REST on behalf of the person.
+        let channel = try await Self.send("POST", base + "/v1/channels", token: ann, json: ["group": "web", "name": "general", "open": true])
+        #expect(channel.status == 201)
+        let channelId = try #require(channel.json["id"] as? String)
+        let sent = try await Self.send("POST", base + "/v1/messages", token: ann, json: ["channel_id": channelId, "body": "hello web"])
+        #expect(sent.status == 201)
+        let history = try await Self.send("GET", base + "/v1/history?channel_id=\(channelId)&limit=5", token: ann)
+        #expect(String(decoding: history.body, as: UTF8.self).contains("hello web"))
+        // Not in the group: refused by the service, with its status.
+        // (A channel of another group is not shown to exist: 404; acting in another group: 403.)
+        #expect(try await Self.send("GET", base + "/v1/history?channel_id=\(channelId)", token: bob).status == 404)
+        #expect(try await Self.send("POST", base + "/v1/channels", token: bob, json: ["group": "web", "name": "x"]).status == 403)
+        let task = try await Self.send("POST", base + "/v1/tasks", token: ann, json: ["title": "Ship it", "group": "web"])
+        #expect(task.status == 201)
+        let taskJSON = try #require(task.json["task"] as? [String: Any])
+        let taskId = try #require(taskJSON["id"] as? String)
+        let version = try #require(taskJSON["version"] as? Int)
+        #expect(try await Self.send("GET", base + "/v1/tasks/\(taskId)", token: bob).status == 404)
+        let stale = try await Self.send("POST", base + "/v1/tasks/\(taskId)/move", token: ann,
+                                        json: ["expected_version": version + 5, "status": "STATUS_IN_PROGRESS"])
+        #expect(stale.status == 409 && stale.errorCode == "conflict")
+        let moved = try await Self.send("POST", base + "/v1/tasks/\(taskId)/move", token: ann,
+                                        json: ["expected_version": version, "status": "STATUS_IN_PROGRESS"])
+        #expect(moved.status == 200)
+
+        // Bad input.
+        #expect(try await Self.send("POST", base + "/v1/messages", token: ann, raw: Data("nope".utf8)).status == 400)
+        let unknownField = try await Self.send("POST", base + "/v1/messages", token: ann, json: ["channel_id": channelId, "bogus": 1])
+        #expect(unknownField.status == 400 && unknownField.errorCode == "bad_request")
+        let huge = try await Self.send("POST", base + "/v1/messages", token: ann,
+                                       json: ["channel_id": channelId, "body": String(repeating: "x", count: 2 << 20)])
+        #expect(huge.status == 413)
+        #expect(try await Self.send("GET", base + "/v1/stream?groups=ops", token: ann).status == 403)
+        #expect(try await Self.send("GET", base + "/v1/stream?cursor=nonsense", token: ann).status == 400)
+
+        // The stream: one event, cut; more happen; resume from the cursor: each missed one, once, in order.
+        let url = "ws://\(http)/v1/stream?services=btmsg&groups=web"
+        let client = try Self.startStream(url, token: ann, count: 1)
+        #expect(await client.waitForHello())
+        #expect(try await Self.send("POST", base + "/v1/messages", token: ann, json: ["channel_id": channelId, "body": "while connected"]).status == 201)
+        let firstRun = client.finish()
+        #expect(firstRun.first?.contains("\"type\":\"hello\"") == true)
+        let first = try #require(Self.events(firstRun).first)
+        for i in 0..<3 {
+            #expect(try await Self.send("POST", base + "/v1/messages", token: ann, json: ["channel_id": channelId, "body": "missed \(i)"]).status == 201)
+        }
+        let resumed = Self.events(try Self.stream(url + "&cursor=\(first.stream):\(first.seq)", token: ann, count: 3))
+        #expect(resumed.count == 3)
+        #expect(resumed.map(\.seq) == Array((first.seq + 1)...(first.seq + 3)))
+        #expect(resumed.allSatisfy { $0.stream == "btmsg/web/" })
+
+        // A service down: 503.
+        let btmsg = try #require(home.children.first)
+        kill(btmsg.processIdentifier, SIGKILL)
+        btmsg.waitUntilExit()
+        let down = try await Self.send("GET", base + "/v1/inbox", token: ann)
+        #expect(down.status == 503 && down.errorCode == "unavailable")
+
+        // Revoked: refused from the next request.
+        #expect(try AgorHome.run(["revoke", "ann", "--home", home.home.root.path]).status == 0)
+        var refused = false
+        for _ in 0..<50 where !refused {
+            refused = try await Self.send("GET", base + "/v1/me", token: ann).status == 401
+            if !refused { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(refused)
+
+        // Guessing tokens: slowed, then 429 for a while, with Retry-After.
+        var last = Reply(status: 0, headers: [:], body: Data())
+        for i in 0..<25 where last.status != 429 {
+            last = try await Self.send("GET", base + "/v1/me", token: "agor_wrong\(i)")
+        }
+        #expect(last.status == 429)
+        #expect(Int(last.headers["retry-after"] ?? "") ?? 0 > 0)
+        #expect(try await Self.send("GET", base + "/v1/me", token: bob).status == 429)
+    }
+}
