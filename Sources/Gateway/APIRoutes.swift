@@ -10,6 +10,8 @@ import SwiftProtobuf
 /// person (their groups and role decide, in the service). docs/GATEWAY.md has the table.
 struct APIRoutes {
     let bridge: BusBridge
+    /// What `register` added, for the OpenAPI document.
+    let table = Locked<[OpenAPIDocument.Route]>([])
 
     /// A route to a Bus method: the JSON body (POST/PATCH/PUT), the query, and path parameters
     /// (`{name}` in the path → proto field `pathFields[name]`) make the request.
@@ -18,6 +20,11 @@ struct APIRoutes {
         _ service: String, _ busMethod: String, _ requestType: Q.Type, _ replyType: R.Type,
         pathFields: [String: String] = [:], status: HTTPResponse.Status = .ok, idempotent: Bool = false
     ) {
+        let hasBody = method == .post || method == .patch || method == .put
+        table.withLock {
+            $0.append(.init(method: method.rawValue.lowercased(), path: path, summary: "\(busMethod) on \(service)",
+                            requestMessage: hasBody ? Q.protoMessageName : nil, replyMessage: R.protoMessageName, status: Int(status.code)))
+        }
         router.on(RouterPath(path), method: method) { request, context -> Response in
             let person = try context.requirePerson()
             var body: ByteBuffer?

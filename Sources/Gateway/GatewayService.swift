@@ -47,6 +47,7 @@ public final class GatewayService: Sendable {
     /// The router: public routes, sign-in, and the API behind `AuthMiddleware`.
     func router() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
+        router.middlewares.add(JSONErrorMiddleware())
         router.middlewares.add(AuthMiddleware(authenticator: authenticator))
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/v1/me") { _, context -> Response in try GatewayService.me(try context.requirePerson()) }
@@ -77,7 +78,14 @@ public final class GatewayService: Sendable {
             _ = try StreamRequest.parse(query: GatewayService.query(of: request.uri.description), person: person)
             throw APIError.badRequest("/v1/stream is a WebSocket: send the upgrade headers")
         }
-        APIRoutes(bridge: bridge).register(on: router)
+        let api = APIRoutes(bridge: bridge)
+        api.register(on: router)
+        let document = OpenAPIDocument.json(routes: api.table.withLock { $0 })
+        router.get("/openapi.json") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: document)))
+        }
         return router
     }
 
