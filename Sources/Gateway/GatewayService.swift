@@ -50,6 +50,21 @@ public final class GatewayService: Sendable {
         router.middlewares.add(JSONErrorMiddleware())
         router.middlewares.add(AuthMiddleware(authenticator: authenticator))
         router.get("/healthz") { _, _ in "ok\n" }
+        // The dashboard: static files kept as resources, no build step.
+        let dashboard = Bundle.module.resourceURL?.appendingPathComponent("Dashboard")
+        func file(_ name: String, _ type: String) -> (@Sendable (Request, GatewayContext) async throws -> Response) {
+            let data = dashboard.flatMap { try? Data(contentsOf: $0.appendingPathComponent(name)) } ?? Data()
+            return { _, _ in
+                var headers = HTTPFields()
+                headers[.contentType] = type
+                headers[.cacheControl] = "no-cache"
+                headers[.contentSecurityPolicy] = "default-src 'self'; connect-src 'self' ws: wss:"
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            }
+        }
+        router.get("/", use: file("index.html", "text/html; charset=utf-8"))
+        router.get("/dashboard/app.js", use: file("app.js", "text/javascript; charset=utf-8"))
+        router.get("/dashboard/style.css", use: file("style.css", "text/css; charset=utf-8"))
         router.get("/v1/me") { _, context -> Response in try GatewayService.me(try context.requirePerson()) }
         router.post("/v1/session") { [authenticator, sessions] request, context -> Response in
             if let seconds = authenticator.throttle.blockedFor(context.remoteAddress) { throw APIError.tooMany(retryAfter: seconds) }

@@ -263,3 +263,40 @@ struct GatewayOpenAPITests {
         #expect(output.contains("not_a_server_error") && output.contains("response_schema_conformance"))
     }
 }
+
+/// The dashboard in a real browser: headless Chromium (Debian's chromium, installed by `make deps`)
+/// signs in with a token and shows a message and a task move made through the API, without a
+/// reload (Tests/Interop/dashboard_check.py drives it over the DevTools protocol). The screenshot
+/// is kept at .build/dashboard.png.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct DashboardBrowserTests {
+    @Test func theDashboardShowsMessagesAndTaskMovesByPush() async throws {
+        let home = try AgorHome()
+        defer { home.cleanUp() }
+        let result = try AgorHome.run(["user", "add", "ann", "--group", "web", "--role", "manager", "--home", home.home.root.path])
+        let token = String(result.output.split(separator: "\n").last ?? "")
+        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { _ = try home.serve(service) }
+        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
+        let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
+        let channel = try await GatewayProcessTests.send("POST", "http://\(http)/v1/channels", token: token,
+                                                         json: ["group": "web", "name": "general", "open": true])
+        #expect(channel.status == 201)
+
+        let screenshot = AgorHome.packageRoot.appendingPathComponent(".build/dashboard.png")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", AgorHome.packageRoot.appendingPathComponent("Tests/Interop/dashboard_check.py").path,
+                             "http://\(http)", token, screenshot.path]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output)")
+        let checks = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Bool] ?? [:]
+        for check in ["signed_in", "live", "message_seen", "task_seen", "task_moved", "services_shown", "no_reload", "screenshot"] {
+            #expect(checks[check] == true, "\(check)")
+        }
+    }
+}
