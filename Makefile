@@ -29,9 +29,12 @@ up: build
 	$(AGOR) init --home "$$home" >/dev/null || exit 1; \
 	exec $(AGOR) up --home "$$home"
 
+# Suites run one after another: many of them start real service processes, a browser and
+# schemathesis, and on a 2-core machine running them all at once starves the in-process tests
+# past their request deadlines.
 test: deps pydeps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 bench-bus: build-release
 	bash scripts/bench-bus.sh
