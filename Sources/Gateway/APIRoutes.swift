@@ -29,8 +29,8 @@ struct APIRoutes {
             let person = try context.requirePerson()
             var body: ByteBuffer?
             if method == .post || method == .patch || method == .put {
-                do { body = try await request.body.collect(upTo: context.maxUploadSize) } catch {
-                    throw APIError.tooLarge("the body is larger than \(context.maxUploadSize) bytes")
+                do { body = try await request.body.collect(upTo: Gateway.maxBodySize) } catch {
+                    throw APIError.tooLarge("the body is larger than \(Gateway.maxBodySize) bytes")
                 }
             }
             var fields = BusBridge.fields(of: request.uri.queryParameters.map { (String($0.key), String($0.value)) })

@@ -16,7 +16,8 @@ struct GatewayContext: Hummingbird.RequestContext {
         remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
-    var maxUploadSize: Int { Gateway.maxBodySize }
+    /// Project files may be larger than API bodies; the API routes check their own limit.
+    var maxUploadSize: Int { ProjectFiles.maxFileSize }
 
     func requirePerson() throws -> Principal {
         guard let person else { throw APIError.unauthorized }

@@ -93,6 +93,32 @@ public final class GatewayService: Sendable {
             _ = try StreamRequest.parse(query: GatewayService.query(of: request.uri.description), person: person)
             throw APIError.badRequest("/v1/stream is a WebSocket: send the upgrade headers")
         }
+        let files = ProjectFiles(home: runtime.home)
+        router.get("/v1/projects") { [home = runtime.home] _, context -> Response in
+            let person = try context.requirePerson()
+            let projects = ((try? Projects.load(from: home)) ?? []).filter { person.isMember(of: $0.group) }
+                .map { ["name": $0.name, "group": $0.group] }
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json; charset=utf-8"
+            let data = try JSONSerialization.data(withJSONObject: ["projects": projects], options: [.sortedKeys])
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        router.get("/v1/projects/{project}/files/**") { _, context -> Response in
+            let person = try context.requirePerson()
+            let project = try files.project(context.parameters.require("project"), for: person)
+            let (url, relative) = try files.resolve(project, segments: context.parameters.getCatchAll())
+            return try files.get(url, relative: relative)
+        }
+        router.put("/v1/projects/{project}/files/**") { request, context -> Response in
+            let person = try context.requirePerson()
+            // Read the body before any refusal, so the connection stays usable for the next request.
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: ProjectFiles.maxFileSize) } catch { throw APIError.tooLarge("a file is at most 16 MiB") }
+            let project = try files.project(context.parameters.require("project"), for: person)
+            guard ProjectFiles.mayWrite(person) else { throw APIError.forbidden("a \(person.role.rawValue) may read project files, not write them") }
+            let (url, relative) = try files.resolve(project, segments: context.parameters.getCatchAll())
+            return try files.put(url, relative: relative, body: body, ifMatch: request.headers[.ifMatch], ifNoneMatch: request.headers[.ifNoneMatch])
+        }
         let api = APIRoutes(bridge: bridge)
         api.register(on: router)
         let document = OpenAPIDocument.json(routes: api.table.withLock { $0 })
@@ -108,7 +134,8 @@ public final class GatewayService: Sendable {
         let (authenticator, hub, bridge, directory) = (self.authenticator, self.hub, self.bridge, runtime.directory)
         return Application(
             router: router(),
-            server: .http1WebSocketUpgrade(configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(20))))) { request, channel, _ in
+            server: .http1WebSocketUpgrade(configuration: .init(http1: .init(idleTimeout: .seconds(30)),
+                                                                ws: .init(autoPing: .enabled(timePeriod: .seconds(20))))) { request, channel, _ in
                 // Only a signed-in person with a valid request is upgraded; anything else goes on to the
                 // router, which answers 401, 429, 400 or 403 as JSON.
                 guard request.path?.split(separator: "?").first == "/v1/stream",

@@ -20,6 +20,13 @@ enum OpenAPIDocument {
         Route(method: "post", path: "/v1/session", summary: "Sign in with a token: sets the HttpOnly session cookie",
               requestMessage: "SignIn", replyMessage: "Me", status: 200),
         Route(method: "delete", path: "/v1/session", summary: "Sign out: clears the session", requestMessage: nil, replyMessage: "none", status: 204),
+        Route(method: "get", path: "/v1/projects", summary: "The projects of the person's groups", requestMessage: nil,
+              replyMessage: "object", status: 200),
+        Route(method: "get", path: "/v1/projects/{project}/files/{path}", summary: "A file (ETag: its SHA-256) or a folder's listing",
+              requestMessage: nil, replyMessage: "file", status: 200),
+        Route(method: "put", path: "/v1/projects/{project}/files/{path}",
+              summary: "Write a file: If-Match with the ETag read (412 with the current one if it changed), If-None-Match: * to create",
+              requestMessage: "file", replyMessage: "none", status: 200),
         Route(method: "get", path: "/v1/stream", summary: "WebSocket upgrade: events of every service the person may see (see docs/GATEWAY.md)",
               requestMessage: nil, replyMessage: "none", status: 101),
     ]
@@ -34,7 +41,11 @@ enum OpenAPIDocument {
                 ["name": name, "in": "path", "required": true, "schema": ["type": "string"]]
             }
             if !parameters.isEmpty { operation["parameters"] = parameters }
-            if let message = route.requestMessage {
+            if route.requestMessage == "file" {
+                operation["requestBody"] = ["required": true, "content": ["application/octet-stream": ["schema": ["type": "string", "format": "binary"]]]]
+                // If-Match / If-None-Match are described in the summary rather than declared: a generated
+                // header value with control characters is refused by the HTTP layer, not the API.
+            } else if let message = route.requestMessage {
                 operation["requestBody"] = ["required": message == "SignIn",
                                             "content": ["application/json": ["schema": schema(for: message)]]]
             }
@@ -42,6 +53,11 @@ enum OpenAPIDocument {
             switch route.replyMessage {
             case "none": responses["\(route.status)"] = ["description": "done"]
             case "text": responses["\(route.status)"] = ["description": "ok", "content": ["text/plain": ["schema": ["type": "string"]]]]
+            case "object": responses["\(route.status)"] = ["description": "ok", "content": ["application/json": ["schema": ["type": "object"]]]]
+            case "file":
+                responses["\(route.status)"] = ["description": "the file, or a folder's listing",
+                                                "content": ["application/octet-stream": ["schema": ["type": "string", "format": "binary"]],
+                                                            "application/json": ["schema": ["type": "object"]]]]
             default:
                 responses["\(route.status)"] = ["description": route.replyMessage,
                                                 "content": ["application/json": ["schema": schema(for: route.replyMessage)]]]
@@ -49,7 +65,13 @@ enum OpenAPIDocument {
             let errors: [Int: String] = [400: "bad input", 401: "not signed in", 403: "not in the group or role", 404: "not found",
                                          409: "version conflict", 413: "body too large", 429: "too many wrong tokens",
                                          503: "the service behind is down"]
-            for (code, text) in errors where !(publicRoute && route.path == "/healthz") {
+            var routeErrors = errors
+            if route.requestMessage == "file" {
+                routeErrors[412] = "the file changed since it was read (ETag: the current hash), or exists already"
+                routeErrors[428] = "the file exists: send If-Match"
+                responses["201"] = ["description": "created"]
+            }
+            for (code, text) in routeErrors where !(publicRoute && route.path == "/healthz") {
                 responses["\(code)"] = ["description": text, "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]]]
             }
             operation["responses"] = responses

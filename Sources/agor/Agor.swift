@@ -9,7 +9,7 @@ struct Agor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agor",
         abstract: "The agor home, its people, agents and services.",
-        subcommands: [Init.self, Up.self, Status.self, Serve.self, GroupCommand.self, AgentCommand.self, Revoke.self, DiagCommand.self, UserCommand.self])
+        subcommands: [Init.self, Up.self, Status.self, Serve.self, GroupCommand.self, AgentCommand.self, Revoke.self, DiagCommand.self, UserCommand.self, ProjectCommand.self])
 }
 
 struct HomeOption: ParsableArguments {
@@ -47,13 +47,32 @@ struct Init: AsyncParsableCommand {
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Start every service as its own process and supervise them until Ctrl-C or SIGTERM.")
     @OptionGroup var homeOption: HomeOption
+    @Flag(help: "Also run a few scripted agents in a `demo` group and print a sign-in token for the dashboard.") var demo = false
 
     func run() async throws {
         let home = homeOption.resolved
         guard home.isInitialized else { throw fail("no home at \(home.root.path); run `agor init` first") }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let supervisor = try Supervisor(home: home, executable: executable)
+        var team: Task<Void, Never>?
+        if demo {
+            let token: String
+            do { token = try DemoScript.prepare(home: home) } catch { throw fail("demo: \(error)") }
+            team = Task {
+                // Once the Gateway answers: say where to look, then let the team work.
+                let client = try? ServiceClient(home: home, keyFile: home.secretKeyFile("operator"))
+                for _ in 0..<120 where await client?.ping("gateway", timeout: .milliseconds(500)) == nil {
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+                let address = (try? BusConfig.load(from: home.configFile).service("gateway")?.http?.description) ?? "127.0.0.1:9750"
+                print("agor up --demo: open http://\(address)/ and sign in as \(DemoScript.person) with this token:")
+                print(token)
+                fflush(nil)
+                await DemoScript.run(home: home) { print($0) }
+            }
+        }
         _ = await supervisor.run()
+        team?.cancel()
     }
 }
 

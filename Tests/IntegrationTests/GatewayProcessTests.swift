@@ -29,7 +29,7 @@ struct GatewayProcessTests {
     }()
 
     static func send(_ method: String, _ url: String, token: String? = nil, cookie: String? = nil,
-                     json: [String: Any]? = nil, raw: Data? = nil) async throws -> Reply {
+                     json: [String: Any]? = nil, raw: Data? = nil, headers extra: [String: String] = [:]) async throws -> Reply {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = method
         request.timeoutInterval = 30
@@ -37,6 +37,7 @@ struct GatewayProcessTests {
         if let cookie { request.setValue(cookie, forHTTPHeaderField: "Cookie") }
         if let json { request.httpBody = try JSONSerialization.data(withJSONObject: json) }
         if let raw { request.httpBody = raw }
+        for (key, value) in extra { request.setValue(value, forHTTPHeaderField: key) }
         let (data, response) = try await session.data(for: request)
         let http = response as! HTTPURLResponse
         var headers: [String: String] = [:]
@@ -232,6 +233,63 @@ struct GatewayProcessTests {
     }
 }
 
+/// Project files for editor clients: `agor project add/list/remove`, GET with an ETag, PUT with
+/// If-Match (412 with the current hash when the file changed), and no way out of the root.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct ProjectFilesTests {
+    @Test func filesAreReadAndWrittenWithTheirHashAndNeverOutsideTheRoot() async throws {
+        let home = try AgorHome()
+        defer { home.cleanUp() }
+        let root = home.home.root.appendingPathComponent("site")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("docs"), withIntermediateDirectories: true)
+        try "one".write(to: root.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("out").path, withDestinationPath: "/etc")
+        func agor(_ args: [String]) throws -> (status: Int32, output: String) { try AgorHome.run(args + ["--home", home.home.root.path]) }
+        let ann = String(try agor(["user", "add", "ann", "--group", "web", "--role", "worker"]).output.split(separator: "\n").last ?? "")
+        let rita = String(try agor(["user", "add", "rita", "--group", "web", "--role", "reviewer"]).output.split(separator: "\n").last ?? "")
+        let bob = String(try agor(["user", "add", "bob", "--group", "ops"]).output.split(separator: "\n").last ?? "")
+        #expect(try agor(["project", "add", "site", "--group", "nogroup", "--root", root.path]).status == 2)
+        #expect(try agor(["project", "add", "site", "--group", "web", "--root", root.appendingPathComponent("a.txt").path]).status == 2)
+        #expect(try agor(["project", "add", "site", "--group", "web", "--root", root.path]).status == 0)
+        #expect(try agor(["project", "add", "site", "--group", "web", "--root", root.path]).status == 5)
+        #expect(try agor(["project", "list"]).output.contains("site\tweb\t"))
+        #expect(try agor(["project", "remove", "nope"]).status == 4)
+
+        _ = try home.serve("gateway")
+        #expect(try await home.waitUntilAnswers("gateway"))
+        let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
+        let files = "http://\(http)/v1/projects/site/files"
+        let send = GatewayProcessTests.send
+
+        let listing = try await send("GET", "http://\(http)/v1/projects", ann, nil, nil, nil, [:])
+        #expect(String(decoding: listing.body, as: UTF8.self).contains("\"name\":\"site\""))
+        #expect(try await send("GET", files + "/a.txt", bob, nil, nil, nil, [:]).status == 404)   // another group's project
+
+        let read = try await send("GET", files + "/a.txt", ann, nil, nil, nil, [:])
+        #expect(read.status == 200 && String(decoding: read.body, as: UTF8.self) == "one")
+        let etag = try #require(read.headers["etag"])
+        let written = try await send("PUT", files + "/a.txt", ann, nil, nil, Data("two".utf8), ["If-Match": etag])
+        #expect(written.status == 200)
+        #expect(try String(contentsOf: root.appendingPathComponent("a.txt"), encoding: .utf8) == "two")
+        let stale = try await send("PUT", files + "/a.txt", ann, nil, nil, Data("three".utf8), ["If-Match": etag])
+        #expect(stale.status == 412 && stale.headers["etag"] == written.headers["etag"])
+        #expect(try String(contentsOf: root.appendingPathComponent("a.txt"), encoding: .utf8) == "two")
+        #expect(try await send("PUT", files + "/a.txt", ann, nil, nil, Data("x".utf8), [:]).status == 428)
+        #expect(try await send("PUT", files + "/docs/new.md", ann, nil, nil, Data("# new".utf8), [:]).status == 201)
+        #expect(try await send("PUT", files + "/docs/new.md", ann, nil, nil, Data("again".utf8), ["If-None-Match": "*"]).status == 412)
+        let folder = try await send("GET", files + "/docs", ann, nil, nil, nil, [:])
+        #expect(String(decoding: folder.body, as: UTF8.self).contains("new.md"))
+        #expect(try await send("PUT", files + "/b.txt", rita, nil, nil, Data("x".utf8), [:]).status == 403)   // reviewers read only
+
+        // No way out: '..' (encoded so that no client folds it away) and a link to /etc.
+        #expect(try await send("GET", files + "/%2E%2E/%2E%2E/etc/passwd", ann, nil, nil, nil, [:]).status == 400)
+        #expect(try await send("GET", files + "/docs%2F..%2F..%2Fx", ann, nil, nil, nil, [:]).status == 400)
+        #expect(try await send("GET", files + "/out/passwd", ann, nil, nil, nil, [:]).status == 403)
+        #expect(try await send("PUT", files + "/out/evil", ann, nil, nil, Data("x".utf8), [:]).status == 403)
+        #expect(!FileManager.default.fileExists(atPath: "/etc/evil"))
+    }
+}
+
 /// The OpenAPI document is kept true by schemathesis (from PyPI) run against the running Gateway:
 /// every documented operation, generated inputs, and each answer checked against the document
 /// (status codes, content types, schemas) and for server errors.
@@ -298,5 +356,42 @@ struct DashboardBrowserTests {
         for check in ["signed_in", "live", "message_seen", "task_seen", "task_moved", "services_shown", "no_reload", "screenshot"] {
             #expect(checks[check] == true, "\(check)")
         }
+    }
+}
+
+/// `agor up --demo`: scripted agents talk and move tasks through the real services, and the printed
+/// token signs a person in who sees it happen.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct DemoTests {
+    @Test func theDemoTeamWorksAndItsVisitorSeesIt() async throws {
+        let home = try AgorHome()
+        defer { home.cleanUp() }
+        let up = try home.start(["up", "--demo", "--home", home.home.root.path])
+        defer { kill(up.processIdentifier, SIGTERM); up.waitUntilExit() }
+        let log = home.home.root.appendingPathComponent("test-0.out")
+        var token = ""
+        for _ in 0..<300 where token.isEmpty {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            let lines = text.split(separator: "\n").map(String.init)
+            if let index = lines.firstIndex(where: { $0.contains("agor up --demo: open http://") }), index + 1 < lines.count {
+                token = lines[index + 1]
+            } else {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        #expect(GatewayToken.isWellFormed(token))
+        let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
+        var done = false
+        for _ in 0..<100 where !done {
+            let board = try await GatewayProcessTests.send("GET", "http://\(http)/v1/tasks?group=demo&all=true", token: token)
+            done = String(decoding: board.body, as: UTF8.self).contains("STATUS_DONE")
+            if !done { try await Task.sleep(for: .milliseconds(300)) }
+        }
+        #expect(done)
+        let channels = try await GatewayProcessTests.send("GET", "http://\(http)/v1/channels?group=demo", token: token)
+        let team = try #require((channels.json["channels"] as? [[String: Any]])?.first { $0["name"] as? String == "team" })
+        let history = try await GatewayProcessTests.send("GET", "http://\(http)/v1/history?channel_id=\(team["id"] as? String ?? "")",
+                                                         token: token)
+        #expect(String(decoding: history.body, as: UTF8.self).contains("Approved Demo task"))
     }
 }
