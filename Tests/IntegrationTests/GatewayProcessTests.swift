@@ -45,6 +45,16 @@ struct GatewayProcessTests {
         return Reply(status: http.statusCode, headers: headers, body: data)
     }
 
+    /// Waits (bounded) until the Gateway's HTTP listener answers: it starts beside the Bus
+    /// endpoints, so `bus.ping` can answer a moment before it.
+    static func waitForHTTP(_ address: BusConfig.HTTPAddress) async -> Bool {
+        for _ in 0..<200 {
+            if let reply = try? await send("GET", "http://\(address)/healthz"), reply.status == 200 { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
     /// Runs the Python stream client; returns its output lines.
     static func stream(_ url: String, token: String, count: Int) throws -> [String] {
         try startStream(url, token: token, count: count).finish()
@@ -129,6 +139,7 @@ struct GatewayProcessTests {
         for service in ["btmsg", "bttask", "diagnostics", "gateway"] { _ = try home.serve(service) }
         for service in ["btmsg", "bttask", "diagnostics", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
         let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
+        #expect(await GatewayProcessTests.waitForHTTP(http))
         let base = "http://\(http)"
 
         // Public and closed doors.
@@ -258,6 +269,7 @@ struct ProjectFilesTests {
         _ = try home.serve("gateway")
         #expect(try await home.waitUntilAnswers("gateway"))
         let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
+        #expect(await GatewayProcessTests.waitForHTTP(http))
         let files = "http://\(http)/v1/projects/site/files"
         let send = GatewayProcessTests.send
 
@@ -303,6 +315,7 @@ struct GatewayOpenAPITests {
         for service in ["btmsg", "bttask", "diagnostics", "gateway"] { _ = try home.serve(service) }
         for service in ["btmsg", "bttask", "diagnostics", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
         let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
+        #expect(await GatewayProcessTests.waitForHTTP(http))
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -336,6 +349,7 @@ struct DashboardBrowserTests {
         for service in ["btmsg", "bttask", "diagnostics", "gateway"] { _ = try home.serve(service) }
         for service in ["btmsg", "bttask", "diagnostics", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
         let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
+        #expect(await GatewayProcessTests.waitForHTTP(http))
         let channel = try await GatewayProcessTests.send("POST", "http://\(http)/v1/channels", token: token,
                                                          json: ["group": "web", "name": "general", "open": true])
         #expect(channel.status == 201)
@@ -381,6 +395,7 @@ struct DemoTests {
         }
         #expect(GatewayToken.isWellFormed(token))
         let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
+        #expect(await GatewayProcessTests.waitForHTTP(http))
         var done = false
         for _ in 0..<100 where !done {
             let board = try await GatewayProcessTests.send("GET", "http://\(http)/v1/tasks?group=demo&all=true", token: token)
