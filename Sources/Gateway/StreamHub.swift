@@ -17,22 +17,35 @@ final class StreamHub: Sendable {
     /// Stream prefixes per service, as the stream's `services` parameter names them.
     static let servicePrefixes: [String: String] = ["btmsg": "btmsg/", "bttask": "bttask/", "diagnostics": "diag/health"]
 
+    /// An event as clients receive it, encoded once for all of them.
+    struct Frame: Sendable {
+        let stream: String
+        let seq: UInt64
+        let text: String
+
+        init(_ event: BusEvent) {
+            stream = event.stream
+            seq = event.seq
+            text = StreamHub.json(event)
+        }
+    }
+
     final class Client: Sendable {
         let id: Int
         /// Streams (exact names) this client receives.
         let accepts: @Sendable (String) -> Bool
-        let queue: AsyncStream<BusEvent>.Continuation
+        let queue: AsyncStream<Frame>.Continuation
         let overflowed = Atomic<Bool>(false)
 
-        init(id: Int, accepts: @escaping @Sendable (String) -> Bool, queue: AsyncStream<BusEvent>.Continuation) {
+        init(id: Int, accepts: @escaping @Sendable (String) -> Bool, queue: AsyncStream<Frame>.Continuation) {
             self.id = id
             self.accepts = accepts
             self.queue = queue
         }
 
-        func offer(_ event: BusEvent) {
+        func offer(_ frame: Frame) {
             guard !overflowed.load(ordering: .relaxed) else { return }
-            if case .dropped = queue.yield(event) {
+            if case .dropped = queue.yield(frame) {
                 overflowed.store(true, ordering: .relaxed)
                 queue.finish()
             }
@@ -59,7 +72,10 @@ final class StreamHub: Sendable {
         let started = subscribers.map { subscriber in
             Task { [self] in
                 for await event in subscriber.events {
-                    for client in clients.withLock({ Array($0.values) }) where client.accepts(event.stream) { client.offer(event) }
+                    let receivers = clients.withLock { $0.values.filter { $0.accepts(event.stream) } }
+                    guard !receivers.isEmpty else { continue }
+                    let frame = Frame(event)
+                    for client in receivers { client.offer(frame) }
                 }
             }
         }
@@ -67,8 +83,8 @@ final class StreamHub: Sendable {
     }
 
     /// Registers a client; its live events arrive on the returned stream (finished on overflow).
-    func connect(accepts: @escaping @Sendable (String) -> Bool) -> (Client, AsyncStream<BusEvent>) {
-        let (stream, continuation) = AsyncStream<BusEvent>.makeStream(bufferingPolicy: .bufferingOldest(StreamHub.clientQueueLimit))
+    func connect(accepts: @escaping @Sendable (String) -> Bool) -> (Client, AsyncStream<Frame>) {
+        let (stream, continuation) = AsyncStream<Frame>.makeStream(bufferingPolicy: .bufferingOldest(StreamHub.clientQueueLimit))
         let client = Client(id: nextId.add(1, ordering: .relaxed).newValue, accepts: accepts, queue: continuation)
         clients.withLock { $0[client.id] = client }
         return (client, stream)

@@ -86,19 +86,19 @@ struct StreamSession {
                 for (stream, cursor) in request.cursors.sorted(by: { $0.key < $1.key }) {
                     cursors[stream] = try await replay(stream, after: cursor, through: nil, outbound: outbound)
                 }
-                for await event in live {
+                for await frame in live {
                     if client.overflowed.load(ordering: .relaxed) { break }
                     guard stillAllowed() else {
                         try await outbound.close(.unknown(StreamSession.closeRevoked), reason: "access revoked")
                         return
                     }
-                    let cursor = cursors[event.stream]
-                    if let cursor, event.seq <= cursor { continue }
-                    if let cursor, event.seq > cursor + 1 {
-                        cursors[event.stream] = try await replay(event.stream, after: cursor, through: event.seq - 1, outbound: outbound)
+                    let cursor = cursors[frame.stream]
+                    if let cursor, frame.seq <= cursor { continue }
+                    if let cursor, frame.seq > cursor + 1 {
+                        cursors[frame.stream] = try await replay(frame.stream, after: cursor, through: frame.seq - 1, outbound: outbound)
                     }
-                    try await outbound.write(.text(StreamHub.json(event)))
-                    cursors[event.stream] = event.seq
+                    try await outbound.write(.text(frame.text))
+                    cursors[frame.stream] = frame.seq
                 }
                 if client.overflowed.load(ordering: .relaxed) {
                     try await outbound.close(.unknown(StreamSession.closeTooSlow),

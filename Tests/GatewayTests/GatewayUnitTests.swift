@@ -10,14 +10,14 @@ import Testing
     }
 
     @Test func aClientThatFallsBehindIsCutAtItsBoundAndKeepsWhatWasQueued() async {
-        let (stream, continuation) = AsyncStream<BusEvent>.makeStream(bufferingPolicy: .bufferingOldest(StreamHub.clientQueueLimit))
+        let (stream, continuation) = AsyncStream<StreamHub.Frame>.makeStream(bufferingPolicy: .bufferingOldest(StreamHub.clientQueueLimit))
         let client = StreamHub.Client(id: 1, accepts: { _ in true }, queue: continuation)
         for seq in 1...UInt64(StreamHub.clientQueueLimit) {
-            client.offer(BusEvent(stream: "btmsg/web/", seq: seq, type: "t", timestampUs: 0, body: []))
+            client.offer(StreamHub.Frame(BusEvent(stream: "btmsg/web/", seq: seq, type: "t", timestampUs: 0, body: [])))
         }
         let before = client.overflowed.load(ordering: .relaxed)
         #expect(!before)
-        client.offer(BusEvent(stream: "btmsg/web/", seq: UInt64(StreamHub.clientQueueLimit) + 1, type: "t", timestampUs: 0, body: []))
+        client.offer(StreamHub.Frame(BusEvent(stream: "btmsg/web/", seq: UInt64(StreamHub.clientQueueLimit) + 1, type: "t", timestampUs: 0, body: [])))
         let after = client.overflowed.load(ordering: .relaxed)
         #expect(after)
         var received: [UInt64] = []
