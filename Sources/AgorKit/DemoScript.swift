@@ -30,21 +30,26 @@ public enum DemoScript {
 
     /// Runs the team until cancelled; each step survives a service that restarts.
     public static func run(home: Home, say: @Sendable (String) -> Void) async {
-        guard let leadClient = try? ServiceClient(home: home, keyFile: home.secretKeyFile(lead)),
-              let devClient = try? ServiceClient(home: home, keyFile: home.secretKeyFile(dev)),
-              let reviewerClient = try? ServiceClient(home: home, keyFile: home.secretKeyFile(reviewer)) else {
-            say("agor up --demo: the demo agents' keys are missing")
+        // One connection per agent and service for the whole run (they reconnect by themselves
+        // when a service restarts).
+        let clients: [RPCClient]
+        do {
+            clients = try [lead, dev, reviewer].flatMap { name -> [RPCClient] in
+                let client = try ServiceClient(home: home, keyFile: home.secretKeyFile(name))
+                return [try client.rpc("btmsg"), try client.rpc("bttask")]
+            }
+        } catch {
+            say("agor up --demo: cannot connect the demo agents: \(error)")
             return
         }
+        defer { Task { for client in clients { await client.close() } } }
+        let (lead, leadTasks, dev, devTasks, rev, revTasks) = (clients[0], clients[1], clients[2], clients[3], clients[4], clients[5])
         let options = RPCClient.CallOptions(timeout: .seconds(5))
         var channelId: String?
         var step = 0
         while !Task.isCancelled {
             step += 1
             do {
-                let lead = try leadClient.rpc("btmsg"), dev = try devClient.rpc("btmsg"), rev = try reviewerClient.rpc("btmsg")
-                let leadTasks = try leadClient.rpc("bttask"), devTasks = try devClient.rpc("bttask"), revTasks = try reviewerClient.rpc("bttask")
-                defer { Task { for client in [lead, dev, rev, leadTasks, devTasks, revTasks] { await client.close() } } }
                 if channelId == nil { channelId = try await room(lead: lead, others: [dev, rev], options: options) }
                 guard let channelId else { continue }
                 func post(_ client: RPCClient, _ text: String) async throws {

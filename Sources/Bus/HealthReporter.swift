@@ -55,15 +55,7 @@ public final class HealthReporter: Sendable {
     }
 
     private func noteLink(_ event: SocketMonitor.Event, socket: String, outbound: Bool) {
-        // Connection attempts that are merely delayed are noise; everything else is history.
-        guard event.kind != .connectDelayed, event.kind != .monitorStopped, event.kind != .listening else { return }
-        var link = Agor_Bus_V1_LinkEvent()
-        link.socket = socket
-        link.kind = event.kind.rawValue
-        link.endpoint = event.endpoint
-        link.peer = event.peer
-        link.outbound = outbound
-        link.timeUs = Int64(event.time.timeIntervalSince1970 * 1_000_000)
+        guard let link = event.linkEvent(socket: socket, outbound: outbound) else { return }
         state.withLock { s in
             if s.links.count < HealthReporter.maxLinkEventsPerHeartbeat { s.links.append(link) } else { s.linksNotReported += 1 }
         }

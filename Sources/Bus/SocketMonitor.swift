@@ -146,3 +146,20 @@ public final class SocketMonitor: Sendable {
         }
     }
 }
+
+extension SocketMonitor.Event {
+    /// The event as a step in a link's history (heartbeats, the collector), or nil for the ones
+    /// that are not: a connection attempt merely delayed, a socket starting to listen, the monitor
+    /// stopping.
+    public func linkEvent(socket: String, outbound: Bool) -> Agor_Bus_V1_LinkEvent? {
+        guard kind != .connectDelayed, kind != .monitorStopped, kind != .listening else { return nil }
+        var link = Agor_Bus_V1_LinkEvent()
+        link.socket = socket
+        link.kind = kind.rawValue
+        link.endpoint = endpoint
+        link.peer = peer
+        link.outbound = outbound
+        link.timeUs = Int64(time.timeIntervalSince1970 * 1_000_000)
+        return link
+    }
+}

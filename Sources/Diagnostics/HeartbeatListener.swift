@@ -36,7 +36,7 @@ final class HeartbeatListener: Sendable {
         var started: [Task<Void, Never>] = []
         for (service, socket) in sockets {
             socket.monitor?.observe { event in
-                guard let link = HeartbeatListener.linkEvent(event, socket: "collector.sub") else { return }
+                guard let link = event.linkEvent(socket: "collector.sub", outbound: true) else { return }
                 onLink(service, link)
             }
             started.append(Task { [self] in
@@ -71,23 +71,6 @@ final class HeartbeatListener: Sendable {
             beats.append(beat)
         }
         return wellFormed ? (beats, rejected) : ([], 1)
-    }
-
-    static func linkEvent(_ event: SocketMonitor.Event, socket: String) -> Agor_Bus_V1_LinkEvent? {
-        switch event.kind {
-        case .connected, .disconnected, .connectRetried, .closed, .handshakeSucceeded,
-             .handshakeFailedAuth, .handshakeFailedProtocol, .handshakeFailedNoDetail:
-            var link = Agor_Bus_V1_LinkEvent()
-            link.socket = socket
-            link.kind = event.kind.rawValue
-            link.endpoint = event.endpoint
-            link.peer = event.peer
-            link.outbound = true
-            link.timeUs = Int64(event.time.timeIntervalSince1970 * 1_000_000)
-            return link
-        default:
-            return nil
-        }
     }
 
     func close() async {

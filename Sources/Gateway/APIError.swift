@@ -45,9 +45,6 @@ struct APIError: Error, HTTPResponseError {
     }
 
     func response(from request: Request, context: some Hummingbird.RequestContext) throws -> Response {
-        var headers = self.headers
-        headers[.contentType] = "application/json; charset=utf-8"
-        let body = try JSONSerialization.data(withJSONObject: ["error": ["code": code, "message": message]], options: [.sortedKeys])
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        try JSONResponse.object(["error": ["code": code, "message": message]], status: status, headers: headers)
     }
 }

@@ -37,24 +37,28 @@ struct Authenticator: Sendable {
         return principal
     }
 
-    /// The signed-in person and the session id (cookie sign-ins). Throws 401 without a valid
-    /// credential, 429 while the address is blocked.
-    func authenticate(_ headers: HTTPFields, address: String) async throws -> (Principal, String?) {
-        if let seconds = throttle.blockedFor(address) { throw APIError.tooMany(retryAfter: seconds) }
+    /// The person behind the request's credential and the session id (cookie sign-ins), or nil.
+    /// Counts nothing: the WebSocket upgrade asks this first and leaves refusals to `authenticate`.
+    func identify(_ headers: HTTPFields) async -> (Principal, String?)? {
         switch Authenticator.credential(in: headers) {
         case .none:
-            throw APIError.unauthorized
+            return nil
         case .token(let token):
-            if let person = person(forToken: token) { return (person, nil) }
-            try await refuse(address)
+            return person(forToken: token).map { ($0, nil) }
         case .session(let id):
-            if let (name, tokenHash) = try? await sessions.lookup(id), let person = directory.principal(named: name),
-               person.kind == .person, person.tokenHash == tokenHash {
-                return (person, id)
-            }
-            try await refuse(address)
+            guard let (name, tokenHash) = try? await sessions.lookup(id), let person = directory.principal(named: name),
+                  person.kind == .person, person.tokenHash == tokenHash else { return nil }
+            return (person, id)
         }
-        throw APIError.unauthorized
+    }
+
+    /// The signed-in person and the session id. Throws 401 without a valid credential (a wrong
+    /// one is counted by the throttle), 429 while the address is blocked.
+    func authenticate(_ headers: HTTPFields, address: String) async throws -> (Principal, String?) {
+        if let seconds = throttle.blockedFor(address) { throw APIError.tooMany(retryAfter: seconds) }
+        if let found = await identify(headers) { return found }
+        if Authenticator.credential(in: headers) == .none { throw APIError.unauthorized }
+        try await refuse(address)
     }
 
     /// Counts a wrong credential, holds the answer back as the throttle says, then refuses.

@@ -18,10 +18,7 @@ struct BusBridge: Sendable {
     }()
 
     static func json(_ message: some SwiftProtobuf.Message, status: HTTPResponse.Status = .ok) throws -> Response {
-        let text = try message.jsonString(options: encoding)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        JSONResponse.make(ByteBuffer(string: try message.jsonString(options: encoding)), status: status)
     }
 
     /// Builds a request message from the body (a JSON object, or nothing) with `fields` laid over it.

@@ -98,10 +98,7 @@ public final class GatewayService: Sendable {
             let person = try context.requirePerson()
             let projects = ((try? Projects.load(from: home)) ?? []).filter { person.isMember(of: $0.group) }
                 .map { ["name": $0.name, "group": $0.group] }
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json; charset=utf-8"
-            let data = try JSONSerialization.data(withJSONObject: ["projects": projects], options: [.sortedKeys])
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            return try JSONResponse.object(["projects": projects])
         }
         router.get("/v1/projects/{project}/files/**") { _, context -> Response in
             let person = try context.requirePerson()
@@ -122,11 +119,7 @@ public final class GatewayService: Sendable {
         let api = APIRoutes(bridge: bridge)
         api.register(on: router)
         let document = OpenAPIDocument.json(routes: api.table.withLock { $0 })
-        router.get("/openapi.json") { _, _ -> Response in
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: document)))
-        }
+        router.get("/openapi.json") { _, _ -> Response in JSONResponse.make(ByteBuffer(bytes: document)) }
         return router
     }
 
@@ -137,10 +130,10 @@ public final class GatewayService: Sendable {
             server: .http1WebSocketUpgrade(configuration: .init(http1: .init(idleTimeout: .seconds(30)),
                                                                 ws: .init(autoPing: .enabled(timePeriod: .seconds(20))))) { request, channel, _ in
                 // Only a signed-in person with a valid request is upgraded; anything else goes on to the
-                // router, which answers 401, 429, 400 or 403 as JSON.
+                // router, which answers 401, 429, 400 or 403 as JSON (and counts a wrong token once).
                 guard request.path?.split(separator: "?").first == "/v1/stream",
-                      let (person, _) = try? await authenticator.authenticate(request.headerFields,
-                                                                              address: channel.remoteAddress?.ipAddress ?? "unknown"),
+                      authenticator.throttle.blockedFor(channel.remoteAddress?.ipAddress ?? "unknown") == nil,
+                      let (person, _) = await authenticator.identify(request.headerFields),
                       let ask = try? StreamRequest.parse(query: GatewayService.query(of: request.path ?? ""), person: person) else {
                     return .dontUpgrade
                 }
@@ -158,11 +151,7 @@ public final class GatewayService: Sendable {
     }
 
     static func me(_ person: Principal) throws -> Response {
-        let object: [String: Any] = ["name": person.name, "kind": person.kind.rawValue, "groups": person.groups,
-                                     "role": person.role.rawValue, "rights": person.rights.map(\.rawValue)]
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        try JSONResponse.object(["name": person.name, "kind": person.kind.rawValue, "groups": person.groups,
+                                 "role": person.role.rawValue, "rights": person.rights.map(\.rawValue)])
     }
 }

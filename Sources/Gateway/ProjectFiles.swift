@@ -67,10 +67,7 @@ struct ProjectFiles: Sendable {
                 _ = FileManager.default.fileExists(atPath: url.appendingPathComponent(name).path, isDirectory: &folder)
                 return ["name": name, "type": folder.boolValue ? "folder" : "file"]
             }
-            let data = try JSONSerialization.data(withJSONObject: ["path": relative, "entries": entries], options: [.sortedKeys])
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            return try JSONResponse.object(["path": relative, "entries": entries])
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
         guard size <= ProjectFiles.maxFileSize else { throw APIError.tooLarge("\(relative.prefix(200)) is larger than 16 MiB") }

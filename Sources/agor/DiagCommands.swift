@@ -4,6 +4,7 @@ import ArgumentParser
 import Bus
 import Diagnostics
 import Foundation
+import SwiftProtobuf
 
 /// `agor diag ...`: the Diagnostics collector's figures for people and scripts.
 struct DiagCommand: AsyncParsableCommand {
@@ -13,15 +14,22 @@ struct DiagCommand: AsyncParsableCommand {
 
     static let program = "agor diag"
 
+    /// One request to the collector, printed as JSON (`--json`) or as `render` makes it.
+    static func ask<Q: SwiftProtobuf.Message, R: SwiftProtobuf.Message>(_ options: ClientOptions, _ method: String, _ request: Q,
+                                                                       as type: R.Type, render: @escaping (R) -> String) async throws {
+        try await options.withSession(service: DiagnosticsService.name, program: program) { session in
+            let reply = try await session.call(method, request, as: R.self)
+            if session.json { Terminal.printJSON(reply) } else { print(render(reply), terminator: "") }
+        }
+    }
+
     struct Summary: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One line per service: health, rates, latency, drops, reconnects.")
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            try await options.withSession(service: DiagnosticsService.name, program: DiagCommand.program) { session in
-                let figures = try await session.call("diag.summary", Agor_Diagnostics_V1_SummaryRequest(), as: Agor_Diagnostics_V1_Figures.self)
-                if session.json { Terminal.printJSON(figures) } else { print(DiagView.table(figures), terminator: "") }
-            }
+            try await DiagCommand.ask(options, "diag.summary", Agor_Diagnostics_V1_SummaryRequest(), as: Agor_Diagnostics_V1_Figures.self,
+                                      render: DiagView.table)
         }
     }
 
@@ -31,12 +39,9 @@ struct DiagCommand: AsyncParsableCommand {
         @Argument(help: "The service.") var service: String
 
         func run() async throws {
-            try await options.withSession(service: DiagnosticsService.name, program: DiagCommand.program) { session in
-                var request = Agor_Diagnostics_V1_ServiceRequest()
-                request.service = service
-                let reply = try await session.call("diag.service", request, as: Agor_Diagnostics_V1_ServiceReply.self)
-                if session.json { Terminal.printJSON(reply) } else { print(DiagView.detail(reply), terminator: "") }
-            }
+            var request = Agor_Diagnostics_V1_ServiceRequest()
+            request.service = service
+            try await DiagCommand.ask(options, "diag.service", request, as: Agor_Diagnostics_V1_ServiceReply.self, render: DiagView.detail)
         }
     }
 
@@ -48,14 +53,11 @@ struct DiagCommand: AsyncParsableCommand {
         @Option(help: "The last N seconds (1-60); 0 = since the collector started.") var window: UInt32 = 0
 
         func run() async throws {
-            try await options.withSession(service: DiagnosticsService.name, program: DiagCommand.program) { session in
-                var request = Agor_Diagnostics_V1_HistogramsRequest()
-                request.service = service
-                request.method = method
-                request.windowS = window
-                let reply = try await session.call("diag.histograms", request, as: Agor_Diagnostics_V1_HistogramsReply.self)
-                if session.json { Terminal.printJSON(reply) } else { print(DiagView.methods(reply.methods), terminator: "") }
-            }
+            var request = Agor_Diagnostics_V1_HistogramsRequest()
+            request.service = service
+            request.method = method
+            request.windowS = window
+            try await DiagCommand.ask(options, "diag.histograms", request, as: Agor_Diagnostics_V1_HistogramsReply.self) { DiagView.methods($0.methods) }
         }
     }
 
@@ -66,13 +68,10 @@ struct DiagCommand: AsyncParsableCommand {
         @Option(help: "At most this many, newest last (1-5000).") var limit: UInt32 = 50
 
         func run() async throws {
-            try await options.withSession(service: DiagnosticsService.name, program: DiagCommand.program) { session in
-                var request = Agor_Diagnostics_V1_LinksRequest()
-                request.service = service
-                request.limit = limit
-                let reply = try await session.call("diag.links", request, as: Agor_Diagnostics_V1_LinksReply.self)
-                if session.json { Terminal.printJSON(reply) } else { print(DiagView.links(reply.links), terminator: "") }
-            }
+            var request = Agor_Diagnostics_V1_LinksRequest()
+            request.service = service
+            request.limit = limit
+            try await DiagCommand.ask(options, "diag.links", request, as: Agor_Diagnostics_V1_LinksReply.self) { DiagView.links($0.links) }
         }
     }
 
@@ -84,14 +83,12 @@ struct DiagCommand: AsyncParsableCommand {
         @Flag(help: "One point per minute (kept a week) instead of per second (kept an hour).") var minutes = false
 
         func run() async throws {
-            try await options.withSession(service: DiagnosticsService.name, program: DiagCommand.program) { session in
-                var request = Agor_Diagnostics_V1_SeriesRequest()
-                request.service = service
-                request.metric = metric
-                request.resolution = minutes ? .minute : .second
-                let reply = try await session.call("diag.series", request, as: Agor_Diagnostics_V1_SeriesReply.self)
-                if session.json { Terminal.printJSON(reply); return }
-                for point in reply.points { print("\(Terminal.time(point.timeUs))  \(point.value)") }
+            var request = Agor_Diagnostics_V1_SeriesRequest()
+            request.service = service
+            request.metric = metric
+            request.resolution = minutes ? .minute : .second
+            try await DiagCommand.ask(options, "diag.series", request, as: Agor_Diagnostics_V1_SeriesReply.self) { reply in
+                reply.points.map { "\(Terminal.time($0.timeUs))  \($0.value)\n" }.joined()
             }
         }
     }
