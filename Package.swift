@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "bus-bench", targets: ["BusBench"]),
         .executable(name: "btmsg-bench", targets: ["BtmsgBench"]),
         .executable(name: "bttask-bench", targets: ["BttaskBench"]),
+        .executable(name: "gateway-bench", targets: ["GatewayBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // libzmq from Debian's libzmq3-dev (runtime: libzmq5).
@@ -88,6 +90,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             resources: [.copy("Dashboard")]
         ),
@@ -148,6 +152,13 @@ let package = Package(
             name: "BttaskBench",
             dependencies: ["AgorKit", "Bus", "bttask"],
             path: "Benchmarks/BttaskBench"
+        ),
+        .executableTarget(
+            name: "GatewayBench",
+            dependencies: ["AgorKit", "Bus", "btmsg",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio")],
+            path: "Benchmarks/GatewayBench"
         ),
         .testTarget(name: "BusTests", dependencies: ["Bus"]),
         .testTarget(name: "BtmsgTests", dependencies: ["Bus", "btmsg", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),

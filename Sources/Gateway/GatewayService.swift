@@ -137,7 +137,7 @@ public final class GatewayService: Sendable {
                       let ask = try? StreamRequest.parse(query: GatewayService.query(of: request.path ?? ""), person: person) else {
                     return .dontUpgrade
                 }
-                let session = StreamSession(hub: hub, bridge: bridge, directory: directory, person: person, request: ask)
+                let session = StreamSession(hub: hub, bridge: bridge, directory: directory, person: person, request: ask, channel: channel)
                 return .upgrade([:]) { inbound, outbound, _ in try await session.run(inbound: inbound, outbound: outbound) }
             },
             configuration: .init(address: .hostname(host, port: port), serverName: "agor-gateway"),

@@ -2,6 +2,8 @@ import Bus
 import Diagnostics
 import Foundation
 import Logging
+import NIOCore
+import NIOWebSocket
 import Synchronization
 import SwiftProtobuf
 import btmsg
@@ -9,52 +11,64 @@ import bttask
 
 /// The Gateway's view of every service's events: one sequenced subscriber per service (btmsg's and
 /// bttask's group streams, the collector's `diag/health`), each gapless and in order per stream, fanned
-/// out to the connected clients whose filter matches. Each client has a bounded queue; one that
-/// falls behind by more than `clientQueueLimit` events is told so and closed (it resumes from its
+/// out to the connected clients of that stream. Each client has a bounded queue; one that falls
+/// behind by more than `clientQueueLimit` events is told so and closed (it resumes from its
 /// cursor), so a slow client never slows the others.
 final class StreamHub: Sendable {
     static let clientQueueLimit = 10_000
     /// Stream prefixes per service, as the stream's `services` parameter names them.
     static let servicePrefixes: [String: String] = ["btmsg": "btmsg/", "bttask": "bttask/", "diagnostics": "diag/health"]
 
-    /// An event as clients receive it, encoded once for all of them.
+    /// An event as clients receive it, encoded once for all of them (the buffer is shared, not
+    /// copied, by every client's write).
     struct Frame: Sendable {
         let stream: String
         let seq: UInt64
-        let text: String
+        let bytes: ByteBuffer
 
         init(_ event: BusEvent) {
             stream = event.stream
             seq = event.seq
-            text = StreamHub.json(event)
+            bytes = ByteBuffer(string: StreamHub.json(event))
         }
     }
 
     final class Client: Sendable {
         let id: Int
-        /// Streams (exact names) this client receives.
-        let accepts: @Sendable (String) -> Bool
-        let queue: AsyncStream<Frame>.Continuation
-        let overflowed = Atomic<Bool>(false)
+        /// The exact stream names this client receives.
+        let streams: Set<String>
+        /// Takes several events per frame (newline-separated).
+        let batch: Bool
+        let queue = ClientQueue<Frame>(limit: StreamHub.clientQueueLimit)
+        /// The client's connection, written directly once the client has caught up.
+        let channel: Channel
+        /// Frames written since the connection last had room (NIO's high-water mark): the bound
+        /// on a slow client once it is delivered directly.
+        let writtenWhileFull = Atomic<Int>(0)
+        private let person: Principal
+        private let directory: Directory
 
-        init(id: Int, accepts: @escaping @Sendable (String) -> Bool, queue: AsyncStream<Frame>.Continuation) {
+        init(id: Int, streams: Set<String>, batch: Bool, channel: Channel, person: Principal, directory: Directory) {
             self.id = id
-            self.accepts = accepts
-            self.queue = queue
+            self.streams = streams
+            self.batch = batch
+            self.channel = channel
+            self.person = person
+            self.directory = directory
         }
 
-        func offer(_ frame: Frame) {
-            guard !overflowed.load(ordering: .relaxed) else { return }
-            if case .dropped = queue.yield(frame) {
-                overflowed.store(true, ordering: .relaxed)
-                queue.finish()
-            }
-        }
+        /// False once the person is removed or revoked (a new token hash).
+        var stillAllowed: Bool { directory.principal(named: person.name)?.tokenHash == person.tokenHash }
     }
 
-    private let clients = Mutex<[Int: Client]>([:])
+    /// Connected clients by the streams they receive, so an event reaches its receivers without
+    /// looking at anyone else.
+    private let clientsByStream = Mutex<[String: [Int: Client]]>([:])
+    private let connected = Atomic<Int>(0)
     private let nextId = Atomic<Int>(0)
     private let subscribers: [SequencedSubscriber]
+    /// Frames from every subscriber, in arrival order (per stream, sequence order), for delivery.
+    private let incoming = ClientQueue<Frame>(limit: Int.max)
     private let tasks = Mutex<[Task<Void, Never>]>([])
 
     init(runtime: ServiceRuntime, bridge: BusBridge) throws {
@@ -69,48 +83,160 @@ final class StreamHub: Sendable {
             subscribers.append(subscriber)
         }
         self.subscribers = subscribers
-        let started = subscribers.map { subscriber in
-            Task { [self] in
-                for await event in subscriber.events {
-                    let receivers = clients.withLock { $0.values.filter { $0.accepts(event.stream) } }
-                    guard !receivers.isEmpty else { continue }
-                    let frame = Frame(event)
-                    for client in receivers { client.offer(frame) }
-                }
+        // Each subscriber feeds one queue of encoded frames; one delivery task takes everything
+        // queued at once. While it writes a batch, the next one gathers, so under load each client
+        // gets several events per write (one system call) instead of one, as nats-server does.
+        var started = subscribers.map { subscriber in
+            Task { [incoming] in
+                for await event in subscriber.events { _ = incoming.push(Frame(event)) }
             }
         }
+        started.append(Task { [self] in
+            while let frames = await incoming.next() { await deliver(frames) }
+        })
         tasks.withLock { $0 = started }
     }
 
-    /// Registers a client; its live events arrive on the returned stream (finished on overflow).
-    func connect(accepts: @escaping @Sendable (String) -> Bool) -> (Client, AsyncStream<Frame>) {
-        let (stream, continuation) = AsyncStream<Frame>.makeStream(bufferingPolicy: .bufferingOldest(StreamHub.clientQueueLimit))
-        let client = Client(id: nextId.add(1, ordering: .relaxed).newValue, accepts: accepts, queue: continuation)
-        clients.withLock { $0[client.id] = client }
-        return (client, stream)
+    /// One batch of frames to the clients that receive them: those still catching up get them
+    /// queued; the others are written per event loop, each client once, and the batch ends when
+    /// every loop has written it (so the next batch waits, and grows, while the loops are busy).
+    private func deliver(_ frames: [Frame]) async {
+        let table = clientsByStream.withLock { $0 }
+        var writes: [Int: ClientWrites] = [:]
+        var refused: Set<Int> = []
+        for frame in frames {
+            guard let receivers = table[frame.stream] else { continue }
+            for (id, client) in receivers where !refused.contains(id) {
+                if let pending = writes[id] {
+                    pending.frames.append(frame.bytes)
+                    continue
+                }
+                guard client.stillAllowed else {
+                    client.queue.finish(.revoked)
+                    refused.insert(id)
+                    continue
+                }
+                if case .direct = client.queue.push(frame) { writes[id] = ClientWrites(client: client, first: frame.bytes) }
+            }
+        }
+        // A client in the batch has gone direct, so later frames of the batch are for the
+        // connection too (it never goes back to queueing).
+        let perLoop = Dictionary(grouping: writes.values) { ObjectIdentifier($0.client.channel.eventLoop) }
+        await withTaskGroup(of: Void.self) { group in
+            for batch in perLoop.values {
+                let loop = batch[0].client.channel.eventLoop
+                group.addTask { try? await loop.submit { StreamHub.write(batch) }.get() }
+            }
+        }
+    }
+
+    /// One client's share of a batch (a class, so appending does not copy).
+    final class ClientWrites: @unchecked Sendable {
+        let client: Client
+        var frames: [ByteBuffer]
+        init(client: Client, first: ByteBuffer) {
+            self.client = client
+            frames = [first]
+        }
+    }
+
+    /// Writes each client's frames (on its event loop), then flushes each once; a client that has
+    /// had no room for more than `clientQueueLimit` frames is ended as too slow.
+    private static func write(_ batch: [ClientWrites]) {
+        for writes in batch {
+            let (client, frames) = (writes.client, writes.frames)
+            if client.channel.isWritable {
+                client.writtenWhileFull.store(0, ordering: .relaxed)
+            } else if client.writtenWhileFull.add(frames.count, ordering: .relaxed).newValue > clientQueueLimit {
+                client.queue.finish(.overflowed)
+                continue
+            }
+            for text in StreamHub.frames(frames, joined: client.batch) {
+                client.channel.write(WebSocketFrame(fin: true, opcode: .text, data: text), promise: nil)
+            }
+            client.channel.flush()
+        }
+    }
+
+    /// Largest frame a batch makes; a batch with more is sent as several frames.
+    static let maxBatchBytes = 256 * 1024
+
+    /// Encoded events as text frames: one each, or, for a batching client (`batch=true`), as few as
+    /// `maxBatchBytes` allows, the events separated by newlines (JSON text never holds a raw one).
+    static func frames(_ events: [ByteBuffer], joined: Bool) -> [ByteBuffer] {
+        guard joined, events.count > 1 else { return events }
+        var frames: [ByteBuffer] = []
+        var current = ByteBuffer()
+        for var bytes in events {
+            if current.readableBytes > 0, current.readableBytes + bytes.readableBytes + 1 > maxBatchBytes {
+                frames.append(current)
+                current = ByteBuffer()
+            }
+            if current.readableBytes > 0 { current.writeInteger(UInt8(ascii: "\n")) }
+            current.writeBuffer(&bytes)
+        }
+        if current.readableBytes > 0 { frames.append(current) }
+        return frames
+    }
+
+    /// Registers a client for these streams; its live frames arrive on its queue until it goes direct.
+    func connect(streams: Set<String>, batch: Bool, channel: Channel, person: Principal, directory: Directory) -> Client {
+        let client = Client(id: nextId.add(1, ordering: .relaxed).newValue, streams: streams, batch: batch, channel: channel,
+                            person: person, directory: directory)
+        clientsByStream.withLock { table in
+            for stream in streams { table[stream, default: [:]][client.id] = client }
+        }
+        connected.add(1, ordering: .relaxed)
+        return client
     }
 
     func disconnect(_ client: Client) {
-        _ = clients.withLock { $0.removeValue(forKey: client.id) }
+        let removed = clientsByStream.withLock { table in
+            var removed = false
+            for stream in client.streams {
+                if table[stream]?.removeValue(forKey: client.id) != nil { removed = true }
+                if table[stream]?.isEmpty == true { table[stream] = nil }
+            }
+            return removed
+        }
+        if removed { connected.subtract(1, ordering: .relaxed) }
         client.queue.finish()
     }
 
-    var connectedCount: Int { clients.withLock { $0.count } }
+    var connectedCount: Int { connected.load(ordering: .relaxed) }
 
     func close() async {
+        incoming.finish()
         for task in tasks.withLock({ $0 }) { task.cancel() }
         for subscriber in subscribers { await subscriber.close() }
     }
 
     /// An event as the stream sends it: JSON with its stream, sequence number (the cursor), type,
     /// time and the decoded body.
+    /// Built by hand around the body's protobuf JSON: it is already JSON, and re-parsing it to
+    /// build one object cost more than the rest of the delivery.
     static func json(_ event: BusEvent) -> String {
-        var object: [String: Any] = ["stream": event.stream, "seq": event.seq, "type": event.type, "time_us": event.timestampUs]
-        if let body = decodeBody(event), let data = body.data(using: .utf8), let value = try? JSONSerialization.jsonObject(with: data) {
-            object["event"] = value
+        var text = "{"
+        if let body = decodeBody(event) { text += "\"event\":\(body)," }
+        text += "\"seq\":\(event.seq),\"stream\":\(quoted(event.stream)),\"time_us\":\(event.timestampUs),\"type\":\(quoted(event.type))}"
+        return text
+    }
+
+    /// A JSON string literal (quotes, backslashes and control characters escaped).
+    static func quoted(_ value: String) -> String {
+        var text = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case _ where scalar.value < 0x20: text += String(format: "\\u%04x", scalar.value)
+            default: text.unicodeScalars.append(scalar)
+            }
         }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        return text + "\""
     }
 
     private static func decodeBody(_ event: BusEvent) -> String? {

@@ -1,14 +1,17 @@
 import Bus
 import Foundation
 import HummingbirdWebSocket
+import NIOCore
 import NIOWebSocket
 
 /// What a client asks of `GET /v1/stream`: which services (default all), which of its groups
-/// (default all), and where to resume (`cursor=STREAM:SEQ,STREAM:SEQ`, as the events it received said).
+/// (default all), where to resume (`cursor=STREAM:SEQ,STREAM:SEQ`, as the events it received said),
+/// and whether it takes several events per frame (`batch=true`: newline-separated).
 struct StreamRequest: Sendable, Equatable {
     var services: Set<String>
     var groups: [String]
     var cursors: [String: UInt64]
+    var batch = false
 
     /// The exact stream names the person may receive under this request.
     var streams: Set<String> {
@@ -47,7 +50,15 @@ struct StreamRequest: Sendable, Equatable {
                 cursors[String(item[..<colon])] = seq
             }
         }
-        let request = StreamRequest(services: services, groups: groups, cursors: cursors)
+        var batch = false
+        if let value = query["batch"] {
+            switch value {
+            case "true", "1": batch = true
+            case "false", "0": batch = false
+            default: throw APIError.badRequest("batch is true or false")
+            }
+        }
+        let request = StreamRequest(services: services, groups: groups, cursors: cursors, batch: batch)
         for stream in cursors.keys where !request.streams.contains(stream) {
             throw APIError.forbidden("no stream \(stream.prefix(80)) for \(person.name) in this request")
         }
@@ -67,10 +78,12 @@ struct StreamSession {
     let directory: Directory
     let person: Principal
     let request: StreamRequest
+    /// The client's connection, which the hub writes live frames to once the client has caught up.
+    let channel: Channel
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let allowed = request.streams
-        let (client, live) = hub.connect { allowed.contains($0) }
+        let client = hub.connect(streams: allowed, batch: request.batch, channel: channel, person: person, directory: directory)
         defer { hub.disconnect(client) }
         let hello: [String: Any] = ["type": "hello", "person": person.name, "streams": allowed.sorted()]
         try await outbound.write(.text(String(decoding: try JSONSerialization.data(withJSONObject: hello, options: [.sortedKeys]), as: UTF8.self)))
@@ -86,27 +99,48 @@ struct StreamSession {
                 for (stream, cursor) in request.cursors.sorted(by: { $0.key < $1.key }) {
                     cursors[stream] = try await replay(stream, after: cursor, through: nil, outbound: outbound)
                 }
-                for await frame in live {
-                    if client.overflowed.load(ordering: .relaxed) { break }
+                // Catching up: what arrived during the replay, in batches, until nothing is queued;
+                // then the hub writes live frames straight to the connection.
+                while let frames = client.queue.takeOrGoDirect() {
                     guard stillAllowed() else {
                         try await outbound.close(.unknown(StreamSession.closeRevoked), reason: "access revoked")
                         return
                     }
-                    let cursor = cursors[frame.stream]
-                    if let cursor, frame.seq <= cursor { continue }
-                    if let cursor, frame.seq > cursor + 1 {
-                        cursors[frame.stream] = try await replay(frame.stream, after: cursor, through: frame.seq - 1, outbound: outbound)
+                    var ready: [ByteBuffer] = []
+                    for frame in frames {
+                        let cursor = cursors[frame.stream]
+                        if let cursor, frame.seq <= cursor { continue }
+                        if let cursor, frame.seq > cursor + 1 {
+                            try await send(ready, outbound: outbound)
+                            ready = []
+                            cursors[frame.stream] = try await replay(frame.stream, after: cursor, through: frame.seq - 1, outbound: outbound)
+                        }
+                        ready.append(frame.bytes)
+                        cursors[frame.stream] = frame.seq
                     }
-                    try await outbound.write(.text(frame.text))
-                    cursors[frame.stream] = frame.seq
+                    try await send(ready, outbound: outbound)
                 }
-                if client.overflowed.load(ordering: .relaxed) {
+                // Live: wait for the end, then say why.
+                while await client.queue.next() != nil {}
+                switch client.queue.end {
+                case .overflowed:
                     try await outbound.close(.unknown(StreamSession.closeTooSlow),
                                              reason: "too slow: more than \(StreamHub.clientQueueLimit) events queued; reconnect with your cursor")
+                case .revoked:
+                    try await outbound.close(.unknown(StreamSession.closeRevoked), reason: "access revoked")
+                case .closed, nil:
+                    break
                 }
             }
             try await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// Writes encoded events as the hub would (one frame each, or joined for a batching client).
+    private func send(_ events: [ByteBuffer], outbound: WebSocketOutboundWriter) async throws {
+        for text in StreamHub.frames(events, joined: request.batch) {
+            try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: text)))
         }
     }
 
