@@ -5,7 +5,7 @@ PY_PACKAGES := pyzmq "protobuf>=4.21,<5" "websockets>=12,<14" "schemathesis>=3.3
 SWIFT ?= swift
 AGOR := .build/debug/agor
 
-.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics clean
+.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway clean
 
 # Installs only what is missing (apt-get update once, then install).
 deps:
@@ -47,6 +47,9 @@ bench-bttask: build-release
 
 bench-diagnostics: build-release
 	bash scripts/bench-diagnostics.sh
+
+bench-gateway: build-release
+	bash scripts/bench-gateway.sh
 
 clean:
 	rm -rf .build Benchmarks/c/bin clients/c/bin clients/c/gen

@@ -9,20 +9,47 @@ import Testing
         Principal(name: "ann", kind: .person, publicKey: Array(repeating: 1, count: 32), groups: groups, role: .worker, tokenHash: "h")
     }
 
-    @Test func aClientThatFallsBehindIsCutAtItsBoundAndKeepsWhatWasQueued() async {
-        let (stream, continuation) = AsyncStream<StreamHub.Frame>.makeStream(bufferingPolicy: .bufferingOldest(StreamHub.clientQueueLimit))
-        let client = StreamHub.Client(id: 1, accepts: { _ in true }, queue: continuation)
-        for seq in 1...UInt64(StreamHub.clientQueueLimit) {
-            client.offer(StreamHub.Frame(BusEvent(stream: "btmsg/web/", seq: seq, type: "t", timestampUs: 0, body: [])))
-        }
-        let before = client.overflowed.load(ordering: .relaxed)
-        #expect(!before)
-        client.offer(StreamHub.Frame(BusEvent(stream: "btmsg/web/", seq: UInt64(StreamHub.clientQueueLimit) + 1, type: "t", timestampUs: 0, body: [])))
-        let after = client.overflowed.load(ordering: .relaxed)
-        #expect(after)
-        var received: [UInt64] = []
-        for await event in stream { received.append(event.seq) }   // finished: the loop ends
-        #expect(received == Array(1...UInt64(StreamHub.clientQueueLimit)))
+    @Test func aQueueHandsOutBatchesOverflowsAtItsBoundAndThenGoesDirect() async {
+        let queue = ClientQueue<Int>(limit: 3)
+        #expect(queue.push(1) == .queued && queue.push(2) == .queued)
+        #expect(await queue.next() == [1, 2])
+        // Caught up: nothing queued, so the queue switches to direct and queues no more.
+        #expect(queue.takeOrGoDirect() == nil)
+        #expect(queue.push(3) == .direct)
+        queue.finish(.revoked)
+        #expect(queue.push(4) == .refused)
+        #expect(await queue.next() == nil)
+        #expect(queue.end == .revoked)
+
+        let slow = ClientQueue<Int>(limit: 3)
+        for i in 1...3 { #expect(slow.push(i) == .queued) }
+        #expect(slow.push(4) == .refused)
+        #expect(slow.end == .overflowed)
+        #expect(await slow.next() == nil)   // an overflowed client is closed, not drained
+
+        // A session waiting (or about to wait) gets the pushed item either way.
+        let waiting = ClientQueue<Int>(limit: 10)
+        async let batch = waiting.next()
+        #expect(waiting.push(7) == .queued)
+        #expect(await batch == [7])
+    }
+
+    @Test func batchingClientsGetEventsJoinedByNewlinesWithinTheFrameBound() {
+        let small = (0..<3).map { ByteBuffer(string: "{\"seq\":\($0)}") }
+        #expect(StreamHub.frames(small, joined: false).count == 3)
+        let joined = StreamHub.frames(small, joined: true)
+        #expect(joined.count == 1 && String(buffer: joined[0]) == "{\"seq\":0}\n{\"seq\":1}\n{\"seq\":2}")
+        let big = (0..<5).map { _ in ByteBuffer(string: String(repeating: "x", count: StreamHub.maxBatchBytes / 2)) }
+        let split = StreamHub.frames(big, joined: true)
+        #expect(split.count == 5 && split.allSatisfy { $0.readableBytes <= StreamHub.maxBatchBytes })
+    }
+
+    @Test func eventFramesAreValidJSONWhateverTheStreamAndTypeHold() throws {
+        let event = BusEvent(stream: "btmsg/web/", seq: 9, type: "odd \"type\"\n\u{1}\\", timestampUs: 5, body: [0xFF])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(StreamHub.json(event).utf8)) as? [String: Any])
+        #expect(object["type"] as? String == "odd \"type\"\n\u{1}\\")
+        #expect(object["seq"] as? Int == 9 && object["stream"] as? String == "btmsg/web/")
+        #expect(object["event"] == nil)   // an undecodable body is left out, not sent broken
     }
 
     @Test func streamRequestsAreCheckedAgainstThePersonsGroups() throws {
@@ -35,6 +62,9 @@ import Testing
         #expect(throws: APIError.self) { try StreamRequest.parse(query: ["services": "nope"], person: ann) }
         #expect(throws: APIError.self) { try StreamRequest.parse(query: ["cursor": "btmsg/web/"], person: ann) }
         #expect(throws: APIError.self) { try StreamRequest.parse(query: ["services": "btmsg", "cursor": "bttask/web/:1"], person: ann) }
+        #expect(try StreamRequest.parse(query: ["batch": "true"], person: ann).batch)
+        #expect(try !StreamRequest.parse(query: [:], person: ann).batch)
+        #expect(throws: APIError.self) { try StreamRequest.parse(query: ["batch": "maybe"], person: ann) }
     }
 
     @Test func tokensAreWellFormedAndOnlyTheirHashIsComparable() {

@@ -217,6 +217,22 @@ struct GatewayProcessTests {
         #expect(resumed.map(\.seq) == Array((first.seq + 1)...(first.seq + 3)))
         #expect(resumed.allSatisfy { $0.stream == "btmsg/web/" })
 
+        // A batching client (batch=true) may get several events in a frame: each once, in order.
+        #expect(try await Self.send("GET", base + "/v1/stream?batch=maybe", token: ann).status == 400)
+        let batching = try Self.startStream(url + "&batch=true", token: ann, count: 20)
+        #expect(await batching.waitForHello())
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<20 {
+                group.addTask {
+                    try await Self.send("POST", base + "/v1/messages", token: ann, json: ["channel_id": channelId, "body": "burst \(i)"]).status
+                }
+            }
+            for try await status in group { #expect(status == 201) }
+        }
+        let burst = Self.events(batching.finish())
+        #expect(burst.count == 20)
+        #expect(burst.map(\.seq) == Array((first.seq + 4)...(first.seq + 23)))
+
         // A service down: 503.
         let btmsg = try #require(home.children.first)
         kill(btmsg.processIdentifier, SIGKILL)

@@ -1,5 +1,5 @@
-"""A WebSocket client of the Gateway's /v1/stream, for the tests: prints every frame it receives as
-one line on stdout, and a last line {"closed": CODE, "reason": ...} when the server closes.
+"""A WebSocket client of the Gateway's /v1/stream, for the tests: prints every event it receives as
+one line on stdout (a batch frame's events each on its own line), and a last line {"closed": CODE, "reason": ...} when the server closes.
 
 usage: stream_client.py URL TOKEN [--count N] [--stall SECONDS]
   --count N        stop after N event frames (frames with a "seq")
@@ -30,9 +30,11 @@ try:
             time.sleep(args.stall)
         while args.count == 0 or events < args.count:
             frame = ws.recv(timeout=30)
-            print(frame, flush=True)
-            if "seq" in json.loads(frame):
-                events += 1
+            # A batching client (batch=true) gets several events per frame, one per line.
+            for line in frame.split("\n"):
+                print(line, flush=True)
+                if "seq" in json.loads(line):
+                    events += 1
 except ConnectionClosed as closed:
     code = closed.rcvd.code if closed.rcvd else None
     reason = closed.rcvd.reason if closed.rcvd else ""
