@@ -142,7 +142,7 @@ final class StreamHub: Sendable {
 
     /// Writes each client's frames (on its event loop), then flushes each once; a client that has
     /// had no room for more than `clientQueueLimit` frames is ended as too slow.
-    private static func write(_ batch: [ClientWrites]) {
+    static func write(_ batch: [ClientWrites]) {
         for writes in batch {
             let (client, frames) = (writes.client, writes.frames)
             if client.channel.isWritable {

@@ -10,9 +10,37 @@ extension BtmsgService {
         LEFT JOIN receipts r ON r.message_seq = m.seq AND r.principal = ?
         """
 
-    static func list(_ db: Database, _ sql: String, _ args: [(any DatabaseValueConvertible)?]) throws -> [UInt8] {
+    /// How a list of messages pages on: toward older messages (its pages are the newest first;
+    /// the cursor is the oldest seq returned), toward newer ones (the cursor is the newest seq), or
+    /// by position in a ranked order (search).
+    enum Paging {
+        case older(String)
+        case newer(String)
+        case ranked(String, offset: Int)
+
+        var list: String {
+            switch self { case .older(let list), .newer(let list), .ranked(let list, _): list }
+        }
+
+        /// The seq bound (or offset) a request's cursor asks for; nil without a cursor.
+        func position(of cursor: String) throws -> Int64? {
+            cursor.isEmpty ? nil : try PageCursor.integers(cursor, list: list, count: 1)[0]
+        }
+    }
+
+    /// A page of messages; `next_cursor` is set when the page is full (there may be more).
+    static func list(_ db: Database, _ sql: String, _ args: [(any DatabaseValueConvertible)?], limit: Int, paging: Paging) throws -> [UInt8] {
         var reply = Agor_Btmsg_V1_MessageList()
-        reply.messages = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { MessageStore.message($0) }
+        let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+        reply.messages = rows.map { MessageStore.message($0) }
+        if rows.count == limit {
+            let seqs = rows.map { $0["seq"] as Int64 }
+            switch paging {
+            case .older(let list): reply.nextCursor = PageCursor.encode(list: list, keys: [String(seqs.min() ?? 0)])
+            case .newer(let list): reply.nextCursor = PageCursor.encode(list: list, keys: [String(seqs.max() ?? 0)])
+            case .ranked(let list, let offset): reply.nextCursor = PageCursor.encode(list: list, keys: [String(offset + rows.count)])
+            }
+        }
         return try reply.serializedBytes()
     }
 
@@ -37,12 +65,19 @@ extension BtmsgService {
             return try await database.read { db in
                 let viewer = try Viewer(db, principal: principal)
                 var args: [(any DatabaseValueConvertible)?] = [principal.name]
-                let filter = viewer.addressedFilter(&args)
+                var filter = viewer.addressedFilter(&args)
+                let paging: Paging = request.all ? .older("inbox.all") : .newer("inbox.unread")
+                if let bound = try paging.position(of: request.cursor) {
+                    filter += request.all ? " AND m.seq < ?" : " AND m.seq > ?"
+                    args.append(bound)
+                }
                 args.append(limit)
                 if request.all {
-                    return try Self.list(db, "SELECT * FROM (\(Self.selectWithReceipt) WHERE \(filter) ORDER BY m.seq DESC LIMIT ?) ORDER BY seq", args)
+                    return try Self.list(db, "SELECT * FROM (\(Self.selectWithReceipt) WHERE \(filter) ORDER BY m.seq DESC LIMIT ?) ORDER BY seq", args,
+                                         limit: limit, paging: paging)
                 }
-                return try Self.list(db, "\(Self.selectWithReceipt) WHERE \(filter) AND r.read_at IS NULL ORDER BY m.seq LIMIT ?", args)
+                return try Self.list(db, "\(Self.selectWithReceipt) WHERE \(filter) AND r.read_at IS NULL ORDER BY m.seq LIMIT ?", args,
+                                     limit: limit, paging: paging)
             }
         }
 
@@ -79,8 +114,14 @@ extension BtmsgService {
                     args.append(contentsOf: groups.map { $0 as (any DatabaseValueConvertible)? })
                     args.append(contentsOf: [principal.name, request.with, request.with, principal.name])
                 }
+                let paging = Paging.older("history")
+                if let bound = try paging.position(of: request.cursor) {
+                    condition = "(\(condition)) AND m.seq < ?"
+                    args.append(bound)
+                }
                 args.append(limit)
-                return try Self.list(db, "SELECT * FROM (\(Self.selectWithReceipt) WHERE \(condition) ORDER BY m.seq DESC LIMIT ?) ORDER BY seq", args)
+                return try Self.list(db, "SELECT * FROM (\(Self.selectWithReceipt) WHERE \(condition) ORDER BY m.seq DESC LIMIT ?) ORDER BY seq", args,
+                                     limit: limit, paging: paging)
             }
         }
 
@@ -95,11 +136,19 @@ extension BtmsgService {
             }
             let limit = try Self.limit(request.limit, default: 50)
             guard !groups.isEmpty else { return try Agor_Btmsg_V1_MessageList().serializedBytes() }
+            let paging = Paging.older("feed")
+            let bound = try paging.position(of: request.cursor)
             return try await database.read { db in
                 var args: [(any DatabaseValueConvertible)?] = [principal.name]
                 args.append(contentsOf: groups.map { $0 as (any DatabaseValueConvertible)? })
+                var condition = "m.grp IN \(MessageStore.placeholders(groups.count))"
+                if let bound {
+                    condition += " AND m.seq < ?"
+                    args.append(bound)
+                }
                 args.append(limit)
-                return try Self.list(db, "SELECT * FROM (\(Self.selectWithReceipt) WHERE m.grp IN \(MessageStore.placeholders(groups.count)) ORDER BY m.seq DESC LIMIT ?) ORDER BY seq", args)
+                return try Self.list(db, "SELECT * FROM (\(Self.selectWithReceipt) WHERE \(condition) ORDER BY m.seq DESC LIMIT ?) ORDER BY seq", args,
+                                     limit: limit, paging: paging)
             }
         }
 
@@ -110,17 +159,21 @@ extension BtmsgService {
             guard !query.isEmpty, query.utf8.count <= 1000 else { throw BusError.badRequest("search needs a query of 1 to 1000 bytes") }
             let limit = try Self.limit(request.limit, default: 20, max: 200)
             let principal = context.principal
+            // Ranked results page by position: a message added meanwhile may shift them by one.
+            let offset = Int(try Paging.ranked("search", offset: 0).position(of: request.cursor) ?? 0)
+            guard offset >= 0, offset <= 100_000 else { throw BusError.badRequest("cursor is damaged (pass next_cursor back as given)") }
             return try await database.read { db in
                 let viewer = try Viewer(db, principal: principal)
                 var args: [(any DatabaseValueConvertible)?] = [principal.name, query]
                 let filter = viewer.visibleFilter(&args)
                 args.append(limit)
+                args.append(offset)
                 do {
                     return try Self.list(db, """
                         \(Self.selectWithReceipt)
                         JOIN messages_fts f ON f.rowid = m.seq
-                        WHERE messages_fts MATCH ? AND \(filter) ORDER BY f.rank LIMIT ?
-                        """, args)
+                        WHERE messages_fts MATCH ? AND \(filter) ORDER BY f.rank, m.seq LIMIT ? OFFSET ?
+                        """, args, limit: limit, paging: .ranked("search", offset: offset))
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR {
                     throw BusError.badRequest("bad search query: \(error.message ?? "syntax error") (FTS5 syntax; quote words with \"…\")")
                 }

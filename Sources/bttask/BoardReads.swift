@@ -32,10 +32,25 @@ extension BttaskService {
                     let escaped = request.label.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
                     args.append("%\n\(escaped)\n%")
                 }
-                sql += " ORDER BY status, priority, sort_order, created_at LIMIT ?"
+                // Keyset paging: rows after the last one returned, in the same order (id breaks ties).
+                if !request.cursor.isEmpty {
+                    let key = try PageCursor.decode(request.cursor, list: "tasks", count: 5)
+                    guard let status = Int64(key[0]), let priority = Int64(key[1]), let sortOrder = Int64(key[2]), let created = Int64(key[3]) else {
+                        throw BusError.badRequest("cursor is damaged (pass next_cursor back as given)")
+                    }
+                    sql += " AND (status, priority, sort_order, created_at, id) > (?, ?, ?, ?, ?)"
+                    args += [status, priority, sortOrder, created, key[4]]
+                }
+                sql += " ORDER BY status, priority, sort_order, created_at, id LIMIT ?"
                 args.append(limit)
                 var reply = Agor_Bttask_V1_TaskList()
-                reply.tasks = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { try TaskStore.complete(db, TaskStore.task($0)) }
+                let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+                reply.tasks = try rows.map { try TaskStore.complete(db, TaskStore.task($0)) }
+                if rows.count == limit, let last = rows.last {
+                    reply.nextCursor = PageCursor.encode(list: "tasks", keys: [
+                        String(last["status"] as Int64), String(last["priority"] as Int64), String(last["sort_order"] as Int64),
+                        String(last["created_at"] as Int64), last["id"] as String])
+                }
                 reply.revision = try Self.revision(db, group: group)
                 return try reply.serializedBytes()
             }
@@ -47,9 +62,24 @@ extension BttaskService {
             let request = try RequestChecks.decode(Agor_Bttask_V1_ListRequest.self, body)
             let group = try RequestChecks.group(of: context.principal, named: request.group)
             let limit = request.limit <= 0 ? 50 : min(Int(request.limit), 1000)
-            return try await database.read { db in
+            var after: ReadyPosition?
+            if !request.cursor.isEmpty {
+                let key = try PageCursor.decode(request.cursor, list: "ready", count: 4)
+                guard let priority = Int64(key[0]), let sortOrder = Int64(key[1]), let created = Int64(key[2]) else {
+                    throw BusError.badRequest("cursor is damaged (pass next_cursor back as given)")
+                }
+                after = ReadyPosition(priority: priority, sortOrder: sortOrder, created: created, id: key[3])
+            }
+            return try await database.read { [after] db in
                 var reply = Agor_Bttask_V1_TaskList()
-                reply.tasks = try Self.readyTasks(db, group: group, limit: limit)
+                reply.tasks = try Self.readyTasks(db, group: group, limit: limit, after: after)
+                if reply.tasks.count == limit, let last = reply.tasks.last {
+                    let row = try Row.fetchOne(db, sql: "SELECT priority, sort_order, created_at, id FROM tasks WHERE id = ?", arguments: [last.id])
+                    if let row {
+                        reply.nextCursor = PageCursor.encode(list: "ready", keys: [String(row["priority"] as Int64), String(row["sort_order"] as Int64),
+                                                                                   String(row["created_at"] as Int64), row["id"] as String])
+                    }
+                }
                 reply.revision = try Self.revision(db, group: group)
                 return try reply.serializedBytes()
             }
@@ -111,12 +141,23 @@ extension BttaskService {
         }
     }
 
-    static func readyTasks(_ db: Database, group: String, limit: Int) throws -> [Agor_Bttask_V1_Task] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+    /// Where a page of ready tasks ended, in their order.
+    struct ReadyPosition: Sendable {
+        let priority: Int64, sortOrder: Int64, created: Int64
+        let id: String
+    }
+
+    /// Ready tasks, best first; `after` continues from a previous page.
+    static func readyTasks(_ db: Database, group: String, limit: Int, after: ReadyPosition? = nil) throws -> [Agor_Bttask_V1_Task] {
+        var arguments: [any DatabaseValueConvertible] = [group]
+        if let after { arguments += [after.priority, after.sortOrder, after.created, after.id] }
+        arguments.append(limit)
+        return try Row.fetchAll(db.cachedStatement(sql: """
             SELECT * FROM tasks t WHERE t.grp = ? AND t.status = 1 AND t.assignee = ''
               AND NOT EXISTS (SELECT 1 FROM dependencies d JOIN tasks b ON b.id = d.blocked_by
                               WHERE d.task_id = t.id AND b.status <> 4)
-            ORDER BY t.priority, t.sort_order, t.created_at LIMIT ?
-            """), arguments: [group, limit]).map { try TaskStore.complete(db, TaskStore.task($0)) }
+              \(after == nil ? "" : "AND (t.priority, t.sort_order, t.created_at, t.id) > (?, ?, ?, ?)")
+            ORDER BY t.priority, t.sort_order, t.created_at, t.id LIMIT ?
+            """), arguments: StatementArguments(arguments)).map { try TaskStore.complete(db, TaskStore.task($0)) }
     }
 }

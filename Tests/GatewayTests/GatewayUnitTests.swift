@@ -1,6 +1,8 @@
 import Bus
 import Foundation
 import Hummingbird
+import NIOEmbedded
+import NIOWebSocket
 import Testing
 @testable import Gateway
 
@@ -32,6 +34,39 @@ import Testing
         async let batch = waiting.next()
         #expect(waiting.push(7) == .queued)
         #expect(await batch == [7])
+    }
+
+    @Test func aCaughtUpClientWhoseConnectionHasNoRoomIsEndedPastItsBound() throws {
+        let channel = EmbeddedChannel()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gw-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let client = StreamHub.Client(id: 1, streams: ["btmsg/web/"], batch: false, channel: channel, person: person(["web"]),
+                                      directory: Directory(folder: folder))
+        #expect(client.queue.takeOrGoDirect() == nil)   // caught up: written directly from now on
+        func deliver(_ seq: UInt64) {
+            let frame = StreamHub.Frame(BusEvent(stream: "btmsg/web/", seq: seq, type: "t", timestampUs: 0, body: []))
+            StreamHub.write([StreamHub.ClientWrites(client: client, first: frame.bytes)])
+        }
+        deliver(1)
+        let written = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+        #expect(written.opcode == .text && String(buffer: written.data).contains("\"seq\":1"))
+        // No room (past the high-water mark): up to the bound more are written, then the client ends.
+        channel.isWritable = false
+        for seq in 2...UInt64(StreamHub.clientQueueLimit + 1) { deliver(seq) }
+        #expect(client.queue.end == nil)
+        deliver(UInt64(StreamHub.clientQueueLimit + 2))
+        #expect(client.queue.end == .overflowed)
+        // Room again resets the count for a client that is still open.
+        let other = StreamHub.Client(id: 2, streams: ["btmsg/web/"], batch: false, channel: channel, person: person(["web"]),
+                                     directory: Directory(folder: folder))
+        _ = other.queue.takeOrGoDirect()
+        for seq in 1...UInt64(StreamHub.clientQueueLimit) {
+            let frame = StreamHub.Frame(BusEvent(stream: "btmsg/web/", seq: seq, type: "t", timestampUs: 0, body: []))
+            channel.isWritable = seq % 2 == 0
+            StreamHub.write([StreamHub.ClientWrites(client: other, first: frame.bytes)])
+        }
+        #expect(other.queue.end == nil)
+        _ = try channel.finish()
     }
 
     @Test func batchingClientsGetEventsJoinedByNewlinesWithinTheFrameBound() {

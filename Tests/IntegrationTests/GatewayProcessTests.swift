@@ -233,6 +233,26 @@ struct GatewayProcessTests {
         #expect(burst.count == 20)
         #expect(burst.map(\.seq) == Array((first.seq + 4)...(first.seq + 23)))
 
+        // Lists page with cursors: the channel's history two at a time, back to its first message.
+        func messages(_ reply: Reply) -> (bodies: [String], next: String?) {
+            let object = (try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any]
+            let list = object?["messages"] as? [[String: Any]] ?? []
+            return (list.compactMap { $0["body"] as? String }, object?["next_cursor"] as? String)
+        }
+        let everything = messages(try await Self.send("GET", base + "/v1/history?channel_id=\(channelId)&limit=1000", token: ann))
+        #expect(everything.bodies.count >= 20 && everything.next == nil)
+        var paged: [String] = []
+        var cursor: String? = ""
+        while let next = cursor, paged.count <= everything.bodies.count {
+            let reply = try await Self.send("GET", base + "/v1/history?channel_id=\(channelId)&limit=2&cursor=\(next)", token: ann)
+            #expect(reply.status == 200)
+            let page = messages(reply)
+            paged = page.bodies + paged
+            cursor = page.next
+        }
+        #expect(paged == everything.bodies)
+        #expect(try await Self.send("GET", base + "/v1/history?channel_id=\(channelId)&cursor=garbage", token: ann).status == 400)
+
         // A service down: 503.
         let btmsg = try #require(home.children.first)
         kill(btmsg.processIdentifier, SIGKILL)

@@ -166,6 +166,9 @@ public nonisolated struct Agor_Btmsg_V1_InboxRequest: Sendable {
   /// default 50, at most 1000
   public var limit: Int32 = 0
 
+  /// a previous reply's next_cursor: the next page (unread: newer; all: older)
+  public var cursor: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -177,6 +180,9 @@ public nonisolated struct Agor_Btmsg_V1_MessageList: Sendable {
   // methods supported on all messages.
 
   public var messages: [Agor_Btmsg_V1_Message] = []
+
+  /// set when there may be more: send it back as `cursor`
+  public var nextCursor: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -212,6 +218,9 @@ public nonisolated struct Agor_Btmsg_V1_HistoryRequest: Sendable {
   /// optional: restrict `with` to one group
   public var group: String = String()
 
+  /// a previous reply's next_cursor: the page of older messages
+  public var cursor: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -228,6 +237,9 @@ public nonisolated struct Agor_Btmsg_V1_FeedRequest: Sendable {
   /// default 50
   public var limit: Int32 = 0
 
+  /// a previous reply's next_cursor: the page of older messages
+  public var cursor: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -243,6 +255,9 @@ public nonisolated struct Agor_Btmsg_V1_SearchRequest: Sendable {
 
   /// default 20
   public var limit: Int32 = 0
+
+  /// a previous reply's next_cursor: the next page of results
+  public var cursor: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -944,7 +959,7 @@ nonisolated extension Agor_Btmsg_V1_SendReply: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Agor_Btmsg_V1_InboxRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".InboxRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}all\0\u{1}limit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}all\0\u{1}limit\0\u{1}cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -954,6 +969,7 @@ nonisolated extension Agor_Btmsg_V1_InboxRequest: SwiftProtobuf.Message, SwiftPr
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularBoolField(value: &self.all) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
       default: break
       }
     }
@@ -966,12 +982,16 @@ nonisolated extension Agor_Btmsg_V1_InboxRequest: SwiftProtobuf.Message, SwiftPr
     if self.limit != 0 {
       try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 2)
     }
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Agor_Btmsg_V1_InboxRequest, rhs: Agor_Btmsg_V1_InboxRequest) -> Bool {
     if lhs.all != rhs.all {return false}
     if lhs.limit != rhs.limit {return false}
+    if lhs.cursor != rhs.cursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -979,7 +999,7 @@ nonisolated extension Agor_Btmsg_V1_InboxRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Agor_Btmsg_V1_MessageList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MessageList"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}messages\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}messages\0\u{3}next_cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -988,6 +1008,7 @@ nonisolated extension Agor_Btmsg_V1_MessageList: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.messages) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextCursor) }()
       default: break
       }
     }
@@ -997,11 +1018,15 @@ nonisolated extension Agor_Btmsg_V1_MessageList: SwiftProtobuf.Message, SwiftPro
     if !self.messages.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.messages, fieldNumber: 1)
     }
+    if !self.nextCursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextCursor, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Agor_Btmsg_V1_MessageList, rhs: Agor_Btmsg_V1_MessageList) -> Bool {
     if lhs.messages != rhs.messages {return false}
+    if lhs.nextCursor != rhs.nextCursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1039,7 +1064,7 @@ nonisolated extension Agor_Btmsg_V1_MessageRef: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Agor_Btmsg_V1_HistoryRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HistoryRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}with\0\u{3}channel_id\0\u{1}limit\0\u{1}group\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}with\0\u{3}channel_id\0\u{1}limit\0\u{1}group\0\u{1}cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1051,6 +1076,7 @@ nonisolated extension Agor_Btmsg_V1_HistoryRequest: SwiftProtobuf.Message, Swift
       case 2: try { try decoder.decodeSingularStringField(value: &self.channelID) }()
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.group) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
       default: break
       }
     }
@@ -1069,6 +1095,9 @@ nonisolated extension Agor_Btmsg_V1_HistoryRequest: SwiftProtobuf.Message, Swift
     if !self.group.isEmpty {
       try visitor.visitSingularStringField(value: self.group, fieldNumber: 4)
     }
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1077,6 +1106,7 @@ nonisolated extension Agor_Btmsg_V1_HistoryRequest: SwiftProtobuf.Message, Swift
     if lhs.channelID != rhs.channelID {return false}
     if lhs.limit != rhs.limit {return false}
     if lhs.group != rhs.group {return false}
+    if lhs.cursor != rhs.cursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1084,7 +1114,7 @@ nonisolated extension Agor_Btmsg_V1_HistoryRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Agor_Btmsg_V1_FeedRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeedRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{1}limit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{1}limit\0\u{1}cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1094,6 +1124,7 @@ nonisolated extension Agor_Btmsg_V1_FeedRequest: SwiftProtobuf.Message, SwiftPro
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.group) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
       default: break
       }
     }
@@ -1106,12 +1137,16 @@ nonisolated extension Agor_Btmsg_V1_FeedRequest: SwiftProtobuf.Message, SwiftPro
     if self.limit != 0 {
       try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 2)
     }
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Agor_Btmsg_V1_FeedRequest, rhs: Agor_Btmsg_V1_FeedRequest) -> Bool {
     if lhs.group != rhs.group {return false}
     if lhs.limit != rhs.limit {return false}
+    if lhs.cursor != rhs.cursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1119,7 +1154,7 @@ nonisolated extension Agor_Btmsg_V1_FeedRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Agor_Btmsg_V1_SearchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SearchRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}query\0\u{1}limit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}query\0\u{1}limit\0\u{1}cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1129,6 +1164,7 @@ nonisolated extension Agor_Btmsg_V1_SearchRequest: SwiftProtobuf.Message, SwiftP
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.query) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
       default: break
       }
     }
@@ -1141,12 +1177,16 @@ nonisolated extension Agor_Btmsg_V1_SearchRequest: SwiftProtobuf.Message, SwiftP
     if self.limit != 0 {
       try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 2)
     }
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Agor_Btmsg_V1_SearchRequest, rhs: Agor_Btmsg_V1_SearchRequest) -> Bool {
     if lhs.query != rhs.query {return false}
     if lhs.limit != rhs.limit {return false}
+    if lhs.cursor != rhs.cursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -523,6 +523,9 @@ public nonisolated struct Agor_Bttask_V1_ListRequest: Sendable {
   /// default 200, at most 1000
   public var limit: Int32 = 0
 
+  /// a previous reply's next_cursor: the next page
+  public var cursor: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -536,6 +539,9 @@ public nonisolated struct Agor_Bttask_V1_TaskList: Sendable {
   public var tasks: [Agor_Bttask_V1_Task] = []
 
   public var revision: Int64 = 0
+
+  /// set when there may be more: send it back as `cursor`
+  public var nextCursor: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1385,7 +1391,7 @@ nonisolated extension Agor_Bttask_V1_DependencyRequest: SwiftProtobuf.Message, S
 
 nonisolated extension Agor_Bttask_V1_ListRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{1}statuses\0\u{1}all\0\u{1}assignee\0\u{1}label\0\u{1}priority\0\u{1}project\0\u{1}limit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{1}statuses\0\u{1}all\0\u{1}assignee\0\u{1}label\0\u{1}priority\0\u{1}project\0\u{1}limit\0\u{1}cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1401,6 +1407,7 @@ nonisolated extension Agor_Bttask_V1_ListRequest: SwiftProtobuf.Message, SwiftPr
       case 6: try { try decoder.decodeSingularEnumField(value: &self.priority) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.project) }()
       case 8: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
       default: break
       }
     }
@@ -1431,6 +1438,9 @@ nonisolated extension Agor_Bttask_V1_ListRequest: SwiftProtobuf.Message, SwiftPr
     if self.limit != 0 {
       try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 8)
     }
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1443,6 +1453,7 @@ nonisolated extension Agor_Bttask_V1_ListRequest: SwiftProtobuf.Message, SwiftPr
     if lhs.priority != rhs.priority {return false}
     if lhs.project != rhs.project {return false}
     if lhs.limit != rhs.limit {return false}
+    if lhs.cursor != rhs.cursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1450,7 +1461,7 @@ nonisolated extension Agor_Bttask_V1_ListRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Agor_Bttask_V1_TaskList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskList"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}revision\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}revision\0\u{3}next_cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1460,6 +1471,7 @@ nonisolated extension Agor_Bttask_V1_TaskList: SwiftProtobuf.Message, SwiftProto
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.tasks) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.revision) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.nextCursor) }()
       default: break
       }
     }
@@ -1472,12 +1484,16 @@ nonisolated extension Agor_Bttask_V1_TaskList: SwiftProtobuf.Message, SwiftProto
     if self.revision != 0 {
       try visitor.visitSingularInt64Field(value: self.revision, fieldNumber: 2)
     }
+    if !self.nextCursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextCursor, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Agor_Bttask_V1_TaskList, rhs: Agor_Bttask_V1_TaskList) -> Bool {
     if lhs.tasks != rhs.tasks {return false}
     if lhs.revision != rhs.revision {return false}
+    if lhs.nextCursor != rhs.nextCursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
