@@ -1,7 +1,9 @@
 import Bus
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
+import NIOCore
 import Logging
 import Synchronization
 
@@ -125,10 +127,7 @@ public final class GatewayService: Sendable {
 
     func application(host: String, port: Int) -> some ApplicationProtocol {
         let (authenticator, hub, bridge, directory) = (self.authenticator, self.hub, self.bridge, runtime.directory)
-        return Application(
-            router: router(),
-            server: .http1WebSocketUpgrade(configuration: .init(http1: .init(idleTimeout: .seconds(30)),
-                                                                ws: .init(autoPing: .enabled(timePeriod: .seconds(20))))) { request, channel, _ in
+        let shouldUpgrade: @Sendable (HTTPRequest, any Channel, Logger) async throws -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> = { request, channel, _ in
                 // Only a signed-in person with a valid request is upgraded; anything else goes on to the
                 // router, which answers 401, 429, 400 or 403 as JSON (and counts a wrong token once).
                 guard request.path?.split(separator: "?").first == "/v1/stream",
@@ -139,6 +138,13 @@ public final class GatewayService: Sendable {
                 }
                 let session = StreamSession(hub: hub, bridge: bridge, directory: directory, person: person, request: ask, channel: channel)
                 return .upgrade([:]) { inbound, outbound, _ in try await session.run(inbound: inbound, outbound: outbound) }
+        }
+        let configuration = HTTP1WebSocketUpgradeChannel.Configuration(http1: .init(idleTimeout: .seconds(30)),
+                                                                       ws: .init(autoPing: .enabled(timePeriod: .seconds(20))))
+        return Application(
+            router: router(),
+            server: HTTPServerBuilder { responder in
+                MalformedRequestGuard(inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: configuration, shouldUpgrade: shouldUpgrade))
             },
             configuration: .init(address: .hostname(host, port: port), serverName: "agor-gateway"),
             logger: runtime.logger)

@@ -28,6 +28,33 @@ struct GatewayProcessTests {
         return URLSession(configuration: configuration)
     }()
 
+    /// Sends raw bytes to host:port and returns everything answered before the server closes (or 10 s).
+    static func raw(_ address: String, _ request: String) throws -> String {
+        let parts = address.split(separator: ":")
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var peer = sockaddr_in()
+        peer.sin_family = sa_family_t(AF_INET)
+        peer.sin_port = in_port_t(UInt16(parts[1])!).bigEndian
+        inet_pton(AF_INET, String(parts[0]), &peer.sin_addr)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let connected = withUnsafePointer(to: &peer) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        let bytes = Array(request.utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            answer += buffer[0..<n]
+        }
+        return String(decoding: answer, as: UTF8.self)
+    }
+
     static func send(_ method: String, _ url: String, token: String? = nil, cookie: String? = nil,
                      json: [String: Any]? = nil, raw: Data? = nil, headers extra: [String: String] = [:]) async throws -> Reply {
         var request = URLRequest(url: URL(string: url)!)
@@ -200,6 +227,12 @@ struct GatewayProcessTests {
         #expect(huge.status == 413)
         #expect(try await Self.send("GET", base + "/v1/stream?groups=ops", token: ann).status == 403)
         #expect(try await Self.send("GET", base + "/v1/stream?cursor=nonsense", token: ann).status == 400)
+        // Requests the HTTP parser cannot read get a JSON 400 at once, and the Gateway keeps serving.
+        for garbled in ["GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\u{0}b\r\n\r\n", "GET /he\u{0}al HTTP/1.1\r\n\r\n", "BLAH\r\n\r\n"] {
+            let answer = try Self.raw(http.description, garbled)
+            #expect(answer.hasPrefix("HTTP/1.1 400 ") && answer.contains("\"code\":\"bad_request\""), "\(answer)")
+        }
+        #expect(try await Self.send("GET", base + "/healthz").status == 200)
 
         // The stream: one event, cut; more happen; resume from the cursor: each missed one, once, in order.
         let url = "ws://\(http)/v1/stream?services=btmsg&groups=web"
