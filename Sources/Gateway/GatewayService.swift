@@ -95,6 +95,7 @@ public final class GatewayService: Sendable {
             _ = try StreamRequest.parse(query: GatewayService.query(of: request.uri.description), person: person)
             throw APIError.badRequest("/v1/stream is a WebSocket: send the upgrade headers")
         }
+        SettingsRoutes(home: runtime.home).register(on: router)
         let files = ProjectFiles(home: runtime.home)
         router.get("/v1/projects") { [home = runtime.home] _, context -> Response in
             let person = try context.requirePerson()

@@ -17,6 +17,10 @@ enum OpenAPIDocument {
     static let ownRoutes: [Route] = [
         Route(method: "get", path: "/healthz", summary: "Liveness (no sign-in)", requestMessage: nil, replyMessage: "text", status: 200),
         Route(method: "get", path: "/v1/me", summary: "The signed-in person", requestMessage: nil, replyMessage: "Me", status: 200),
+        Route(method: "get", path: "/v1/settings", summary: "Every effective setting with its level (?project= or ?group= of yours; else global)",
+              requestMessage: nil, replyMessage: "object", status: 200),
+        Route(method: "get", path: "/v1/settings/{key}", summary: "One setting's effective value and level (?project= or ?group=)",
+              requestMessage: nil, replyMessage: "object", status: 200),
         Route(method: "post", path: "/v1/session", summary: "Sign in with a token: sets the HttpOnly session cookie",
               requestMessage: "SignIn", replyMessage: "Me", status: 200),
         Route(method: "delete", path: "/v1/session", summary: "Sign out: clears the session", requestMessage: nil, replyMessage: "none", status: 204),

@@ -27,7 +27,8 @@ public final class BtmsgService: Sendable {
     public static func run(home: Home) async throws {
         let runtime = try ServiceRuntime(name: name, home: home) { BtmsgSchema.register(in: &$0) }
         let text = (try? String(contentsOf: home.configFile, encoding: .utf8)) ?? ""
-        let retention = try RetentionConfig.parse(text, file: home.configFile.path)
+        // config.toml's [btmsg.retention], overridden by the settings cascade (settings.toml).
+        let retention = try RetentionConfig.parse(text, file: home.configFile.path).overlaid(with: Settings.load(from: home))
         let service = BtmsgService(runtime: runtime, retention: retention)
         service.start()
         try await runtime.run()

@@ -2,7 +2,8 @@ import Bus
 import Foundation
 
 /// How long a group's messages are kept: the last `keepDays` days and/or the last `keepMessages`
-/// messages (0 = no limit). Read from config.toml until the settings cascade serves it:
+/// messages (0 = no limit). Set in the settings cascade (`agor settings set retention.keep_days 30
+/// [--group G]`), read at service start; config.toml's older form is still read beneath it:
 ///
 ///     [btmsg.retention]          # default for every group
 ///     keep_days = 30
@@ -30,6 +31,25 @@ public struct RetentionConfig: Sendable, Equatable {
     }
 
     public func policy(for group: String) -> RetentionPolicy { groups[group] ?? defaultPolicy }
+
+    /// This configuration with the settings cascade's `retention.keep_days` / `retention.keep_messages`
+    /// on top: global settings change the default, a group's settings that group (and, as the
+    /// cascade says, a group setting falls back to the global one key by key).
+    public func overlaid(with settings: Settings) -> RetentionConfig {
+        func apply(_ values: [String: SettingValue], to base: RetentionPolicy) -> RetentionPolicy {
+            var policy = base
+            if case .integer(let days)? = values["retention.keep_days"] { policy.keepDays = days }
+            if case .integer(let count)? = values["retention.keep_messages"] { policy.keepMessages = count }
+            return policy
+        }
+        var result = self
+        result.defaultPolicy = apply(settings.global, to: defaultPolicy)
+        for (group, policy) in groups { result.groups[group] = apply(settings.global, to: policy) }
+        for (group, values) in settings.groups {
+            result.groups[group] = apply(values, to: result.groups[group] ?? result.defaultPolicy)
+        }
+        return result
+    }
 
     /// Whether any group keeps only its last N messages (then sends wake the pruner).
     public var limitsCounts: Bool { defaultPolicy.keepMessages > 0 || groups.values.contains { $0.keepMessages > 0 } }

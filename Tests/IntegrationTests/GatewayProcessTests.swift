@@ -335,12 +335,45 @@ struct ProjectFilesTests {
         #expect(try agor(["project", "list"]).output.contains("site\tweb\t"))
         #expect(try agor(["project", "remove", "nope"]).status == 4)
 
+        // Settings: set at three levels; `get` says the effective value and where it came from.
+        #expect(try agor(["settings", "set", "theme", "dark"]).status == 0)
+        #expect(try agor(["settings", "set", "theme", "light", "--group", "web"]).status == 0)
+        #expect(try agor(["settings", "set", "shell", "/bin/zsh", "--project", "site"]).status == 0)
+        #expect(try agor(["settings", "get", "theme", "--project", "site"]).output.contains("theme = light\t(group web)"))
+        #expect(try agor(["settings", "get", "shell", "--project", "site", "--json"]).output.contains(#""level":"project site""#))
+        #expect(try agor(["settings", "get", "theme", "--group", "ops"]).output.contains("theme = dark\t(global)"))
+        #expect(try agor(["settings", "get", "stall_threshold_s"]).output.contains("(default)"))
+        #expect(try agor(["settings", "set", "keybinding.terminal.copy", "ctrl+shift+c"]).status == 0)
+        let clash = try agor(["settings", "set", "keybinding.terminal.paste", "Ctrl+Shift+C"])
+        #expect(clash.status == 5 && clash.output.contains("copy") && clash.output.contains("paste"))
+        #expect(try agor(["settings", "set", "theme", "purple"]).status == 2)
+        #expect(try agor(["settings", "set", "nonsense", "1"]).status == 2)
+        #expect(try agor(["settings", "get", "theme", "--project", "nope"]).status == 4)
+        #expect(try agor(["settings", "get", "theme", "--group", "web", "--project", "site"]).status == 2)
+        #expect(try agor(["settings", "unset", "theme", "--group", "web"]).status == 0)
+        #expect(try agor(["settings", "unset", "theme", "--group", "web"]).status == 4)
+        #expect(try agor(["settings", "set", "theme", "light", "--group", "web"]).status == 0)
+        #expect(try agor(["settings", "list", "--project", "site"]).output.contains("shell = /bin/zsh\t(project site)"))
+
         _ = try home.serve("gateway")
         #expect(try await home.waitUntilAnswers("gateway"))
         let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
         #expect(await GatewayProcessTests.waitForHTTP(http))
         let files = "http://\(http)/v1/projects/site/files"
         let send = GatewayProcessTests.send
+
+        // The same cascade over the API, within the person's groups.
+        func json(_ reply: GatewayProcessTests.Reply) -> [String: Any] { ((try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any]) ?? [:] }
+        let theme = json(try await send("GET", "http://\(http)/v1/settings/theme?project=site", ann, nil, nil, nil, [:]))
+        #expect(theme["value"] as? String == "light" && theme["level"] as? String == "group web")
+        #expect(json(try await send("GET", "http://\(http)/v1/settings/theme", ann, nil, nil, nil, [:]))["level"] as? String == "global")
+        #expect(try await send("GET", "http://\(http)/v1/settings/theme?group=web", bob, nil, nil, nil, [:]).status == 403)
+        #expect(try await send("GET", "http://\(http)/v1/settings/theme?project=site", bob, nil, nil, nil, [:]).status == 404)
+        #expect(try await send("GET", "http://\(http)/v1/settings/nonsense", ann, nil, nil, nil, [:]).status == 400)
+        #expect(try await send("GET", "http://\(http)/v1/settings", nil, nil, nil, nil, [:]).status == 401)
+        let everything = json(try await send("GET", "http://\(http)/v1/settings?project=site", ann, nil, nil, nil, [:]))
+        let keys = (everything["settings"] as? [[String: Any]] ?? []).compactMap { $0["key"] as? String }
+        #expect(keys.contains("shell") && keys.contains("keybinding.terminal.copy") && keys.contains("retention.keep_days"))
 
         let listing = try await send("GET", "http://\(http)/v1/projects", ann, nil, nil, nil, [:])
         #expect(String(decoding: listing.body, as: UTF8.self).contains("\"name\":\"site\""))

@@ -1,0 +1,97 @@
+import Foundation
+
+/// The settings agor knows, their types, limits and built-in defaults. Families of keys carry a
+/// name after a dot: `env.NAME`, `model.PROVIDER`, `keybinding.CONTEXT.ACTION`.
+public enum SettingSchema {
+    public static let themes = ["system", "dark", "light"]
+
+    /// Built-in defaults (the last level of every lookup).
+    public static let defaults: [String: SettingValue] = [
+        "theme": .string("system"),
+        "shell": .string("/bin/bash"),
+        "plugins": .list([]),
+        "stall_threshold_s": .integer(300),
+        "retention.keep_days": .integer(0),
+        "retention.keep_messages": .integer(0),
+    ]
+
+    /// One line per key family, for help texts and errors.
+    public static let summary = """
+        theme (system|dark|light), shell (absolute path), env.NAME (text), model.PROVIDER (model name),
+        plugins (comma-separated names), stall_threshold_s (10-86400), retention.keep_days (days, 0 = forever),
+        retention.keep_messages (count, 0 = no limit), keybinding.CONTEXT.ACTION (chord like "Ctrl+K Ctrl+S";
+        contexts: \(Keybinding.contexts.joined(separator: ", ")))
+        """
+
+    public static func isKnown(_ key: String) -> Bool { (try? kind(of: key)) != nil }
+
+    /// Parses a value given as text (the CLI's and the API's form) for `key`.
+    public static func parse(_ key: String, _ text: String) throws -> SettingValue {
+        switch try kind(of: key) {
+        case .integer(let range):
+            guard let number = Int64(text.trimmingCharacters(in: .whitespaces)) else {
+                throw SettingsError(.badValue, "\(key) is a whole number in \(range.lowerBound)...\(range.upperBound), not \(text.prefix(40))")
+            }
+            return try check(key, .integer(number))
+        case .list:
+            let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return try check(key, .list(items))
+        case .text, .choice, .path, .chord:
+            return try check(key, .string(text))
+        }
+    }
+
+    /// Checks a typed value (from a file or a profile) for `key`; a chord comes back normalised.
+    public static func check(_ key: String, _ value: SettingValue) throws -> SettingValue {
+        let kind = try kind(of: key)
+        switch (kind, value) {
+        case (.integer(let range), .integer(let number)):
+            guard range.contains(number) else { throw SettingsError(.badValue, "\(key) must be in \(range.lowerBound)...\(range.upperBound), not \(number)") }
+            return value
+        case (.list, .list(let items)):
+            for item in items where !Principal.isValidName(item) {
+                throw SettingsError(.badValue, "\(key): \(item.prefix(40)) is not a name (letters, digits, '-', '_', '.')")
+            }
+            return value
+        case (.choice(let choices), .string(let text)):
+            guard choices.contains(text) else { throw SettingsError(.badValue, "\(key) is one of \(choices.joined(separator: ", ")), not \(text.prefix(40))") }
+            return value
+        case (.path, .string(let text)):
+            guard text.hasPrefix("/"), text.utf8.count <= 1024, !text.contains("\0") else { throw SettingsError(.badValue, "\(key) is an absolute path") }
+            return value
+        case (.text, .string(let text)):
+            guard text.utf8.count <= 4096, !text.contains("\0") else { throw SettingsError(.badValue, "\(key) is text of at most 4096 bytes") }
+            return value
+        case (.chord, .string(let text)):
+            return .string(try Keybinding.normalize(text))
+        default:
+            throw SettingsError(.badValue, "\(key) has the wrong type of value")
+        }
+    }
+
+    enum Kind {
+        case integer(ClosedRange<Int64>), list, choice([String]), path, text, chord
+    }
+
+    static func kind(of key: String) throws -> Kind {
+        switch key {
+        case "theme": return .choice(themes)
+        case "shell": return .path
+        case "plugins": return .list
+        case "stall_threshold_s": return .integer(10...86_400)
+        case "retention.keep_days": return .integer(0...36_500)
+        case "retention.keep_messages": return .integer(0...1_000_000_000)
+        default: break
+        }
+        let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 2, parts[0] == "env", isEnvironmentName(parts[1]) { return .text }
+        if parts.count == 2, parts[0] == "model", Principal.isValidName(parts[1]) { return .text }
+        if Keybinding(key: key) != nil { return .chord }
+        throw SettingsError(.unknownKey, "unknown setting \(key.prefix(80)); known: \(summary)")
+    }
+
+    static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || ("A"..."Z").contains(first), name.utf8.count <= 128 else { return false }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
+    }
+}
