@@ -61,6 +61,8 @@ public struct BusConfig: Sendable, Equatable {
     public var instrumentation = true
     /// How often a service sends its heartbeat; the collector marks it down after three missed.
     public var heartbeatMilliseconds: Int64 = 1000
+    /// A service's log is rotated past this size (3 old files are kept).
+    public var logMaxBytes: Int64 = 10 << 20
 
     public init() {}
 
@@ -99,6 +101,10 @@ public struct BusConfig: Sendable, Equatable {
                 guard let b = v.bool else { throw ConfigError(file: "", reason: "bus.instrumentation must be true or false") }
                 config.instrumentation = b
             }
+            if let v = bus["log_max_bytes"] {
+                guard let n = v.integer, (4096...(1 << 34)).contains(n) else { throw ConfigError(file: "", reason: "bus.log_max_bytes must be an integer from 4096 up") }
+                config.logMaxBytes = n
+            }
             if let v = bus["heartbeat_ms"] {
                 guard let n = v.integer, (50...60_000).contains(n) else { throw ConfigError(file: "", reason: "bus.heartbeat_ms must be an integer from 50 to 60000") }
                 config.heartbeatMilliseconds = n
@@ -134,6 +140,7 @@ public struct BusConfig: Sendable, Equatable {
         bus["dedup_window_seconds"] = .integer(dedupWindowSeconds)
         bus["instrumentation"] = .bool(instrumentation)
         bus["heartbeat_ms"] = .integer(heartbeatMilliseconds)
+        if logMaxBytes != 10 << 20 { bus["log_max_bytes"] = .integer(logMaxBytes) }
         root["bus"] = .table(bus)
         var services = TOMLTable()
         for s in self.services {

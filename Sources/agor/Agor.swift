@@ -9,7 +9,7 @@ struct Agor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agor",
         abstract: "The agor home, its people, agents and services.",
-        subcommands: [Init.self, Up.self, Status.self, Serve.self, GroupCommand.self, AgentCommand.self, Revoke.self, DiagCommand.self, UserCommand.self, ProjectCommand.self, SettingsCommand.self, VaultCommand.self, ProfileCommand.self])
+        subcommands: [Init.self, Up.self, Status.self, Serve.self, GroupCommand.self, AgentCommand.self, Revoke.self, DiagCommand.self, UserCommand.self, ProjectCommand.self, SettingsCommand.self, VaultCommand.self, ProfileCommand.self, Down.self, Logs.self])
 }
 
 struct HomeOption: ParsableArguments {
@@ -125,7 +125,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let home = homeOption.resolved
-        LoggingSystem.bootstrap(FileLogHandler.factory(file: home.logFile(service), echoToStderr: isatty(2) != 0))
+        let logMaxBytes = (try? BusConfig.load(from: home.configFile).logMaxBytes) ?? (10 << 20)
+        LoggingSystem.bootstrap(FileLogHandler.factory(file: home.logFile(service), echoToStderr: isatty(2) != 0, maxBytes: Int(logMaxBytes)))
         do {
             try await ServiceCatalog.serve(service, home: home)
         } catch {

@@ -78,6 +78,29 @@ import Testing
         #expect(try AgorHome.run(["status", "--home", it.home.root.path]).status == 1)
     }
 
+    @Test func downStopsARunningUpFromAnotherShellAndLogsShowTheServices() async throws {
+        let it = try AgorHome()
+        defer { it.cleanUp() }
+        let path = it.home.root.path
+        #expect(try AgorHome.run(["down", "--home", path]).status == 4)   // nothing running
+        let up = try it.start(["up", "--home", path])
+        #expect(try await it.waitUntilAnswers("echo"))
+        let servicePids = try #require(await eventuallyState(it) { $0.services.allSatisfy { $0.state == "running" } }).services.map(\.pid)
+
+        let echoLog = try AgorHome.run(["logs", "echo", "-n", "5", "--home", path])
+        #expect(echoLog.status == 0 && !echoLog.output.isEmpty && echoLog.output.split(separator: "\n").count <= 5)
+        let all = try AgorHome.run(["logs", "--home", path, "-n", "2"])
+        #expect(all.output.contains("[echo] ") && all.output.contains("[btmsg] "))
+        #expect(try AgorHome.run(["logs", "nosuch", "--home", path]).status == 2)
+
+        let down = try AgorHome.run(["down", "--home", path])
+        #expect(down.status == 0 && down.output.contains("stopped"))
+        up.waitUntilExit()
+        #expect(up.terminationStatus == 0)
+        #expect(servicePids.allSatisfy { kill($0, 0) != 0 })
+        #expect(try AgorHome.run(["down", "--home", path]).status == 4)
+    }
+
     func eventuallyState(_ it: AgorHome, _ condition: (UpState) -> Bool) async -> UpState? {
         for _ in 0..<200 {
             if let state = UpState.read(it.home), condition(state) { return state }
