@@ -78,6 +78,11 @@ public final class ServiceRuntime: Sendable {
             reply.principal = context.principal.name
             return try reply.serializedBytes()
         }
+        server.register("bus.backup") { [database] context, body in
+            guard context.principal.role == .operator_ else { throw BusError.forbidden("backups are for operators") }
+            let request = try RequestChecks.decode(Agor_Bus_V1_BackupRequest.self, body)
+            return try await DatabaseBackup.write(database, to: request.path).serializedBytes()
+        }
         let window = TimeInterval(config.dedupWindowSeconds)
         let db = database
         // Dedup records outlive their window by at most an hour.
