@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import GRDB
 import Testing
 
 /// The operator's commands of issue 7, as real `agor` processes on a real home.
@@ -27,6 +28,24 @@ struct OperatingTests {
         #expect(!onDisk.isEmpty && onDisk.range(of: Data(secret.utf8)) == nil)
         #expect(try agor(["vault", "remove", "provider/anthropic"]).status == 0)
         #expect(try agor(["vault", "remove", "provider/anthropic"]).status == 4)
+    }
+}
+
+/// A service refuses, at start, a database written by a newer agor, with a clear error.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct NewerDatabaseTests {
+    @Test func aServiceRefusesADatabaseFromANewerAgor() throws {
+        let home = try AgorHome()
+        defer { home.cleanUp() }
+        try FileManager.default.createDirectory(at: home.home.dataFolder, withIntermediateDirectories: true)
+        let queue = try DatabaseQueue(path: home.home.database("btmsg").path)
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+            try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('btmsg.v99.future')")
+        }
+        try queue.close()
+        let result = try AgorHome.run(["serve", "btmsg", "--home", home.home.root.path])
+        #expect(result.status != 0 && result.output.contains("newer agor"), "\(result.output)")
     }
 }
 
