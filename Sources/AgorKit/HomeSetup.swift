@@ -14,7 +14,9 @@ public struct HomeSetup {
 
     /// Creates whatever is missing: folders, config.toml, a key pair and certificate per service,
     /// the first operator and the `default` group. Never changes what exists.
-    public func initialize(portBase: Int = 9760, host: String = "127.0.0.1") throws -> InitReport {
+    /// `hostPerService`: each service's endpoints on a host named like the service (containers on
+    /// one network, `tcp://btmsg:9762`), HTTP listeners on every interface of their container.
+    public func initialize(portBase: Int = 9760, host: String = "127.0.0.1", hostPerService: Bool = false) throws -> InitReport {
         var report = InitReport()
         let fm = FileManager.default
         for folder in [home.root, home.keysFolder, home.directoryFolder, home.dataFolder, home.logsFolder, home.runFolder] {
@@ -28,13 +30,15 @@ public struct HomeSetup {
             var config = BusConfig()
             var port = portBase
             for name in ServiceCatalog.names {
-                var endpoints = BusConfig.ServiceEndpoints(name: name, rpc: "tcp://\(host):\(port)", pub: "tcp://\(host):\(port + 1)")
+                let serviceHost = hostPerService ? name : host
+                var endpoints = BusConfig.ServiceEndpoints(name: name, rpc: "tcp://\(serviceHost):\(port)", pub: "tcp://\(serviceHost):\(port + 1)")
                 port += 2
+                // HTTP stays on loopback unless the operator changes it (or each service has a container).
+                let httpHost = hostPerService ? "0.0.0.0" : "127.0.0.1"
                 if let wellKnown = ServiceCatalog.defaultHTTPPorts[name], portBase == 9760 {
-                    endpoints.http = BusConfig.HTTPAddress(host: "127.0.0.1", port: wellKnown)
+                    endpoints.http = BusConfig.HTTPAddress(host: httpHost, port: wellKnown)
                 } else if ServiceCatalog.withHTTP.contains(name) {
-                    // HTTP stays on loopback unless the operator changes it.
-                    endpoints.http = BusConfig.HTTPAddress(host: "127.0.0.1", port: port)
+                    endpoints.http = BusConfig.HTTPAddress(host: httpHost, port: port)
                     port += 1
                 }
                 config.services.append(endpoints)

@@ -29,10 +29,12 @@ struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create the home: config.toml, keys, the directory and the first operator. Safe to run again.")
     @OptionGroup var homeOption: HomeOption
     @Option(help: "First port of the services' endpoints (two per service).") var portBase = 9760
+    @Flag(help: "Endpoints on a host named like each service (tcp://btmsg:9762), HTTP on all interfaces: one container per service (compose/).")
+    var hostPerService = false
 
     func run() async throws {
         let home = homeOption.resolved
-        let report = try HomeSetup(home: home).initialize(portBase: portBase)
+        let report = try HomeSetup(home: home).initialize(portBase: portBase, hostPerService: hostPerService)
         print("agor home: \(home.root.path)")
         print("  config:    \(home.configFile.path)")
         print("  keys:      \(home.keysFolder.path)  (operator key: \(home.secretKeyFile("operator").path))")
@@ -81,6 +83,7 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var homeOption: HomeOption
     @Flag(help: "Print JSON.") var json = false
     @Option(help: "Secret key file to ask with (default: $AGOR_KEY, else the home's operator key).") var key: String?
+    @Option(help: "Only this service (for health checks: exit 0 when it answers).") var service: String?
 
     func run() async throws {
         let home = homeOption.resolved
@@ -90,7 +93,9 @@ struct Status: AsyncParsableCommand {
         let state = UpState.read(home)
         struct Row: Codable { var name: String; var pid: Int32; var answers: Bool; var uptime_ms: Int64?; var restarts: Int; var state: String; var rpc: String; var pub: String }
         var rows: [Row] = []
-        for service in client.config.services {
+        let services = client.config.services.filter { self.service == nil || $0.name == self.service }
+        if let only = self.service, services.isEmpty { throw fail("no service \(only) in \(home.configFile.path)", code: 2) }
+        for service in services {
             let recorded = state?.services.first { $0.name == service.name }
             let ping = await client.ping(service.name)
             rows.append(Row(name: service.name, pid: ping?.pid ?? recorded?.pid ?? 0, answers: ping != nil,
