@@ -2,7 +2,7 @@
 one line on stdout (a batch frame's events each on its own line), and a last line {"closed": CODE, "reason": ...} when the server closes.
 
 usage: stream_client.py URL TOKEN [--count N] [--stall SECONDS]
-  --count N        stop after N event frames (frames with a "seq")
+  --count N        stop after N events (those with a "seq"; with --count-type, of that type only)
   --stall SECONDS  read nothing for that long after the hello (a slow client)
 """
 import argparse
@@ -17,6 +17,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("url")
 parser.add_argument("token")
 parser.add_argument("--count", type=int, default=0)
+parser.add_argument("--count-type", default="", help="count only events of this type (e.g. message.created)")
 parser.add_argument("--stall", type=float, default=0)
 args = parser.parse_args()
 
@@ -33,7 +34,8 @@ try:
             # A batching client (batch=true) gets several events per frame, one per line.
             for line in frame.split("\n"):
                 print(line, flush=True)
-                if "seq" in json.loads(line):
+                event = json.loads(line)
+                if "seq" in event and (not args.count_type or event.get("type") == args.count_type):
                     events += 1
 except ConnectionClosed as closed:
     code = closed.rcvd.code if closed.rcvd else None
