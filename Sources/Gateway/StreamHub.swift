@@ -68,6 +68,8 @@ final class StreamHub: Sendable {
     private let nextId = Atomic<Int>(0)
     private let subscribers: [SequencedSubscriber]
     /// Frames from every subscriber, in arrival order (per stream, sequence order), for delivery.
+    /// Not bounded by count: its one consumer never waits on a client (writes only queue in NIO,
+    /// where each client has its own bound), so it falls behind only when the CPU does.
     private let incoming = ClientQueue<Frame>(limit: Int.max)
     private let tasks = Mutex<[Task<Void, Never>]>([])
 
