@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// `agor` as an operator uses it, each command a real process.
-@Suite(.serialized) struct AgorCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct AgorCommandTests {
     @Test func initTwiceChangesNothing() throws {
         let it = try AgorHome()
         defer { it.cleanUp() }
@@ -99,6 +99,37 @@ import Testing
         #expect(up.terminationStatus == 0)
         #expect(servicePids.allSatisfy { kill($0, 0) != 0 })
         #expect(try AgorHome.run(["down", "--home", path]).status == 4)
+    }
+
+    @Test func logsFollowAppendedLinesAndARotation() async throws {
+        let it = try AgorHome()
+        defer { it.cleanUp() }
+        try FileManager.default.createDirectory(at: it.home.logsFolder, withIntermediateDirectories: true)
+        let log = it.home.logFile("echo")
+        try "old 1\nold 2\n".write(to: log, atomically: true, encoding: .utf8)
+        let (follower, out) = try it.launch(AgorHome.agor, as: "operator", ["logs", "echo", "-n", "1", "-f", "--home", it.home.root.path])
+        // Each step waits for the follower to print what came before, however slow the machine.
+        var seen = ""
+        func waitFor(_ text: String) {
+            while !seen.contains(text) {
+                let data = out.fileHandleForReading.availableData
+                if data.isEmpty { return }
+                seen += String(decoding: data, as: UTF8.self)
+            }
+        }
+        waitFor("old 2\n")
+        let handle = try FileHandle(forWritingTo: log)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("appended\n".utf8))
+        try handle.close()
+        waitFor("appended\n")
+        // Rotated as the service does it: the file moves to .1 and a new one starts.
+        try FileManager.default.moveItem(at: log, to: URL(fileURLWithPath: log.path + ".1"))
+        try "after rotation\n".write(to: log, atomically: false, encoding: .utf8)
+        waitFor("after rotation\n")
+        follower.terminate()
+        follower.waitUntilExit()
+        #expect(seen.split(separator: "\n").map(String.init) == ["old 2", "appended", "after rotation"])
     }
 
     func eventuallyState(_ it: AgorHome, _ condition: (UpState) -> Bool) async -> UpState? {
