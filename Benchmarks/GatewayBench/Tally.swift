@@ -1,5 +1,4 @@
 import Foundation
-import NIOCore
 import Synchronization
 
 /// Nanoseconds on the monotonic clock; the generator both stamps and receives, so one clock serves.
