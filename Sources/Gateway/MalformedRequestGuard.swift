@@ -1,3 +1,4 @@
+import Bus
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -40,7 +41,7 @@ final class ParseErrorCatcher: ChannelInboundHandler, RemovableChannelHandler {
         }
         answered = true
         logger.debug("malformed HTTP request answered 400", metadata: ["error": "\(error)"])
-        let body = #"{"error":{"code":"bad_request","message":"# + StreamHub.quoted("the request could not be parsed as HTTP/1.1 (\(error))") + "}}"
+        let body = #"{"error":{"code":"bad_request","message":"# + QuotedString.literal("the request could not be parsed as HTTP/1.1 (\(error))") + "}}"
         let head = "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n"
         // Close once the answer is written, so it is not discarded with the connection.
         encoder.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: head + body))).assumeIsolated().whenComplete { _ in

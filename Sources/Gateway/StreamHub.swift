@@ -220,26 +220,10 @@ final class StreamHub: Sendable {
     static func json(_ event: BusEvent) -> String {
         var text = "{"
         if let body = decodeBody(event) { text += "\"event\":\(body)," }
-        text += "\"seq\":\(event.seq),\"stream\":\(quoted(event.stream)),\"time_us\":\(event.timestampUs),\"type\":\(quoted(event.type))}"
+        text += "\"seq\":\(event.seq),\"stream\":\(QuotedString.literal(event.stream)),\"time_us\":\(event.timestampUs),\"type\":\(QuotedString.literal(event.type))}"
         return text
     }
 
-    /// A JSON string literal (quotes, backslashes and control characters escaped).
-    static func quoted(_ value: String) -> String {
-        var text = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20: text += String(format: "\\u%04x", scalar.value)
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        return text + "\""
-    }
 
     private static func decodeBody(_ event: BusEvent) -> String? {
         let options = BusBridge.encoding

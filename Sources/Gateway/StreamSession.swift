@@ -102,7 +102,7 @@ struct StreamSession {
                 // Catching up: what arrived during the replay, in batches, until nothing is queued;
                 // then the hub writes live frames straight to the connection.
                 while let frames = client.queue.takeOrGoDirect() {
-                    guard stillAllowed() else {
+                    guard client.stillAllowed else {
                         try await outbound.close(.unknown(StreamSession.closeRevoked), reason: "access revoked")
                         return
                     }
@@ -165,10 +165,5 @@ struct StreamSession {
             if !advanced || position >= reply.headSeq { break }
         }
         return position
-    }
-
-    private func stillAllowed() -> Bool {
-        guard let now = directory.principal(named: person.name) else { return false }
-        return now.tokenHash == person.tokenHash
     }
 }

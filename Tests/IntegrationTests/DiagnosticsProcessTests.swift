@@ -70,22 +70,7 @@ struct DiagnosticsProcessTests {
         watcher.standardOutput = watcherOut
         watcher.standardError = FileHandle.nullDevice
         try watcher.run()
-        let lines = Locked<[String]>([])
-        let reader = Thread {
-            let handle = watcherOut.fileHandleForReading
-            var buffer = Data()
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
-                while let newline = buffer.firstIndex(of: 0x0A) {
-                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                    lines.withLock { $0.append(line) }
-                    buffer.removeSubrange(buffer.startIndex...newline)
-                }
-            }
-        }
-        reader.start()
+        let lines = LineCollector(watcherOut).lines
         defer { if watcher.isRunning { kill(watcher.processIdentifier, SIGKILL) } }
 
         #expect(await eventually { await summary(client, "btmsg")?.health == .up })

@@ -82,6 +82,18 @@ struct GatewayProcessTests {
         return false
     }
 
+    /// A manager `ann` in group `web` (her token), and btmsg, bttask, diagnostics and the Gateway
+    /// running and answering, HTTP included.
+    static func startSystem(_ home: AgorHome) async throws -> (token: String, http: BusConfig.HTTPAddress) {
+        let result = try AgorHome.run(["user", "add", "ann", "--group", "web", "--role", "manager", "--home", home.home.root.path])
+        let token = String(result.output.split(separator: "\n").last ?? "")
+        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { _ = try home.serve(service) }
+        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
+        let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
+        #expect(await waitForHTTP(http))
+        return (token, http)
+    }
+
     /// Runs the Python stream client; returns its output lines.
     static func stream(_ url: String, token: String, count: Int) throws -> [String] {
         try startStream(url, token: token, count: count).finish()
@@ -89,26 +101,12 @@ struct GatewayProcessTests {
 
     final class StreamClient: @unchecked Sendable {
         let process: Process
-        let lines = Locked<[String]>([])
-        private let reader: Thread
+        private let collector: LineCollector
+        var lines: Locked<[String]> { collector.lines }
 
         init(process: Process, out: Pipe) {
             self.process = process
-            let lines = self.lines
-            reader = Thread {
-                let handle = out.fileHandleForReading
-                var buffer = Data()
-                while true {
-                    let chunk = handle.availableData
-                    if chunk.isEmpty { break }
-                    buffer.append(chunk)
-                    while let newline = buffer.firstIndex(of: 0x0A) {
-                        lines.withLock { $0.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)) }
-                        buffer.removeSubrange(buffer.startIndex...newline)
-                    }
-                }
-            }
-            reader.start()
+            collector = LineCollector(out)
         }
 
         /// Waits (bounded) until the client printed its hello: it is connected and registered.
@@ -122,7 +120,7 @@ struct GatewayProcessTests {
 
         func finish() -> [String] {
             process.waitUntilExit()
-            while !reader.isFinished { usleep(1000) }
+            collector.waitUntilClosed()
             return lines.withLock { $0 }
         }
     }
@@ -412,12 +410,7 @@ struct GatewayOpenAPITests {
     @Test func schemathesisFindsTheGatewayTrueToItsDocument() async throws {
         let home = try AgorHome()
         defer { home.cleanUp() }
-        let result = try AgorHome.run(["user", "add", "ann", "--group", "web", "--role", "manager", "--home", home.home.root.path])
-        let token = String(result.output.split(separator: "\n").last ?? "")
-        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { _ = try home.serve(service) }
-        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
-        let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
-        #expect(await GatewayProcessTests.waitForHTTP(http))
+        let (token, http) = try await GatewayProcessTests.startSystem(home)
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -446,12 +439,7 @@ struct DashboardBrowserTests {
     @Test func theDashboardShowsMessagesAndTaskMovesByPush() async throws {
         let home = try AgorHome()
         defer { home.cleanUp() }
-        let result = try AgorHome.run(["user", "add", "ann", "--group", "web", "--role", "manager", "--home", home.home.root.path])
-        let token = String(result.output.split(separator: "\n").last ?? "")
-        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { _ = try home.serve(service) }
-        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
-        let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
-        #expect(await GatewayProcessTests.waitForHTTP(http))
+        let (token, http) = try await GatewayProcessTests.startSystem(home)
         let channel = try await GatewayProcessTests.send("POST", "http://\(http)/v1/channels", token: token,
                                                          json: ["group": "web", "name": "general", "open": true])
         #expect(channel.status == 201)

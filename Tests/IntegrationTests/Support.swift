@@ -20,11 +20,12 @@ final class AgorHome: @unchecked Sendable {
         guard result.status == 0 else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: result.output]) }
     }
 
-    /// Runs `agor ARGS` to completion; returns its exit status and output (stdout + stderr).
+    /// Runs `agor ARGS` (or another program) to completion; returns its exit status and output
+    /// (stdout + stderr).
     @discardableResult
-    static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+    static func run(_ arguments: [String], environment: [String: String]? = nil, program: URL = agor) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = agor
+        process.executableURL = program
         process.arguments = arguments
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let pipe = Pipe()
@@ -158,4 +159,35 @@ final class FirstJSONLine: Sendable {
     }
 
     var line: Data? { found.withLock { $0 } }
+}
+
+/// Collects what a process writes to a pipe, line by line, on a thread of its own, so a test can
+/// look at the lines so far while the process runs.
+final class LineCollector: @unchecked Sendable {
+    let lines = Locked<[String]>([])
+    private let reader: Thread
+
+    init(_ pipe: Pipe) {
+        let lines = self.lines
+        reader = Thread {
+            let handle = pipe.fileHandleForReading
+            var buffer = Data()
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                buffer.append(chunk)
+                while let newline = buffer.firstIndex(of: 0x0A) {
+                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+                    lines.withLock { $0.append(line) }
+                    buffer.removeSubrange(buffer.startIndex...newline)
+                }
+            }
+        }
+        reader.start()
+    }
+
+    /// Waits until the writer has closed the pipe and every line is in.
+    func waitUntilClosed() {
+        while !reader.isFinished { usleep(1000) }
+    }
 }

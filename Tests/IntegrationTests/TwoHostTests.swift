@@ -21,19 +21,10 @@ struct TwoHostTests {
         return nil
     }()
 
+    /// Runs a program (its path first) to completion.
     @discardableResult
     static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try AgorHome.run(Array(arguments.dropFirst()), environment: environment, program: URL(fileURLWithPath: arguments[0]))
     }
 
     @Test func servicesOnOneHostTheGatewayOnAnotherAndACutLinkLosesNothing() async throws {
