@@ -19,6 +19,10 @@ public struct Failure: Error {
         case .unavailable, .timeout: kind = .unavailable
         default: kind = .general
         }
+        if error == .keyRefused {
+            message = "your key is not accepted by \(service): revoked or unknown"
+            return
+        }
         message = error.errorCode == .timeout ? "\(service) service did not answer in time (is `agor up` running?): \(error.message)" : error.message
     }
 }

@@ -24,6 +24,10 @@ public struct BusError: Error, Equatable, CustomStringConvertible, Sendable {
     public static func unavailable(_ m: String) -> BusError { BusError(.unavailable, m) }
     public static func timeout(_ m: String) -> BusError { BusError(.timeout, m) }
 
+    /// The server refused the client's key during the CURVE handshake (ZAP said no: a revoked or
+    /// unknown key). No request of that connection ever reached the service.
+    public static let keyRefused = BusError(.unauthenticated, "the server refused this key in the CURVE handshake: revoked or unknown")
+
     public var errorCode: Agor_Bus_V1_ErrorCode { Agor_Bus_V1_ErrorCode(rawValue: Int(code)) ?? .unspecified }
 
     public var description: String { "BusError(\(code) \(errorCode)): \(message)" }

@@ -32,6 +32,10 @@ public final class Directory: Sendable {
     public let folder: URL
     private let snapshot = Mutex(Snapshot())
     private let logger: Logger
+    /// Called after each reload that narrows someone's access, in reload order.
+    private let observers = Mutex<[@Sendable (DirectoryChange) -> Void]>([])
+    /// Serializes reloads, so observers see the changes in the order they were applied.
+    private let reloading = Mutex(())
 
     public init(folder: URL, logger: Logger = Logger(label: "agor.directory")) {
         self.folder = folder
@@ -46,8 +50,21 @@ public final class Directory: Sendable {
     public func principal(forTokenHash hash: String) -> Principal? { snapshot.withLock { $0.byTokenHash[hash] } }
     public var groups: [String] { snapshot.withLock { $0.groups } }
 
+    /// Calls `observer` after every reload that narrows a principal's access (`DirectoryChange`),
+    /// on the reloading thread, once the new snapshot is in place. Keep it short: it runs before
+    /// `reload()` returns, which is what lets an observer act before anything else sees the change.
+    public func onNarrowing(_ observer: @escaping @Sendable (DirectoryChange) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
     /// Reads every certificate again. Unreadable files are skipped and reported in `rejected`.
+    /// When the new snapshot narrows someone's access, the `onNarrowing` observers run before this
+    /// returns.
     public func reload() {
+        reloading.withLock { _ in reloadSerialized() }
+    }
+
+    private func reloadSerialized() {
         var next = Snapshot()
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         for file in files.sorted() where file.hasSuffix(".cert") && !file.hasPrefix(".") {
@@ -72,7 +89,15 @@ public final class Directory: Sendable {
            let table = try? TOML.parse(String(decoding: data, as: UTF8.self)) {
             next.groups = table["groups"]?.strings ?? []
         }
-        snapshot.withLock { $0 = next }
+        let previous = snapshot.withLock { current in
+            defer { current = next }
+            return current
+        }
+        let change = DirectoryChange(from: previous, to: next)
+        guard change.removesRights else { return }
+        for observer in observers.withLock({ $0 }) { observer(change) }
+        // Logged once the observers have acted: from here on the change is applied (docs/BUS.md).
+        logger.notice("directory change applied", metadata: ["directory.narrowed": "\(change.narrowed.joined(separator: ","))"])
     }
 
     // MARK: certificate files

@@ -34,18 +34,33 @@ public final class RPCClient: Sendable {
     public let socket: Socket
     private let pending = Locked<[String: Pending]>([:])
     private let receiver = Mutex<Task<Void, Never>?>(nil)
+    /// Set while the server refuses this client's key (its last handshake failed authentication).
+    private let refused = Locked(false)
 
     /// Connects a CURVE client DEALER to `endpoint`, whose server key is `serverKey`.
     public init(context: Context, endpoint: String, serverKey: [UInt8], clientKey: CurveKeyPair,
-                maxMessageSize: Int64 = BusProtocol.defaultMaxMessageSize, monitor: Bool = false) throws {
+                maxMessageSize: Int64 = BusProtocol.defaultMaxMessageSize) throws {
         var configuration = Socket.Configuration(
             options: [.curveClient(publicKey: clientKey.publicKey, secretKey: clientKey.secretKey, serverKey: serverKey),
                       .maxMessageSize(maxMessageSize), .linger(0), .reconnectInterval(100),
                       .reconnectIntervalMax(2_000), .heartbeatInterval(5_000), .heartbeatTimeout(15_000),
                       .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000)],
             connect: [endpoint])
-        configuration.monitor = monitor
+        // Always monitored: a handshake the server refuses must fail the calls at once, not at
+        // their deadlines. (Diagnostics reads the same monitor through `HealthReporter.watch`.)
+        configuration.monitor = true
         socket = try Socket(context: context, type: .dealer, configuration)
+        socket.monitor?.observe { [pending, refused] event in
+            switch event.kind {
+            case .handshakeFailedAuth:
+                refused.withLock { $0 = true }
+                RPCClient.failAll(pending, with: .keyRefused)
+            case .handshakeSucceeded:
+                refused.withLock { $0 = false }
+            default:
+                break
+            }
+        }
         // The task holds the message sequence, not the socket, so a dropped client closes its socket.
         let task = Task { [messages = socket.messages, pending] in
             for await message in messages {
@@ -68,6 +83,7 @@ public final class RPCClient: Sendable {
     /// with the same id after each `timeout` without a reply, up to `retries` times; a reply to
     /// any of the attempts completes the call (the server's dedup applies the request once).
     public func call(_ method: String, _ body: [UInt8] = [], options: CallOptions = .init()) async throws -> [UInt8] {
+        if refused.withLock({ $0 }) { throw BusError.keyRefused }
         let id = options.requestId ?? RandomID.timeOrdered()
         let attempts = options.idempotent ? max(0, options.retries) + 1 : 1
         var envelope = Envelope.request(method: method, id: id, idempotent: options.idempotent)
@@ -116,8 +132,15 @@ public final class RPCClient: Sendable {
 
     public var inFlight: Int { pending.withLock { $0.count } }
 
+    /// True while the server refuses this client's key (calls fail at once with `keyRefused`).
+    public var isRefused: Bool { refused.withLock { $0 } }
+
     public func close() async {
         await socket.close()
+        RPCClient.failAll(pending, with: .unavailable("client closed"))
+    }
+
+    private static func failAll(_ pending: Locked<[String: Pending]>, with error: BusError) {
         let entries = pending.withLock { p -> [Pending] in
             let all = Array(p.values)
             p.removeAll()
@@ -125,7 +148,7 @@ public final class RPCClient: Sendable {
         }
         for entry in entries {
             entry.timer?.cancel()
-            entry.continuation.resume(throwing: BusError.unavailable("client closed"))
+            entry.continuation.resume(throwing: error)
         }
     }
 }

@@ -10,6 +10,7 @@ public final class SequencedPublisher: Sendable {
     public let database: DatabasePool
     private let dropped = Atomic<Int>(0)
     private let replays = Atomic<Int>(0)
+    private let cuts = Locked((changes: 0, connections: 0))
     public static let maxReplayBatch = 1000
 
     /// Who may subscribe to which topic prefix: (subscriber, prefix) -> allowed. Until a service
@@ -44,7 +45,22 @@ public final class SequencedPublisher: Sendable {
         }
         socket = try Socket(context: context, type: .xpub, configuration)
         self.database = database
+        directory?.onNarrowing { [weak socket, cuts] _ in
+            // Ordered with the events: the socket's thread cuts before it writes anything queued
+            // after this point (docs/BUS.md, "Revocation").
+            socket?.schedule { [endpoints = socket?.boundEndpoints ?? []] _ in
+                let ended = ConnectionCutter.cutAccepted(on: endpoints)
+                cuts.withLock { $0.changes += 1; $0.connections += ended }
+            }
+        }
     }
+
+    /// Directory changes that narrowed someone's access and so ended every subscriber connection
+    /// open at that moment (each reconnects and is checked again).
+    public var accessCuts: Int { cuts.withLock { $0.changes } }
+
+    /// Subscriber connections ended by those cuts.
+    public var connectionsCut: Int { cuts.withLock { $0.connections } }
 
     /// Restricts subscriptions: a prefix is applied only when `rule(subscriber, prefix)` allows it.
     /// Applies to subscriptions made from now on.
@@ -77,52 +93,54 @@ public final class SequencedPublisher: Sendable {
         }
     }
 
-    /// Queues already-committed events for sending.
+    /// Queues already-committed events for sending, and records each stream's published head.
+    /// Both happen under one lock with the head announcer, so a HEAD marker queued after an event
+    /// never carries a lower number than that event.
     public func publish(_ events: [BusEvent]) {
         guard !events.isEmpty else { return }
-        for event in events {
-            if !socket.tryPublish(topic: Array(event.stream.utf8), envelope: event.envelope.bytes(), body: event.body) {
-                dropped.add(1, ordering: .relaxed)
-            }
-        }
-        noteActivity(events)
-    }
-
-    /// After activity, announce each touched stream's head a few times (50 ms, 250 ms, 1 s later), so
-    /// a subscriber that lost the last events of a burst notices and replays them. Nothing is sent
-    /// while the streams are quiet.
-    private func noteActivity(_ events: [BusEvent]) {
         let start = heads.withLock { state -> Bool in
-            for event in events { state.touched[event.stream] = event.seq }
+            for event in events {
+                if !socket.tryPublish(topic: Array(event.stream.utf8), envelope: event.envelope.bytes(), body: event.body) {
+                    dropped.add(1, ordering: .relaxed)
+                }
+                state.published[event.stream] = max(state.published[event.stream] ?? 0, event.seq)
+                state.touched.insert(event.stream)
+            }
             state.generation += 1
             if state.announcing { return false }
             state.announcing = true
             return true
         }
-        guard start else { return }
+        if start { announceHeads() }
+    }
+
+    /// After activity, announce each touched stream's head a few times (50 ms, 250 ms, 1 s later), so
+    /// a subscriber that lost the last events of a burst notices and replays them. Nothing is sent
+    /// while the streams are quiet. A HEAD marker goes as a frame of its own, never inside an
+    /// EventBatch (a batch holds events only).
+    private func announceHeads() {
         Task { [self] in
             var lastGeneration = -1
             var rounds = 0
-            var announced: [String: UInt64] = [:]
+            var announced: Set<String> = []
             while true {
                 try? await Task.sleep(for: rounds == 0 ? .milliseconds(50) : rounds == 1 ? .milliseconds(250) : .seconds(1))
-                let (touched, generation) = heads.withLock { ($0.touched, $0.generation) }
-                if generation != lastGeneration {
-                    rounds = 0
-                    lastGeneration = generation
-                    announced.merge(touched) { $1 }
-                }
-                for (stream, seq) in announced {
-                    var head = Envelope(kind: .head)
-                    head.stream = stream
-                    head.seq = seq
-                    socket.tryPublish(topic: Array(stream.utf8), envelope: head.bytes(), body: [])
-                }
-                rounds += 1
                 let done = heads.withLock { state -> Bool in
+                    if state.generation != lastGeneration {
+                        rounds = 0
+                        lastGeneration = state.generation
+                        announced.formUnion(state.touched)
+                        state.touched = []
+                    }
+                    for stream in announced {
+                        var head = Envelope(kind: .head)
+                        head.stream = stream
+                        head.seq = state.published[stream] ?? 0
+                        socket.trySend(OutgoingMessage(frames: [Array(stream.utf8), head.bytes(), []]))
+                    }
+                    rounds += 1
                     if rounds >= 3 && state.generation == lastGeneration {
                         state.announcing = false
-                        state.touched = [:]
                         return true
                     }
                     return false
@@ -133,11 +151,20 @@ public final class SequencedPublisher: Sendable {
     }
 
     private struct HeadState: Sendable {
-        var touched: [String: UInt64] = [:]
+        /// The highest number published per stream since this process started.
+        var published: [String: UInt64] = [:]
+        /// Streams published since the announcer last looked.
+        var touched: Set<String> = []
         var generation = 0
         var announcing = false
     }
     private let heads = Locked(HeadState())
+
+    /// The highest published number of each stream under `prefix`: `bus.heads` answers never lower than what subscribers may already have received live (its
+    /// reader's snapshot can be older than the last publish).
+    func publishedHeads(prefix: String) -> [String: UInt64] {
+        heads.withLock { state in state.published.filter { $0.key.hasPrefix(prefix) } }
+    }
 
     /// Adds `bus.replay` and `bus.heads` to a server. Stream names are checked by `canRead`.
     public func serveReplay(on server: RPCServer,
@@ -160,17 +187,18 @@ public final class SequencedPublisher: Sendable {
             }
             return try reply.serializedBytes()
         }
-        server.register("bus.heads") { context, body in
+        server.register("bus.heads") { [self] context, body in
             guard let request = try? Agor_Bus_V1_HeadsRequest(serializedBytes: body) else {
                 throw BusError.badRequest("bus.heads needs a HeadsRequest")
             }
-            let reply = try await database.read { db in
-                var reply = Agor_Bus_V1_HeadsReply()
-                reply.heads = try EventLog.heads(db, prefix: request.prefix)
-                    .filter { canRead(context.principal, $0.0) }
-                    .map { var h = Agor_Bus_V1_StreamHead(); h.stream = $0.0; h.seq = $0.1; return h }
-                return reply
-            }
+            let stored = try await database.read { db in try EventLog.heads(db, prefix: request.prefix) }
+            // Read after the snapshot: anything published before this request is at most this high.
+            var merged = Dictionary(stored, uniquingKeysWith: max)
+            merged.merge(self.publishedHeads(prefix: request.prefix), uniquingKeysWith: max)
+            var reply = Agor_Bus_V1_HeadsReply()
+            reply.heads = merged.sorted { $0.key < $1.key }
+                .filter { canRead(context.principal, $0.key) }
+                .map { var h = Agor_Bus_V1_StreamHead(); h.stream = $0.key; h.seq = $0.value; return h }
             return try reply.serializedBytes()
         }
     }

@@ -36,7 +36,9 @@ public final class SequencedSubscriber: Sendable {
 
     private enum Input: Sendable {
         case live(ReceivedBatch)
-        case catchUp
+        /// A handshake completed. The first one ends the join: what it finds beyond the start
+        /// point was published before the subscription was live, not missed.
+        case catchUp(firstConnection: Bool)
     }
 
     /// The type given to KIND_HEAD markers inside the subscriber (never delivered).
@@ -77,15 +79,19 @@ public final class SequencedSubscriber: Sendable {
         }
         let monitorTask = Task { [events = socket.monitorEvents] in
             guard let events else { return }
-            for await event in events where event.kind == .handshakeSucceeded { feed.yield(.catchUp) }
+            var first = true
+            for await event in events where event.kind == .handshakeSucceeded {
+                feed.yield(.catchUp(firstConnection: first))
+                first = false
+            }
         }
         let processor = Task { [self] in
             var state = StreamState(start: start)
             await catchUp(prefixes: prefixes, state: &state, initial: true)
             for await input in inputs {
                 switch input {
-                case .catchUp:
-                    await catchUp(prefixes: prefixes, state: &state, initial: false)
+                case .catchUp(let firstConnection):
+                    await catchUp(prefixes: prefixes, state: &state, initial: false, countsMisses: !firstConnection)
                 case .live(let batch):
                     var delivered: [BusEvent] = []
                     for message in batch {
@@ -158,7 +164,10 @@ public final class SequencedSubscriber: Sendable {
         delivered.append(event)
     }
 
-    private func catchUp(prefixes: [String], state: inout StreamState, initial: Bool) async {
+    /// Asks for the heads and replays what is beyond the cursors. `initial`: the late join, where a
+    /// `.now` start takes the heads as its cursors. `countsMisses`: what is found was missed live
+    /// (a reconnect), counted as missed and recovered.
+    private func catchUp(prefixes: [String], state: inout StreamState, initial: Bool, countsMisses: Bool = false) async {
         defer { counts.withLock { $0.catchUps += 1 } }
         for prefix in prefixes {
             var request = Agor_Bus_V1_HeadsRequest()
@@ -170,11 +179,11 @@ public final class SequencedSubscriber: Sendable {
                     continue
                 }
                 if head.seq > state.cursors[head.stream] ?? 0 {
-                    if !initial {
+                    if countsMisses {
                         let missing = Int(head.seq - (state.cursors[head.stream] ?? 0))
                         counts.withLock { $0.gapsDetected += 1; $0.eventsMissed += missing }
                     }
-                    await fill(stream: head.stream, through: head.seq, state: &state, recovering: !initial)
+                    await fill(stream: head.stream, through: head.seq, state: &state, recovering: countsMisses)
                 }
             }
         }

@@ -101,8 +101,7 @@ public final class ServiceRuntime: Sendable {
               let server = directory.principal(named: service), server.kind == .service else {
             throw BusError.unavailable("\(service) is not configured in this home")
         }
-        let client = try RPCClient(context: context, endpoint: endpoints.rpc, serverKey: server.publicKey, clientKey: keyPair,
-                                   monitor: health != nil)
+        let client = try RPCClient(context: context, endpoint: endpoints.rpc, serverKey: server.publicKey, clientKey: keyPair)
         health?.watch(client.socket, as: "client.\(service)")
         return client
     }

@@ -133,6 +133,13 @@ public final class Socket: Sendable {
         try await core.perform(body)
     }
 
+    /// Runs `body` on the socket's thread without waiting for it, before the thread writes anything
+    /// queued after this call (so it orders with sends). False when the socket is closing.
+    @discardableResult
+    public func schedule(_ body: @escaping @Sendable (RawSocket) -> Void) -> Bool {
+        core.schedule(body)
+    }
+
     public func subscribe(_ topic: String) async throws {
         try await perform { try $0.set(.subscribe(topic)) }
     }

@@ -111,6 +111,19 @@ final class SocketCore: Sendable {
         }
     }
 
+    /// Queues `body` for the socket's thread without waiting for it. It runs before the thread
+    /// writes anything queued after this call. False when the socket is closing.
+    func schedule(_ body: @escaping @Sendable (RawSocket) -> Void) -> Bool {
+        let accepted = shared.withLock { s -> Bool in
+            if s.closing { return false }
+            s.operations.append(body)
+            s.sleeping = false
+            return true
+        }
+        if accepted { wakeup.signal() }
+        return accepted
+    }
+
     func requestClose() {
         shared.withLock { $0.closing = true }
         wakeup.signal()

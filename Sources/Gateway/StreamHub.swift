@@ -57,6 +57,29 @@ final class StreamHub: Sendable {
             self.directory = directory
         }
 
+        /// The last sequence number written to this client per stream, whichever path wrote it (its
+        /// replay, its catch-up, the hub's direct writes): the gate that keeps every stream once and
+        /// in order for it, even when the hub's own subscriber is still refilling after a restart.
+        private let delivered = Mutex<[String: UInt64]>([:])
+
+        /// Records what the session has written before it hands the client to the hub.
+        func noteDelivered(_ cursors: [String: UInt64]) {
+            delivered.withLock { table in table.merge(cursors, uniquingKeysWith: max) }
+        }
+
+        /// The frames not yet written to this client, in order, and records them as written.
+        func admit(_ frames: [Frame]) -> [ByteBuffer] {
+            delivered.withLock { table in
+                var admitted: [ByteBuffer] = []
+                admitted.reserveCapacity(frames.count)
+                for frame in frames where frame.seq > table[frame.stream] ?? 0 {
+                    table[frame.stream] = frame.seq
+                    admitted.append(frame.bytes)
+                }
+                return admitted
+            }
+        }
+
         /// False once the person is removed or revoked (a new token hash).
         var stillAllowed: Bool { directory.principal(named: person.name)?.tokenHash == person.tokenHash }
     }
@@ -110,7 +133,7 @@ final class StreamHub: Sendable {
             guard let receivers = table[frame.stream] else { continue }
             for (id, client) in receivers where !refused.contains(id) {
                 if let pending = writes[id] {
-                    pending.frames.append(frame.bytes)
+                    pending.frames.append(frame)
                     continue
                 }
                 guard client.stillAllowed else {
@@ -118,7 +141,7 @@ final class StreamHub: Sendable {
                     refused.insert(id)
                     continue
                 }
-                if case .direct = client.queue.push(frame) { writes[id] = ClientWrites(client: client, first: frame.bytes) }
+                if case .direct = client.queue.push(frame) { writes[id] = ClientWrites(client: client, first: frame) }
             }
         }
         // A client in the batch has gone direct, so later frames of the batch are for the
@@ -135,18 +158,21 @@ final class StreamHub: Sendable {
     /// One client's share of a batch (a class, so appending does not copy).
     final class ClientWrites: @unchecked Sendable {
         let client: Client
-        var frames: [ByteBuffer]
-        init(client: Client, first: ByteBuffer) {
+        var frames: [Frame]
+        init(client: Client, first: Frame) {
             self.client = client
             frames = [first]
         }
     }
 
     /// Writes each client's frames (on its event loop), then flushes each once; a client that has
-    /// had no room for more than `clientQueueLimit` frames is ended as too slow.
+    /// had no room for more than `clientQueueLimit` frames is ended as too slow. Frames the client
+    /// already has (by its per-stream gate) are skipped.
     static func write(_ batch: [ClientWrites]) {
         for writes in batch {
-            let (client, frames) = (writes.client, writes.frames)
+            let client = writes.client
+            let frames = client.admit(writes.frames)
+            if frames.isEmpty { continue }
             if client.channel.isWritable {
                 client.writtenWhileFull.store(0, ordering: .relaxed)
             } else if client.writtenWhileFull.add(frames.count, ordering: .relaxed).newValue > clientQueueLimit {

@@ -100,8 +100,11 @@ struct StreamSession {
                     cursors[stream] = try await replay(stream, after: cursor, through: nil, outbound: outbound)
                 }
                 // Catching up: what arrived during the replay, in batches, until nothing is queued;
-                // then the hub writes live frames straight to the connection.
-                while let frames = client.queue.takeOrGoDirect() {
+                // then the hub writes live frames straight to the connection, past the client's gate
+                // (what it has been sent, per stream), so nothing is written twice or backwards.
+                while true {
+                    client.noteDelivered(cursors)
+                    guard let frames = client.queue.takeOrGoDirect() else { break }
                     guard client.stillAllowed else {
                         try await outbound.close(.unknown(StreamSession.closeRevoked), reason: "access revoked")
                         return
