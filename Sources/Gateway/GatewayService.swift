@@ -129,16 +129,34 @@ public final class GatewayService: Sendable {
     func application(host: String, port: Int) -> some ApplicationProtocol {
         let (authenticator, hub, bridge, directory) = (self.authenticator, self.hub, self.bridge, runtime.directory)
         let shouldUpgrade: @Sendable (HTTPRequest, any Channel, Logger) async throws -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> = { request, channel, _ in
-                // Only a signed-in person with a valid request is upgraded; anything else goes on to the
-                // router, which answers 401, 429, 400 or 403 as JSON (and counts a wrong token once).
-                guard request.path?.split(separator: "?").first == "/v1/stream",
-                      authenticator.throttle.blockedFor(channel.remoteAddress?.ipAddress ?? "unknown") == nil,
-                      let (person, _) = await authenticator.identify(request.headerFields),
-                      let ask = try? StreamRequest.parse(query: GatewayService.query(of: request.path ?? ""), person: person) else {
-                    return .dontUpgrade
+                // Only a signed-in person with a valid request is upgraded. A refusal is answered
+                // like every other route (401, 429, 400 or 403 with the JSON error body) by the
+                // pipeline's ParseErrorCatcher, which NIO hands the declined upgrade to.
+                let address = channel.remoteAddress?.ipAddress ?? "unknown"
+                let refusal: APIError
+                if request.path?.split(separator: "?").first != "/v1/stream" {
+                    refusal = .notFound("no WebSocket at \(request.path?.prefix(80) ?? "")")
+                } else if let seconds = authenticator.throttle.blockedFor(address) {
+                    refusal = .tooMany(retryAfter: seconds)
+                } else if let (person, _) = await authenticator.identify(request.headerFields) {
+                    do {
+                        let ask = try StreamRequest.parse(query: GatewayService.query(of: request.path ?? ""), person: person)
+                        let session = StreamSession(hub: hub, bridge: bridge, directory: directory, person: person, request: ask, channel: channel)
+                        return .upgrade([:]) { inbound, outbound, _ in try await session.run(inbound: inbound, outbound: outbound) }
+                    } catch let error as APIError {
+                        refusal = error
+                    }
+                } else if Authenticator.credential(in: request.headerFields) == .none {
+                    refusal = .unauthorized
+                } else {
+                    // A wrong token counts against the address, as on every route.
+                    do { try await authenticator.refuse(address) } catch let error as APIError { refusal = error }
                 }
-                let session = StreamSession(hub: hub, bridge: bridge, directory: directory, person: person, request: ask, channel: channel)
-                return .upgrade([:]) { inbound, outbound, _ in try await session.run(inbound: inbound, outbound: outbound) }
+                try await channel.eventLoop.submit {
+                    let catcher = try channel.pipeline.syncOperations.handler(type: ParseErrorCatcher.self)
+                    catcher.upgradeRefusal = refusal
+                }.get()
+                return .dontUpgrade
         }
         let configuration = HTTP1WebSocketUpgradeChannel.Configuration(http1: .init(idleTimeout: .seconds(30)),
                                                                        ws: .init(autoPing: .enabled(timePeriod: .seconds(20))))

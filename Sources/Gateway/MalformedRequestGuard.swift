@@ -3,11 +3,13 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 
 /// Answers a request the HTTP parser cannot read (a NUL in a header, a garbled request line) with
 /// a JSON 400 and closes the connection. Without it such a request got no answer at all until the
 /// idle timeout: Hummingbird turns NIO's own parse-error handling off and only answers requests
-/// it could parse. Wraps the Gateway's HTTP + WebSocket child channel.
+/// it could parse. It also answers a refused WebSocket upgrade with the refusal's own status and
+/// JSON body (NIO would answer a bare 400). Wraps the Gateway's HTTP + WebSocket child channel.
 struct MalformedRequestGuard<Inner: ServerChildChannel>: ServerChildChannel {
     let inner: Inner
 
@@ -33,16 +35,29 @@ final class ParseErrorCatcher: ChannelInboundHandler, RemovableChannelHandler {
 
     init(logger: Logger) { self.logger = logger }
 
+    /// Why the Gateway declined the WebSocket upgrade in progress (set on the event loop by the
+    /// upgrade decision, read when NIO reports the declined upgrade as an error).
+    var upgradeRefusal: APIError?
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard error is HTTPParserError, !answered,
-              let encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else {
+        let refusal: (status: Int, reason: String, code: String, message: String, extra: String)
+        if error is HTTPParserError {
+            refusal = (400, "Bad Request", "bad_request", "the request could not be parsed as HTTP/1.1 (\(error))", "")
+        } else if error as? NIOWebSocketUpgradeError == .unsupportedWebSocketTarget, let declined = upgradeRefusal {
+            let extra = declined.headers[.retryAfter].map { "retry-after: \($0)\r\n" } ?? ""
+            refusal = (declined.status.code, declined.status.reasonPhrase, declined.code, declined.message, extra)
+        } else {
+            context.fireErrorCaught(error)
+            return
+        }
+        guard !answered, let encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else {
             context.fireErrorCaught(error)
             return
         }
         answered = true
-        logger.debug("malformed HTTP request answered 400", metadata: ["error": "\(error)"])
-        let body = #"{"error":{"code":"bad_request","message":"# + QuotedString.literal("the request could not be parsed as HTTP/1.1 (\(error))") + "}}"
-        let head = "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n"
+        logger.debug("request answered \(refusal.status)", metadata: ["error": "\(error)"])
+        let body = #"{"error":{"code":"# + QuotedString.literal(refusal.code) + #","message":"# + QuotedString.literal(refusal.message) + "}}"
+        let head = "HTTP/1.1 \(refusal.status) \(refusal.reason)\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\n\(refusal.extra)connection: close\r\n\r\n"
         // Close once the answer is written, so it is not discarded with the connection.
         encoder.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: head + body))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
