@@ -18,7 +18,10 @@ final class TestBed: Sendable {
     let bob = CurveKeyPair.generate()
     let gateway = CurveKeyPair.generate()
 
-    init(maxMessageSize: Int64 = 64 * 1024, publisherHighWaterMark: Int32 = 100_000) throws {
+    /// `gated`: the publisher checks subscriptions against the directory (as services do): a
+    /// stream `g/GROUP/...` is for the group's members, and narrowing someone's access ends the
+    /// open subscriber connections.
+    init(maxMessageSize: Int64 = 64 * 1024, publisherHighWaterMark: Int32 = 100_000, gated: Bool = false) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("agor-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         directory = Directory(folder: folder.appendingPathComponent("directory"))
@@ -35,7 +38,14 @@ final class TestBed: Sendable {
         server = try RPCServer(context: context, endpoint: "tcp://127.0.0.1:*", serverKey: serverKey, directory: directory,
                                maxMessageSize: maxMessageSize)
         publisher = try SequencedPublisher(context: context, endpoint: "tcp://127.0.0.1:*", serverKey: serverKey,
-                                           database: database, sendHighWaterMark: publisherHighWaterMark)
+                                           database: database, directory: gated ? directory : nil,
+                                           sendHighWaterMark: publisherHighWaterMark)
+        if gated {
+            publisher.restrictSubscriptions { principal, prefix in
+                let parts = prefix.split(separator: "/", omittingEmptySubsequences: false)
+                return parts.count >= 3 && parts[0] == "g" && principal.isMember(of: String(parts[1]))
+            }
+        }
         publisher.serveReplay(on: server)
         let database = self.database
         server.register("whoami") { context, _ in Array("\(context.sender.name)/\(context.principal.name)".utf8) }

@@ -45,7 +45,7 @@ import Testing
         #expect(client.queue.takeOrGoDirect() == nil)   // caught up: written directly from now on
         func deliver(_ seq: UInt64) {
             let frame = StreamHub.Frame(BusEvent(stream: "btmsg/web/", seq: seq, type: "t", timestampUs: 0, body: []))
-            StreamHub.write([StreamHub.ClientWrites(client: client, first: frame.bytes)])
+            StreamHub.write([StreamHub.ClientWrites(client: client, first: frame)])
         }
         deliver(1)
         let written = try #require(try channel.readOutbound(as: WebSocketFrame.self))
@@ -63,9 +63,33 @@ import Testing
         for seq in 1...UInt64(StreamHub.clientQueueLimit) {
             let frame = StreamHub.Frame(BusEvent(stream: "btmsg/web/", seq: seq, type: "t", timestampUs: 0, body: []))
             channel.isWritable = seq % 2 == 0
-            StreamHub.write([StreamHub.ClientWrites(client: other, first: frame.bytes)])
+            StreamHub.write([StreamHub.ClientWrites(client: other, first: frame)])
         }
         #expect(other.queue.end == nil)
+        _ = try channel.finish()
+    }
+
+    @Test func aClientIsNeverWrittenASequenceNumberItAlreadyHas() throws {
+        let channel = EmbeddedChannel()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gw-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let client = StreamHub.Client(id: 1, streams: ["bttask/web/"], batch: false, channel: channel, person: person(["web"]),
+                                      directory: Directory(folder: folder))
+        // The session replayed the client through 5, then handed it to the hub, whose own
+        // subscriber is behind (refilling after a restart) and delivers 3...7, then 7 again.
+        client.noteDelivered(["bttask/web/": 5])
+        #expect(client.queue.takeOrGoDirect() == nil)
+        let frames = (3...7).map { StreamHub.Frame(BusEvent(stream: "bttask/web/", seq: $0, type: "t", timestampUs: 0, body: [])) }
+        let writes = StreamHub.ClientWrites(client: client, first: frames[0])
+        writes.frames += frames.dropFirst()
+        StreamHub.write([writes])
+        StreamHub.write([StreamHub.ClientWrites(client: client, first: frames[4])])
+        var seqs: [Int] = []
+        while let frame = try channel.readOutbound(as: WebSocketFrame.self) {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(String(buffer: frame.data).utf8)) as? [String: Any])
+            seqs.append(try #require(object["seq"] as? Int))
+        }
+        #expect(seqs == [6, 7])
         _ = try channel.finish()
     }
 
