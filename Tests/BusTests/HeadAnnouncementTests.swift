@@ -8,7 +8,7 @@ import Testing
 struct HeadAnnouncementTests {
     @Test func batchesHoldEventsOnlyAndHeadsNeverGoBackwards() async throws {
         let bed = try TestBed()
-        let tap = try RawTap(context: bed.context, endpoint: bed.publisher.endpoint, serverKey: bed.serverKey.publicKey,
+        let tap = try EventTap(context: bed.context, endpoint: bed.publisher.endpoint, serverKey: bed.serverKey.publicKey,
                              key: bed.alice, prefix: "s.")
         for _ in 0..<200 where tap.items.withLock({ $0.isEmpty }) {
             _ = try await bed.publisher.write { _, events in try events.append(stream: "s.a", type: "t", body: []) }

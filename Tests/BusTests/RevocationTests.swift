@@ -26,7 +26,7 @@ struct RevocationTests {
         let bed = try TestBed(gated: true)
         let carol = CurveKeyPair.generate()
         try bed.directory.write(Principal(name: "carol", kind: .agent, publicKey: carol.publicKey, groups: ["g1"], role: .worker))
-        let tap = try RawTap(context: bed.context, endpoint: bed.publisher.endpoint, serverKey: bed.serverKey.publicKey,
+        let tap = try EventTap(context: bed.context, endpoint: bed.publisher.endpoint, serverKey: bed.serverKey.publicKey,
                              key: bed.alice, prefix: "g/g1/")
         let keeper = try bed.subscriber(carol, prefixes: ["g/g1/"])
         let received = Locked<[UInt64]>([])
@@ -70,7 +70,7 @@ struct RevocationTests {
 
     @Test func aChangeThatTakesNothingAwayEndsNoConnection() async throws {
         let bed = try TestBed(gated: true)
-        let tap = try RawTap(context: bed.context, endpoint: bed.publisher.endpoint, serverKey: bed.serverKey.publicKey,
+        let tap = try EventTap(context: bed.context, endpoint: bed.publisher.endpoint, serverKey: bed.serverKey.publicKey,
                              key: bed.alice, prefix: "g/g1/")
         for _ in 0..<200 where tap.eventSeqs.isEmpty {
             try await emit(bed, count: 1)

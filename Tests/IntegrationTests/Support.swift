@@ -67,7 +67,8 @@ final class AgorHome: @unchecked Sendable {
         return (process, out)
     }
 
-    private func tool(_ executable: URL, _ who: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    /// Runs a CLI (`btmsg`, `bttask`) as `who` to completion.
+    func tool(_ executable: URL, _ who: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

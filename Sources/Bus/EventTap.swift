@@ -1,23 +1,24 @@
 import Foundation
-@testable import Bus
 
-/// A plain CURVE SUB socket that records exactly what the publisher writes to it: every frame set
-/// as its items (events and head markers, batch items one by one), with no replay and no
-/// filtering. What a subscriber really receives, for tests of what must not arrive.
-final class RawTap: Sendable {
-    struct Item: Sendable, Equatable {
-        var stream: String
-        var seq: UInt64
-        var kind: EnvelopeKind
+/// A plain CURVE SUB socket that records exactly what a publisher writes to it: every frame set
+/// as its items (events and head markers, batch items one by one), with the time each arrived, no
+/// replay and no filtering. What a subscriber really receives: for tests of what must not arrive
+/// and for the revocation benchmark.
+public final class EventTap: Sendable {
+    public struct Item: Sendable, Equatable {
+        public var stream: String
+        public var seq: UInt64
+        public var kind: EnvelopeKind
         /// The envelope kind of the frame set the item came in (`.eventBatch` for batch items).
-        var frameKind: EnvelopeKind
+        public var frameKind: EnvelopeKind
+        public var received: ContinuousClock.Instant
     }
 
-    let socket: Socket
-    let items = Locked<[Item]>([])
+    public let socket: Socket
+    public let items = Locked<[Item]>([])
     private let reader: Task<Void, Never>
 
-    init(context: Context, endpoint: String, serverKey: [UInt8], key: CurveKeyPair, prefix: String) throws {
+    public init(context: Context, endpoint: String, serverKey: [UInt8], key: CurveKeyPair, prefix: String) throws {
         socket = try Socket(context: context, type: .sub, .init(
             options: [.curveClient(publicKey: key.publicKey, secretKey: key.secretKey, serverKey: serverKey),
                       .linger(0), .reconnectInterval(100), .subscribe(prefix)],
@@ -27,9 +28,10 @@ final class RawTap: Sendable {
             for await message in messages {
                 guard message.frameCount >= 2, let outer = try? Envelope(serializedBytes: message.frame(1)) else { continue }
                 var found: [Item] = []
+                let now = ContinuousClock.now
                 _ = EventFrame.forEach(in: message) { envelope, _ in
                     guard let e = try? Envelope(serializedBytes: Array(envelope)) else { return }
-                    found.append(Item(stream: e.stream, seq: e.seq, kind: e.kind, frameKind: outer.kind))
+                    found.append(Item(stream: e.stream, seq: e.seq, kind: e.kind, frameKind: outer.kind, received: now))
                 }
                 items.withLock { $0.append(contentsOf: found) }
             }
@@ -37,9 +39,9 @@ final class RawTap: Sendable {
     }
 
     /// Sequence numbers of the events received (head markers left out).
-    var eventSeqs: [UInt64] { items.withLock { $0.filter { $0.kind == .event }.map(\.seq) } }
+    public var eventSeqs: [UInt64] { items.withLock { $0.filter { $0.kind == .event }.map(\.seq) } }
 
-    func close() async {
+    public func close() async {
         await socket.close()
         reader.cancel()
     }
