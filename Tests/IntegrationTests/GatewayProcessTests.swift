@@ -231,6 +231,15 @@ struct GatewayProcessTests {
             #expect(answer.hasPrefix("HTTP/1.1 400 ") && answer.contains("\"code\":\"bad_request\""), "\(answer)")
         }
         #expect(try await Self.send("GET", base + "/healthz").status == 200)
+        // A WebSocket upgrade without a token (or with a wrong one) is refused like every route: 401, JSON.
+        for credential in ["", "Authorization: Bearer agor_nottherightone\r\n"] {
+            let answer = try Self.raw(http.description, "GET /v1/stream HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\(credential)\r\n")
+            #expect(answer.hasPrefix("HTTP/1.1 401 ") && answer.contains("\"code\":\"unauthenticated\""), "\(answer)")
+        }
+        let forbiddenUpgrade = try Self.raw(http.description, "GET /v1/stream?groups=ops HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+            + "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer \(ann)\r\n\r\n")
+        #expect(forbiddenUpgrade.hasPrefix("HTTP/1.1 403 ") && forbiddenUpgrade.contains("\"code\":\"forbidden\""), "\(forbiddenUpgrade)")
 
         // The stream: one event, cut; more happen; resume from the cursor: each missed one, once, in order.
         let url = "ws://\(http)/v1/stream?services=btmsg&groups=web"
