@@ -135,4 +135,25 @@ import Testing
         await client.close()
         await bed.shutdown()
     }
+
+    /// Events published after a `.now` join but before the first connection was up are delivered
+    /// by the first catch-up and are not counted as missed: nothing dropped them (the Gateway
+    /// showed such "dropped events" on a quiet system).
+    @Test func eventsBeforeTheFirstConnectionAreDeliveredNotCountedAsMissed() async throws {
+        let bed = try TestBed()
+        try await emit(bed, stream: "s.a", count: 3)
+        let endpoint = "tcp://127.0.0.1:\(LoopbackPorts.freeBase(count: 1))"
+        // Nothing listens at `endpoint` yet; its replay goes to the bed's server.
+        let subscriber = try SequencedSubscriber(context: bed.context, endpoint: endpoint, serverKey: bed.serverKey.publicKey,
+                                                 clientKey: bed.alice, replay: try bed.client(bed.alice), prefixes: ["s."], start: .now)
+        #expect(await bed.eventually { subscriber.statistics.catchUps >= 1 })
+        try await emit(bed, stream: "s.a", count: 5)
+        let late = try SequencedPublisher(context: bed.context, endpoint: endpoint, serverKey: bed.serverKey, database: bed.database)
+        let seen = await collect(subscriber, count: 5)
+        #expect(seen["s.a"] == [4, 5, 6, 7, 8])
+        #expect(subscriber.statistics.eventsMissed == 0 && subscriber.statistics.gapsDetected == 0)
+        await subscriber.close()
+        await late.close()
+        await bed.shutdown()
+    }
 }
