@@ -5,7 +5,7 @@ PY_PACKAGES := pyzmq "protobuf>=4.21,<5" "websockets>=12,<14" "schemathesis>=3.3
 SWIFT ?= swift
 AGOR := .build/debug/agor
 
-.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway clean
+.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke clean
 
 # Installs only what is missing (apt-get update once, then install).
 deps:
@@ -50,6 +50,9 @@ bench-diagnostics: build-release
 
 bench-gateway: build-release
 	bash scripts/bench-gateway.sh
+
+bench-revoke: build-release
+	bash scripts/bench-revoke.sh
 
 clean:
 	rm -rf .build Benchmarks/c/bin clients/c/bin clients/c/gen

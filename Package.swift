@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "btmsg-bench", targets: ["BtmsgBench"]),
         .executable(name: "bttask-bench", targets: ["BttaskBench"]),
         .executable(name: "gateway-bench", targets: ["GatewayBench"]),
+        .executable(name: "revoke-bench", targets: ["RevokeBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -161,6 +162,11 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio")],
             path: "Benchmarks/GatewayBench"
+        ),
+        .executableTarget(
+            name: "RevokeBench",
+            dependencies: ["AgorKit", "Bus", "bttask", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Benchmarks/RevokeBench"
         ),
         .testTarget(name: "BusTests", dependencies: ["Bus"]),
         .testTarget(name: "BtmsgTests", dependencies: ["Bus", "btmsg", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
