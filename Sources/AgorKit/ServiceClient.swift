@@ -40,12 +40,13 @@ public struct ServiceClient: Sendable {
                       clientKey: key, maxMessageSize: config.maxMessageSize)
     }
 
+    /// `endsWhenRefused`: the events end when the service refuses this key (see `SequencedSubscriber`).
     public func subscriber(_ service: String, prefixes: [String], start: SequencedSubscriber.Start = .beginning,
-                           replay: RPCClient? = nil) throws -> SequencedSubscriber {
+                           replay: RPCClient? = nil, endsWhenRefused: Bool = false) throws -> SequencedSubscriber {
         let replay = try replay ?? rpc(service)
         return try SequencedSubscriber(context: context, endpoint: try endpoints(of: service).pub,
                                        serverKey: try serverKey(of: service), clientKey: key, replay: replay,
-                                       prefixes: prefixes, start: start)
+                                       prefixes: prefixes, start: start, endsWhenRefused: endsWhenRefused)
     }
 
     /// `bus.ping`: nil when the service does not answer within `timeout`.

@@ -52,12 +52,16 @@ public final class SequencedSubscriber: Sendable {
     private let ownsReplay: Bool
     private let output: BatchChannel<[BusEvent]>
     private let counts = Locked(Counts())
+    private let refused = Locked(false)
     private let tasks = Locked<[Task<Void, Never>]>([])
     private let logger: Logger
 
+    /// `endsWhenRefused`: end `events` when the publisher refuses this key at the handshake (a
+    /// revoked or unknown key; `wasRefused` then says so), for a command line that should say so and
+    /// exit. Off, the subscriber keeps reconnecting (a service whose key may be added back).
     public init(context: Context, endpoint: String, serverKey: [UInt8], clientKey: CurveKeyPair,
                 replay: RPCClient, ownsReplay: Bool = true, prefixes: [String], start: Start = .beginning,
-                logger: Logger = Logger(label: "agor.subscriber")) throws {
+                endsWhenRefused: Bool = false, logger: Logger = Logger(label: "agor.subscriber")) throws {
         self.ownsReplay = ownsReplay
         self.endpoint = endpoint
         var configuration = Socket.Configuration(
@@ -77,12 +81,18 @@ public final class SequencedSubscriber: Sendable {
             for await batch in batches { feed.yield(.live(batch)) }
             feed.finish()
         }
-        let monitorTask = Task { [events = socket.monitorEvents] in
+        let monitorTask = Task { [events = socket.monitorEvents, refused, output] in
             guard let events else { return }
             var first = true
-            for await event in events where event.kind == .handshakeSucceeded {
-                feed.yield(.catchUp(firstConnection: first))
-                first = false
+            for await event in events {
+                if event.kind == .handshakeSucceeded {
+                    feed.yield(.catchUp(firstConnection: first))
+                    first = false
+                } else if event.kind == .handshakeFailedAuth && endsWhenRefused {
+                    refused.withLock { $0 = true }
+                    output.finish()
+                    return
+                }
             }
         }
         let processor = Task { [self] in
@@ -116,6 +126,9 @@ public final class SequencedSubscriber: Sendable {
     public var events: Events { Events(channel: output) }
 
     public var statistics: Counts { counts.withLock { $0 } }
+
+    /// True when `events` ended because the publisher refused this key (`endsWhenRefused`).
+    public var wasRefused: Bool { refused.withLock { $0 } }
 
     public func close() async {
         await socket.close()

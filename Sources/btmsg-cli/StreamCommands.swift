@@ -7,7 +7,7 @@ import btmsg
 
 /// The events of the caller's groups, pushed over the Bus (no polling).
 func subscribe(_ session: Session, groups: [String], start: SequencedSubscriber.Start = .now) throws -> SequencedSubscriber {
-    try session.client.subscriber(BtmsgService.name, prefixes: groups.map(BtmsgRules.stream(of:)), start: start)
+    try session.client.subscriber(BtmsgService.name, prefixes: groups.map(BtmsgRules.stream(of:)), start: start, endsWhenRefused: true)
 }
 
 /// The current head of each group's stream.
@@ -65,6 +65,7 @@ struct Wait: AsyncParsableCommand {
                 }
             }
             await subscriber.close()
+            if found == nil && subscriber.wasRefused { throw BusError.keyRefused }
             guard let id = found else {
                 await session.close()
                 FileHandle.standardError.write(Data("btmsg: no message within \(wait ?? 0) s\n".utf8))
@@ -101,6 +102,8 @@ struct Watch: AsyncParsableCommand {
                 }
                 fflush(nil)
             }
+            // The stream ends only when the service stops accepting this key (revoked).
+            if subscriber.wasRefused { throw BusError.keyRefused }
         }
     }
 

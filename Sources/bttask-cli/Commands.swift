@@ -258,13 +258,16 @@ struct Watch: AsyncParsableCommand {
                 guard let me else { throw Failure(.forbidden, "your key is not in the directory") }
                 return me.groups
             }()
-            let subscriber = try session.client.subscriber(BttaskService.name, prefixes: groups.map(BttaskRules.stream(of:)), start: .now)
+            let subscriber = try session.client.subscriber(BttaskService.name, prefixes: groups.map(BttaskRules.stream(of:)), start: .now,
+                                                           endsWhenRefused: true)
             for await event in subscriber.events {
                 guard var change = try? Agor_Bttask_V1_Change(serializedBytes: event.body) else { continue }
                 change.revision = Int64(event.seq)
                 if common.json { Terminal.printJSON(change) } else { print("\(change.revision) \(change.kind) \(TaskOutput.line(change.task)) by \(change.by)") }
                 fflush(nil)
             }
+            // The stream ends only when the service stops accepting this key (revoked).
+            if subscriber.wasRefused { throw BusError.keyRefused }
         }
     }
 }

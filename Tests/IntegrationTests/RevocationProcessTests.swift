@@ -67,6 +67,18 @@ struct RevocationProcessTests {
         }
         #expect(!tap.eventSeqs.isEmpty, "the spy's subscription never became live")
 
+        // The spy also runs the CLI's own follower, which must end with exit 3 once it is refused.
+        let watch = Process()
+        watch.executableURL = c.cli
+        watch.arguments = ["watch", "--json"]
+        watch.environment = agor.environment(as: "spy")
+        let watchErr = Pipe()
+        watch.standardOutput = FileHandle.nullDevice
+        watch.standardError = watchErr
+        try watch.run()
+        defer { if watch.isRunning { watch.terminate() } }
+        try await Task.sleep(for: .milliseconds(300))
+
         switch narrowing {
         case .revoked:
             #expect(try AgorHome.run(["revoke", "spy", "--home", root]).status == 0)
@@ -100,9 +112,17 @@ struct RevocationProcessTests {
         #expect(received.withLock { $0 } == Array(1...last), "\(c.service): the keeper's events were not 1...\(last) once in order")
 
         if narrowing == .revoked {
+            let line = "\(c.service): your key is not accepted by \(c.service): revoked or unknown\n"
             let refused = try agor.tool(c.cli, "spy", c.read)
             #expect(refused.status == 3)
-            #expect(refused.err == "\(c.service): your key is not accepted by \(c.service): revoked or unknown\n")
+            #expect(refused.err == line)
+            for _ in 0..<400 where watch.isRunning { try await Task.sleep(for: .milliseconds(25)) }
+            #expect(!watch.isRunning, "\(c.service) watch went on after its key was refused")
+            if !watch.isRunning {
+                #expect(watch.terminationStatus == 3)
+                let err = String(decoding: watchErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                #expect(err.hasSuffix(line), "\(err)")
+            }
         }
         await tap.close()
         await keeper.close()
