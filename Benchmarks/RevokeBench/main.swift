@@ -99,6 +99,7 @@ let load = Task {
 }
 
 struct Round {
+    var command: Double
     var toApplied: Double
     var toLastEvent: Double
     var afterApplied: Int
@@ -119,6 +120,7 @@ for round in 1...rounds {
 
     let start = clock.now
     guard try run(agorProgram, ["revoke", name, "--home", home.root.path]) == 0 else { exit(1) }
+    let revoked = clock.now
     while !appliedLogged(name) && clock.now - start < .seconds(10) { try await Task.sleep(for: .milliseconds(1)) }
     let applied = clock.now
     let headAtApplied = try streamHead()
@@ -129,7 +131,7 @@ for round in 1...rounds {
     let cliStart = clock.now
     let status = try run(bttaskProgram, ["list"], environment: ["AGOR_HOME": home.root.path, "AGOR_KEY": keyFile.path])
     let cliTime = clock.now - cliStart
-    results.append(Round(toApplied: milliseconds(applied - start), toLastEvent: max(0, milliseconds(last - start)),
+    results.append(Round(command: milliseconds(revoked - start), toApplied: milliseconds(applied - start), toLastEvent: max(0, milliseconds(last - start)),
                          afterApplied: events.filter { $0.seq > headAtApplied }.count,
                          afterRevokeStarted: events.filter { $0.received > start }.count,
                          refusedCLI: milliseconds(cliTime), refusedStatus: status))
@@ -156,6 +158,7 @@ let figures: [String: Any] = [
     "bench": "revoke",
     "rounds": rounds,
     "load_creates_per_s": Int(Double(created.load(ordering: .relaxed)) / loadSeconds),
+    "revoke_command_ms": summary(results.map(\.command)),
     "revoke_to_applied_ms": summary(results.map(\.toApplied)),
     "revoke_to_last_event_ms": summary(results.map(\.toLastEvent)),
     "events_after_applied": results.map(\.afterApplied).reduce(0, +),
