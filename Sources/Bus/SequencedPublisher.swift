@@ -160,8 +160,9 @@ public final class SequencedPublisher: Sendable {
     }
     private let heads = Locked(HeadState())
 
-    /// The highest published number of each stream under `prefix`: `bus.heads` answers never lower than what subscribers may already have received live (its
-    /// reader's snapshot can be older than the last publish).
+    /// The highest published number of each stream under `prefix`, so that `bus.heads` never
+    /// answers lower than what was published before it answered (its reader's snapshot can be
+    /// older than the last publish). One entry per stream published since the process started.
     func publishedHeads(prefix: String) -> [String: UInt64] {
         heads.withLock { state in state.published.filter { $0.key.hasPrefix(prefix) } }
     }
