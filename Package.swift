@@ -68,7 +68,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .target(name: "AgentRunner", dependencies: ["Bus"]),
+        .target(name: "AgentRunner", dependencies: ["Bus", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(
             name: "Diagnostics",
             dependencies: [
@@ -169,6 +169,7 @@ let package = Package(
             path: "Benchmarks/RevokeBench"
         ),
         .testTarget(name: "BusTests", dependencies: ["Bus"]),
+        .testTarget(name: "AgentRunnerTests", dependencies: ["AgentRunner", "Bus"]),
         .testTarget(name: "BtmsgTests", dependencies: ["Bus", "btmsg", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "BttaskTests", dependencies: ["Bus", "btmsg", "bttask", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
