@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "bttask-bench", targets: ["BttaskBench"]),
         .executable(name: "gateway-bench", targets: ["GatewayBench"]),
         .executable(name: "revoke-bench", targets: ["RevokeBench"]),
+        .executable(name: "agor-exec", targets: ["agor-exec"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -69,6 +70,9 @@ let package = Package(
             ]
         ),
         .target(name: "AgentRunner", dependencies: ["Bus", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // The runner's exec helper, in C: it configures itself (process group, parent-death signal,
+        // no_new_privs, rlimits, Landlock) and then execs the agent.
+        .executableTarget(name: "agor-exec", path: "Sources/agor-exec"),
         .target(
             name: "Diagnostics",
             dependencies: [

@@ -1,0 +1,205 @@
+// agor-exec: the AgentRunner's exec helper. Swift's spawn APIs cannot configure a child on Linux,
+// so the runner starts this small program, which configures itself and then execs the agent:
+//
+//   agor-exec [options] -- PROGRAM [ARGS...]
+//     --report-fd FD          write one JSON line saying which layer held, then close FD
+//     --rlimit-cpu SECONDS    --rlimit-as BYTES    --rlimit-nofile N    --rlimit-nproc N
+//     --ro PATH               Landlock: read (files and directories) beneath PATH
+//     --rx PATH               Landlock: read and execute beneath PATH
+//     --rw PATH               Landlock: read, write, create and remove beneath PATH
+//     --connect PORT          Landlock: TCP connect allowed to PORT (with --deny-tcp)
+//     --deny-tcp              Landlock: TCP connect refused except to the --connect ports
+//     --require-landlock      refuse to run the agent when Landlock cannot be enforced
+//
+// Always: a new process group (the runner kills the whole group), the parent-death signal (SIGKILL
+// when the spawning thread ends), no_new_privs, no core dumps. Each layer is reported as held or
+// not available, never skipped silently. Exit 126: a required layer could not be set; 127: exec
+// failed. Landlock's constants are defined here, so the kernel decides what it supports, not the
+// headers this was compiled with.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#define SYS_landlock_add_rule 445
+#define SYS_landlock_restrict_self 446
+#endif
+
+struct ll_ruleset_attr { uint64_t handled_access_fs, handled_access_net, scoped; };
+struct ll_path_beneath { uint64_t allowed_access; int32_t parent_fd; } __attribute__((packed));
+struct ll_net_port { uint64_t allowed_access; uint64_t port; };
+
+enum {
+    LL_RULE_PATH_BENEATH = 1, LL_RULE_NET_PORT = 2,
+    LL_CREATE_RULESET_VERSION = 1,
+};
+#define FS_EXECUTE (1ULL << 0)
+#define FS_WRITE_FILE (1ULL << 1)
+#define FS_READ_FILE (1ULL << 2)
+#define FS_READ_DIR (1ULL << 3)
+#define FS_REFER (1ULL << 13)
+#define FS_TRUNCATE (1ULL << 14)
+#define FS_IOCTL_DEV (1ULL << 15)
+#define NET_CONNECT_TCP (1ULL << 1)
+
+#define MAX_RULES 256
+struct rule { char kind; const char *path; };
+
+static char report[4096];
+static size_t report_len;
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(report + report_len, sizeof report - report_len, fmt, args);
+    va_end(args);
+    if (n > 0 && (size_t)n < sizeof report - report_len) report_len += (size_t)n;
+}
+
+static void send_report(int fd) {
+    if (fd < 0) return;
+    note("}\n");
+    ssize_t off = 0;
+    while ((size_t)off < report_len) {
+        ssize_t n = write(fd, report + off, report_len - (size_t)off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        off += n;
+    }
+    close(fd);
+}
+
+static int fail(int fd, int status, const char *what) {
+    note(",\"error\":\"%s: %s\"", what, strerror(errno));
+    send_report(fd);
+    fprintf(stderr, "agor-exec: %s: %s\n", what, strerror(errno));
+    return status;
+}
+
+static uint64_t fs_rights(int abi) {
+    uint64_t all = (1ULL << 13) - 1;           // ABI 1: execute .. make_sym
+    if (abi >= 2) all |= FS_REFER;
+    if (abi >= 3) all |= FS_TRUNCATE;
+    if (abi >= 5) all |= FS_IOCTL_DEV;
+    return all;
+}
+
+static int set_rlimit(int resource, const char *value, const char *name) {
+    char *end = NULL;
+    unsigned long long n = strtoull(value, &end, 10);
+    if (!end || *end) { errno = EINVAL; return -1; }
+    struct rlimit limit = { (rlim_t)n, (rlim_t)n };
+    if (setrlimit(resource, &limit) != 0) return -1;
+    note(",\"rlimit_%s\":%llu", name, n);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int report_fd = -1, require_landlock = 0, deny_tcp = 0;
+    struct rule rules[MAX_RULES];
+    int nrules = 0;
+    uint64_t ports[64];
+    int nports = 0;
+    const char *limits[4] = {0};
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--")) { i++; break; }
+        if (!strcmp(a, "--require-landlock")) { require_landlock = 1; continue; }
+        if (!strcmp(a, "--deny-tcp")) { deny_tcp = 1; continue; }
+        if (!v) { fprintf(stderr, "agor-exec: %s needs a value\n", a); return 2; }
+        if (!strcmp(a, "--report-fd")) report_fd = atoi(v);
+        else if (!strcmp(a, "--rlimit-cpu")) limits[0] = v;
+        else if (!strcmp(a, "--rlimit-as")) limits[1] = v;
+        else if (!strcmp(a, "--rlimit-nofile")) limits[2] = v;
+        else if (!strcmp(a, "--rlimit-nproc")) limits[3] = v;
+        else if ((!strcmp(a, "--ro") || !strcmp(a, "--rx") || !strcmp(a, "--rw")) && nrules < MAX_RULES) {
+            rules[nrules].kind = a[3];
+            rules[nrules].path = v;
+            nrules++;
+        } else if (!strcmp(a, "--connect") && nports < 64) ports[nports++] = strtoull(v, NULL, 10);
+        else { fprintf(stderr, "agor-exec: unknown option %s\n", a); return 2; }
+        i++;
+    }
+    if (i >= argc) { fprintf(stderr, "usage: agor-exec [options] -- PROGRAM [ARGS...]\n"); return 2; }
+    if (report_fd >= 0) fcntl(report_fd, F_SETFD, FD_CLOEXEC);
+    note("{\"pid\":%d", (int)getpid());
+
+    // Own process group, and die with the spawning thread.
+    pid_t parent = getppid();
+    if (setpgid(0, 0) != 0) return fail(report_fd, 126, "setpgid");
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return fail(report_fd, 126, "PR_SET_PDEATHSIG");
+    if (getppid() != parent) return 126;       // the runner is already gone
+    note(",\"process_group\":\"held\",\"parent_death_signal\":\"held\"");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail(report_fd, 126, "PR_SET_NO_NEW_PRIVS");
+    note(",\"no_new_privs\":\"held\"");
+
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) != 0) return fail(report_fd, 126, "RLIMIT_CORE");
+    if (limits[0] && set_rlimit(RLIMIT_CPU, limits[0], "cpu") != 0) return fail(report_fd, 126, "RLIMIT_CPU");
+    if (limits[1] && set_rlimit(RLIMIT_AS, limits[1], "as") != 0) return fail(report_fd, 126, "RLIMIT_AS");
+    if (limits[2] && set_rlimit(RLIMIT_NOFILE, limits[2], "nofile") != 0) return fail(report_fd, 126, "RLIMIT_NOFILE");
+    if (limits[3] && set_rlimit(RLIMIT_NPROC, limits[3], "nproc") != 0) return fail(report_fd, 126, "RLIMIT_NPROC");
+    note(",\"rlimits\":\"held\"");
+
+    if (nrules > 0 || deny_tcp) {
+        long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
+        if (abi < 1) {
+            note(",\"landlock\":\"unavailable\",\"landlock_reason\":\"%s\"", strerror(errno));
+            if (require_landlock) { send_report(report_fd); fprintf(stderr, "agor-exec: Landlock is required and not available\n"); return 126; }
+        } else {
+            struct ll_ruleset_attr attr = { fs_rights((int)abi), 0, 0 };
+            size_t attr_size = sizeof(uint64_t);
+            int net = deny_tcp && abi >= 4;
+            if (net) { attr.handled_access_net = NET_CONNECT_TCP; attr_size = 2 * sizeof(uint64_t); }
+            int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
+            if (ruleset < 0) return fail(report_fd, 126, "landlock_create_ruleset");
+            for (int r = 0; r < nrules; r++) {
+                int fd = open(rules[r].path, O_PATH | O_CLOEXEC);
+                if (fd < 0) { note(",\"landlock_missing\":\"%s\"", rules[r].path); continue; }
+                struct stat st;
+                uint64_t want = rules[r].kind == 'w' ? attr.handled_access_fs
+                              : rules[r].kind == 'x' ? (FS_EXECUTE | FS_READ_FILE | FS_READ_DIR)
+                              : (FS_READ_FILE | FS_READ_DIR);
+                if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+                    want &= FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV;
+                struct ll_path_beneath rule = { want & attr.handled_access_fs, fd };
+                if (syscall(SYS_landlock_add_rule, ruleset, LL_RULE_PATH_BENEATH, &rule, 0) != 0) {
+                    close(fd);
+                    return fail(report_fd, 126, "landlock_add_rule");
+                }
+                close(fd);
+            }
+            for (int p = 0; net && p < nports; p++) {
+                struct ll_net_port rule = { NET_CONNECT_TCP, ports[p] };
+                if (syscall(SYS_landlock_add_rule, ruleset, LL_RULE_NET_PORT, &rule, 0) != 0)
+                    return fail(report_fd, 126, "landlock_add_rule(net)");
+            }
+            if (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) return fail(report_fd, 126, "landlock_restrict_self");
+            close(ruleset);
+            note(",\"landlock\":\"held\",\"landlock_abi\":%ld,\"landlock_tcp\":\"%s\"", abi,
+                 deny_tcp ? (net ? "held" : "unavailable") : "allowed");
+            if (deny_tcp && !net && require_landlock) { send_report(report_fd); return 126; }
+        }
+    } else {
+        note(",\"landlock\":\"off\"");
+    }
+    send_report(report_fd);
+    execvp(argv[i], &argv[i]);
+    fprintf(stderr, "agor-exec: cannot run %s: %s\n", argv[i], strerror(errno));
+    return 127;
+}
