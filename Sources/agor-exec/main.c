@@ -10,6 +10,7 @@
 //     --connect PORT          Landlock: TCP connect allowed to PORT (with --deny-tcp)
 //     --deny-tcp              Landlock: TCP connect refused except to the --connect ports
 //     --require-landlock      refuse to run the agent when Landlock cannot be enforced
+//     --chdir DIR             the agent's working directory
 //
 // Always: a new process group (the runner kills the whole group), the parent-death signal (SIGKILL
 // when the spawning thread ends), no_new_privs, no core dumps. Each layer is reported as held or
@@ -114,6 +115,7 @@ int main(int argc, char **argv) {
     uint64_t ports[64];
     int nports = 0;
     const char *limits[4] = {0};
+    const char *chdir_to = NULL;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -123,6 +125,7 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--deny-tcp")) { deny_tcp = 1; continue; }
         if (!v) { fprintf(stderr, "agor-exec: %s needs a value\n", a); return 2; }
         if (!strcmp(a, "--report-fd")) report_fd = atoi(v);
+        else if (!strcmp(a, "--chdir")) chdir_to = v;
         else if (!strcmp(a, "--rlimit-cpu")) limits[0] = v;
         else if (!strcmp(a, "--rlimit-as")) limits[1] = v;
         else if (!strcmp(a, "--rlimit-nofile")) limits[2] = v;
@@ -138,6 +141,7 @@ int main(int argc, char **argv) {
     if (i >= argc) { fprintf(stderr, "usage: agor-exec [options] -- PROGRAM [ARGS...]\n"); return 2; }
     if (report_fd >= 0) fcntl(report_fd, F_SETFD, FD_CLOEXEC);
     note("{\"pid\":%d", (int)getpid());
+    if (chdir_to && chdir(chdir_to) != 0) return fail(report_fd, 126, "chdir");
 
     // Own process group, and die with the spawning thread.
     pid_t parent = getppid();

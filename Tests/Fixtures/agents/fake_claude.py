@@ -1,0 +1,50 @@
+"""A fake Claude Code for the runner's tests: prints stream-json lines in Claude's real shapes
+(../shared/provider-formats.md), with parallel tool calls whose results come back out of order,
+and with --approval asks for permission through the control protocol and waits for the answer on
+stdin. With --input-format stream-json it answers each user line with a turn, until stdin ends."""
+import json
+import sys
+
+args = sys.argv[1:]
+session = args[args.index("--session-id") + 1] if "--session-id" in args else "s-fake"
+
+
+def out(obj):
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def turn(n, prompt):
+    mid = "msg_%d" % n
+    usage = {"input_tokens": 10, "output_tokens": 5}
+    out({"type": "assistant", "message": {"id": mid, "content": [{"type": "text", "text": "On it: " + prompt}], "usage": usage},
+         "parent_tool_use_id": None, "session_id": session})
+    for tid, name in (("t%d_a" % n, "Bash"), ("t%d_b" % n, "Read")):
+        out({"type": "assistant", "message": {"id": mid, "content": [{"type": "tool_use", "id": tid, "name": name, "input": {"x": tid}}],
+             "usage": usage}, "parent_tool_use_id": None, "session_id": session})
+    if "--approval" in args:
+        out({"type": "control_request", "request_id": "r%d" % n,
+             "request": {"subtype": "can_use_tool", "tool_name": "Bash", "input": {"command": "rm -rf build"}}})
+        answer = json.loads(sys.stdin.readline())
+        behavior = answer["response"]["response"]["behavior"]
+        out({"type": "assistant", "message": {"id": mid + "x", "content": [{"type": "text", "text": "permission: " + behavior}]},
+             "parent_tool_use_id": None, "session_id": session})
+    # Results out of order: the second call's first.
+    for tid in ("t%d_b" % n, "t%d_a" % n):
+        out({"type": "user", "message": {"role": "user", "content": [{"tool_use_id": tid, "type": "tool_result", "content": "ok " + tid}]},
+             "parent_tool_use_id": None, "session_id": session})
+    out({"type": "result", "subtype": "success", "is_error": False, "num_turns": n, "result": "done " + prompt,
+         "session_id": session, "total_cost_usd": 0.01 * n})
+
+
+out({"type": "system", "subtype": "init", "cwd": ".", "session_id": session, "tools": ["Bash", "Read"], "model": "fake-1"})
+if "--input-format" in args:
+    n = 0
+    for line in sys.stdin:
+        message = json.loads(line)
+        if message.get("type") != "user":
+            continue
+        n += 1
+        turn(n, message["message"]["content"])
+else:
+    turn(1, args[args.index("-p") + 1] if "-p" in args else "hello")
