@@ -69,7 +69,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .target(name: "AgentRunner", dependencies: ["Bus", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "AgentRunner", dependencies: [
+            "Bus", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The runner's exec helper, in C: it configures itself (process group, parent-death signal,
         // no_new_privs, rlimits, Landlock) and then execs the agent.
         .executableTarget(name: "agor-exec", path: "Sources/agor-exec"),
@@ -105,7 +108,7 @@ let package = Package(
         .target(
             name: "AgorKit",
             dependencies: [
-                "Bus", "btmsg", "bttask", "Diagnostics", "Gateway",
+                "Bus", "btmsg", "bttask", "Diagnostics", "Gateway", "AgentRunner",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -114,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "agor",
             dependencies: [
-                "AgorKit", "AgorCLI", "Bus", "Diagnostics",
+                "AgorKit", "AgorCLI", "Bus", "Diagnostics", "AgentRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]

@@ -29,7 +29,7 @@ ticks() { local total=0; for pid in "$@"; do total=$((total + $(awk '{print $14 
 
 run() {  # with|without
   local mode=$1 home="$work/home-$1-$RANDOM"
-  "$AGOR" init --home "$home" --port-base "$(python3 scripts/free-ports.py 12)" >/dev/null
+  "$AGOR" init --home "$home" --port-base "$(python3 scripts/free-ports.py 14)" >/dev/null
   "$AGOR" group add bench --home "$home" >/dev/null
   "$AGOR" agent add load --group bench --role manager --home "$home" >/dev/null
   "$AGOR" agent add sink --group bench --role worker --home "$home" >/dev/null

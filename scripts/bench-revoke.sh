@@ -22,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 home="$work/home"
-"$AGOR" init --home "$home" --port-base "$(python3 scripts/free-ports.py 12)" >/dev/null
+"$AGOR" init --home "$home" --port-base "$(python3 scripts/free-ports.py 14)" >/dev/null
 "$AGOR" group add bench --home "$home" >/dev/null
 "$AGOR" agent add boss --group bench --role manager --home "$home" >/dev/null
 "$AGOR" agent add keeper --group bench --role worker --home "$home" >/dev/null

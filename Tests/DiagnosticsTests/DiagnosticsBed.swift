@@ -21,7 +21,7 @@ final class DiagnosticsBed: Sendable {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("diag-test-\(UUID().uuidString.prefix(8))")
         home = Home(root: root)
         let setup = HomeSetup(home: home)
-        _ = try setup.initialize(portBase: LoopbackPorts.freeBase(count: 12))
+        _ = try setup.initialize(portBase: LoopbackPorts.freeBase(count: 14))
         _ = try setup.addAgent(name: "dash", group: "default", role: .worker)
         let text = try String(contentsOf: home.configFile, encoding: .utf8)
         try text.replacingOccurrences(of: "heartbeat_ms = 1000", with: "heartbeat_ms = \(DiagnosticsBed.heartbeatMs)")

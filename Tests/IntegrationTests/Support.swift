@@ -116,7 +116,7 @@ final class AgorHome: @unchecked Sendable {
         return false
     }
 
-    static func freePortBase() -> Int { LoopbackPorts.freeBase(count: 12) }
+    static func freePortBase() -> Int { LoopbackPorts.freeBase(count: 14) }
 
     func cleanUp() {
         for child in children where child.isRunning {

@@ -495,6 +495,245 @@ public nonisolated struct Agor_Runner_V1_Event: Sendable {
   public init() {}
 }
 
+/// runner.start: run an agent of the directory as a session of its group.
+public nonisolated struct Agor_Runner_V1_StartRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var agent: String = String()
+
+  /// claude, codex, ollama, ndjson
+  public var provider: String = String()
+
+  /// the program (else [runner.providers.NAME] command, else the provider's name on PATH)
+  public var command: String = String()
+
+  /// extra arguments for the program
+  public var args: [String] = []
+
+  /// a project of projects.toml: its root is the working directory
+  public var project: String = String()
+
+  public var model: String = String()
+
+  public var prompt: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Agor_Runner_V1_SessionRef: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// runner.input: a new user turn for a running session (Claude's stream-json input).
+public nonisolated struct Agor_Runner_V1_InputRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var text: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// runner.answer: allow or deny a pending approval (the oldest when request_id is empty).
+public nonisolated struct Agor_Runner_V1_AnswerRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var requestID: String = String()
+
+  public var allow: Bool = false
+
+  public var message: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Agor_Runner_V1_ListRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var project: String = String()
+
+  /// UNSPECIFIED: every state
+  public var state: Agor_Runner_V1_SessionState = .unspecified
+
+  /// default 100, at most 1000
+  public var limit: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Agor_Runner_V1_Session: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
+
+  public var group: String {
+    get {_storage._group}
+    set {_uniqueStorage()._group = newValue}
+  }
+
+  public var agent: String {
+    get {_storage._agent}
+    set {_uniqueStorage()._agent = newValue}
+  }
+
+  public var provider: String {
+    get {_storage._provider}
+    set {_uniqueStorage()._provider = newValue}
+  }
+
+  public var project: String {
+    get {_storage._project}
+    set {_uniqueStorage()._project = newValue}
+  }
+
+  public var model: String {
+    get {_storage._model}
+    set {_uniqueStorage()._model = newValue}
+  }
+
+  public var state: Agor_Runner_V1_SessionState {
+    get {_storage._state}
+    set {_uniqueStorage()._state = newValue}
+  }
+
+  public var stateReason: String {
+    get {_storage._stateReason}
+    set {_uniqueStorage()._stateReason = newValue}
+  }
+
+  public var toolsInFlight: [String] {
+    get {_storage._toolsInFlight}
+    set {_uniqueStorage()._toolsInFlight = newValue}
+  }
+
+  public var pendingApprovals: [String] {
+    get {_storage._pendingApprovals}
+    set {_uniqueStorage()._pendingApprovals = newValue}
+  }
+
+  public var usage: Agor_Runner_V1_Usage {
+    get {_storage._usage ?? Agor_Runner_V1_Usage()}
+    set {_uniqueStorage()._usage = newValue}
+  }
+  /// Returns true if `usage` has been explicitly set.
+  public var hasUsage: Bool {_storage._usage != nil}
+  /// Clears the value of `usage`. Subsequent reads from it will return its default value.
+  public mutating func clearUsage() {_uniqueStorage()._usage = nil}
+
+  public var costUsd: Double {
+    get {_storage._costUsd}
+    set {_uniqueStorage()._costUsd = newValue}
+  }
+
+  /// layer -> held | unavailable | off
+  public var sandbox: Dictionary<String,String> {
+    get {_storage._sandbox}
+    set {_uniqueStorage()._sandbox = newValue}
+  }
+
+  public var worktree: String {
+    get {_storage._worktree}
+    set {_uniqueStorage()._worktree = newValue}
+  }
+
+  public var cwd: String {
+    get {_storage._cwd}
+    set {_uniqueStorage()._cwd = newValue}
+  }
+
+  public var startedBy: String {
+    get {_storage._startedBy}
+    set {_uniqueStorage()._startedBy = newValue}
+  }
+
+  public var createdUs: Int64 {
+    get {_storage._createdUs}
+    set {_uniqueStorage()._createdUs = newValue}
+  }
+
+  public var updatedUs: Int64 {
+    get {_storage._updatedUs}
+    set {_uniqueStorage()._updatedUs = newValue}
+  }
+
+  public var exitCode: Int32 {
+    get {_storage._exitCode}
+    set {_uniqueStorage()._exitCode = newValue}
+  }
+
+  public var signal: Int32 {
+    get {_storage._signal}
+    set {_uniqueStorage()._signal = newValue}
+  }
+
+  public var providerSessionID: String {
+    get {_storage._providerSessionID}
+    set {_uniqueStorage()._providerSessionID = newValue}
+  }
+
+  /// the last event's number on the session's stream
+  public var lastSeq: UInt64 {
+    get {_storage._lastSeq}
+    set {_uniqueStorage()._lastSeq = newValue}
+  }
+
+  /// runner/<group>/<id>
+  public var stream: String {
+    get {_storage._stream}
+    set {_uniqueStorage()._stream = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Agor_Runner_V1_SessionList: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sessions: [Agor_Runner_V1_Session] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "agor.runner.v1"
@@ -1296,6 +1535,470 @@ nonisolated extension Agor_Runner_V1_Event: SwiftProtobuf.Message, SwiftProtobuf
 
   public static func ==(lhs: Agor_Runner_V1_Event, rhs: Agor_Runner_V1_Event) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_StartRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StartRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agent\0\u{1}provider\0\u{1}command\0\u{1}args\0\u{1}project\0\u{1}model\0\u{1}prompt\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.agent) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.provider) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.command) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.args) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.project) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.model) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.prompt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.agent.isEmpty {
+      try visitor.visitSingularStringField(value: self.agent, fieldNumber: 1)
+    }
+    if !self.provider.isEmpty {
+      try visitor.visitSingularStringField(value: self.provider, fieldNumber: 2)
+    }
+    if !self.command.isEmpty {
+      try visitor.visitSingularStringField(value: self.command, fieldNumber: 3)
+    }
+    if !self.args.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.args, fieldNumber: 4)
+    }
+    if !self.project.isEmpty {
+      try visitor.visitSingularStringField(value: self.project, fieldNumber: 5)
+    }
+    if !self.model.isEmpty {
+      try visitor.visitSingularStringField(value: self.model, fieldNumber: 6)
+    }
+    if !self.prompt.isEmpty {
+      try visitor.visitSingularStringField(value: self.prompt, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_StartRequest, rhs: Agor_Runner_V1_StartRequest) -> Bool {
+    if lhs.agent != rhs.agent {return false}
+    if lhs.provider != rhs.provider {return false}
+    if lhs.command != rhs.command {return false}
+    if lhs.args != rhs.args {return false}
+    if lhs.project != rhs.project {return false}
+    if lhs.model != rhs.model {return false}
+    if lhs.prompt != rhs.prompt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_SessionRef: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SessionRef"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_SessionRef, rhs: Agor_Runner_V1_SessionRef) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_InputRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".InputRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}text\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_InputRequest, rhs: Agor_Runner_V1_InputRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.text != rhs.text {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_AnswerRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AnswerRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}request_id\0\u{1}allow\0\u{1}message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.allow) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 2)
+    }
+    if self.allow != false {
+      try visitor.visitSingularBoolField(value: self.allow, fieldNumber: 3)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_AnswerRequest, rhs: Agor_Runner_V1_AnswerRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.allow != rhs.allow {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_ListRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}project\0\u{1}state\0\u{1}limit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.project) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.project.isEmpty {
+      try visitor.visitSingularStringField(value: self.project, fieldNumber: 1)
+    }
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 2)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_ListRequest, rhs: Agor_Runner_V1_ListRequest) -> Bool {
+    if lhs.project != rhs.project {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Session"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0\u{1}agent\0\u{1}provider\0\u{1}project\0\u{1}model\0\u{1}state\0\u{3}state_reason\0\u{3}tools_in_flight\0\u{3}pending_approvals\0\u{1}usage\0\u{3}cost_usd\0\u{1}sandbox\0\u{1}worktree\0\u{1}cwd\0\u{3}started_by\0\u{3}created_us\0\u{3}updated_us\0\u{3}exit_code\0\u{1}signal\0\u{3}provider_session_id\0\u{3}last_seq\0\u{1}stream\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _group: String = String()
+    var _agent: String = String()
+    var _provider: String = String()
+    var _project: String = String()
+    var _model: String = String()
+    var _state: Agor_Runner_V1_SessionState = .unspecified
+    var _stateReason: String = String()
+    var _toolsInFlight: [String] = []
+    var _pendingApprovals: [String] = []
+    var _usage: Agor_Runner_V1_Usage? = nil
+    var _costUsd: Double = 0
+    var _sandbox: Dictionary<String,String> = [:]
+    var _worktree: String = String()
+    var _cwd: String = String()
+    var _startedBy: String = String()
+    var _createdUs: Int64 = 0
+    var _updatedUs: Int64 = 0
+    var _exitCode: Int32 = 0
+    var _signal: Int32 = 0
+    var _providerSessionID: String = String()
+    var _lastSeq: UInt64 = 0
+    var _stream: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _group = source._group
+      _agent = source._agent
+      _provider = source._provider
+      _project = source._project
+      _model = source._model
+      _state = source._state
+      _stateReason = source._stateReason
+      _toolsInFlight = source._toolsInFlight
+      _pendingApprovals = source._pendingApprovals
+      _usage = source._usage
+      _costUsd = source._costUsd
+      _sandbox = source._sandbox
+      _worktree = source._worktree
+      _cwd = source._cwd
+      _startedBy = source._startedBy
+      _createdUs = source._createdUs
+      _updatedUs = source._updatedUs
+      _exitCode = source._exitCode
+      _signal = source._signal
+      _providerSessionID = source._providerSessionID
+      _lastSeq = source._lastSeq
+      _stream = source._stream
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._group) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._agent) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._provider) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._project) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._model) }()
+        case 7: try { try decoder.decodeSingularEnumField(value: &_storage._state) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._stateReason) }()
+        case 9: try { try decoder.decodeRepeatedStringField(value: &_storage._toolsInFlight) }()
+        case 10: try { try decoder.decodeRepeatedStringField(value: &_storage._pendingApprovals) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._usage) }()
+        case 12: try { try decoder.decodeSingularDoubleField(value: &_storage._costUsd) }()
+        case 13: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &_storage._sandbox) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._worktree) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._cwd) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._startedBy) }()
+        case 17: try { try decoder.decodeSingularInt64Field(value: &_storage._createdUs) }()
+        case 18: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUs) }()
+        case 19: try { try decoder.decodeSingularInt32Field(value: &_storage._exitCode) }()
+        case 20: try { try decoder.decodeSingularInt32Field(value: &_storage._signal) }()
+        case 21: try { try decoder.decodeSingularStringField(value: &_storage._providerSessionID) }()
+        case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._lastSeq) }()
+        case 23: try { try decoder.decodeSingularStringField(value: &_storage._stream) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._group.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._group, fieldNumber: 2)
+      }
+      if !_storage._agent.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._agent, fieldNumber: 3)
+      }
+      if !_storage._provider.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._provider, fieldNumber: 4)
+      }
+      if !_storage._project.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._project, fieldNumber: 5)
+      }
+      if !_storage._model.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._model, fieldNumber: 6)
+      }
+      if _storage._state != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._state, fieldNumber: 7)
+      }
+      if !_storage._stateReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._stateReason, fieldNumber: 8)
+      }
+      if !_storage._toolsInFlight.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._toolsInFlight, fieldNumber: 9)
+      }
+      if !_storage._pendingApprovals.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._pendingApprovals, fieldNumber: 10)
+      }
+      try { if let v = _storage._usage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      if _storage._costUsd.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._costUsd, fieldNumber: 12)
+      }
+      if !_storage._sandbox.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: _storage._sandbox, fieldNumber: 13)
+      }
+      if !_storage._worktree.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._worktree, fieldNumber: 14)
+      }
+      if !_storage._cwd.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._cwd, fieldNumber: 15)
+      }
+      if !_storage._startedBy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._startedBy, fieldNumber: 16)
+      }
+      if _storage._createdUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._createdUs, fieldNumber: 17)
+      }
+      if _storage._updatedUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._updatedUs, fieldNumber: 18)
+      }
+      if _storage._exitCode != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._exitCode, fieldNumber: 19)
+      }
+      if _storage._signal != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._signal, fieldNumber: 20)
+      }
+      if !_storage._providerSessionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._providerSessionID, fieldNumber: 21)
+      }
+      if _storage._lastSeq != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._lastSeq, fieldNumber: 22)
+      }
+      if !_storage._stream.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._stream, fieldNumber: 23)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_Session, rhs: Agor_Runner_V1_Session) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._group != rhs_storage._group {return false}
+        if _storage._agent != rhs_storage._agent {return false}
+        if _storage._provider != rhs_storage._provider {return false}
+        if _storage._project != rhs_storage._project {return false}
+        if _storage._model != rhs_storage._model {return false}
+        if _storage._state != rhs_storage._state {return false}
+        if _storage._stateReason != rhs_storage._stateReason {return false}
+        if _storage._toolsInFlight != rhs_storage._toolsInFlight {return false}
+        if _storage._pendingApprovals != rhs_storage._pendingApprovals {return false}
+        if _storage._usage != rhs_storage._usage {return false}
+        if _storage._costUsd != rhs_storage._costUsd {return false}
+        if _storage._sandbox != rhs_storage._sandbox {return false}
+        if _storage._worktree != rhs_storage._worktree {return false}
+        if _storage._cwd != rhs_storage._cwd {return false}
+        if _storage._startedBy != rhs_storage._startedBy {return false}
+        if _storage._createdUs != rhs_storage._createdUs {return false}
+        if _storage._updatedUs != rhs_storage._updatedUs {return false}
+        if _storage._exitCode != rhs_storage._exitCode {return false}
+        if _storage._signal != rhs_storage._signal {return false}
+        if _storage._providerSessionID != rhs_storage._providerSessionID {return false}
+        if _storage._lastSeq != rhs_storage._lastSeq {return false}
+        if _storage._stream != rhs_storage._stream {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_SessionList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SessionList"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sessions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.sessions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.sessions, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_SessionList, rhs: Agor_Runner_V1_SessionList) -> Bool {
+    if lhs.sessions != rhs.sessions {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,51 @@
+import Bus
+import Foundation
+
+/// How each provider's program is found and started (../shared/provider-formats.md).
+enum ProviderLaunch {
+    /// The program: the request's `command`, else `[runner.providers.NAME] command` in config.toml,
+    /// else the provider's own name on PATH. An absolute path, or a `BusError.badRequest`.
+    static func program(provider: String, requested: String, home: Home, path: String) throws -> String {
+        var name = requested
+        if name.isEmpty, let data = FileManager.default.contents(atPath: home.configFile.path),
+           let config = try? TOML.parse(String(decoding: data, as: UTF8.self)),
+           let command = config["runner"]?.table?["providers"]?.table?[provider]?.table?["command"]?.string {
+            name = command
+        }
+        if name.isEmpty {
+            guard provider != "ndjson" else { throw BusError.badRequest("the ndjson provider needs a command") }
+            name = provider
+        }
+        if name.contains("/") {
+            guard FileManager.default.isExecutableFile(atPath: name), name.hasPrefix("/") else {
+                throw BusError.badRequest("\(name) is not an executable file (give an absolute path)")
+            }
+            return name
+        }
+        for folder in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(folder)/\(name)") {
+            return "\(folder)/\(name)"
+        }
+        throw BusError.badRequest("\(name) is not on the runner's PATH; set [runner.providers.\(provider)] command in config.toml")
+    }
+
+    /// The program's arguments, and whether it takes its turns on stdin (Claude's stream-json).
+    /// `extra` (the arguments given with the command) come first: they belong to the program (a
+    /// script for an interpreter, a wrapper's own flags); the provider's flags follow.
+    static func arguments(provider: String, sessionId: String, model: String, extra: [String], prompt: String) -> (arguments: [String], turnsOnStdin: Bool) {
+        switch provider {
+        case "claude":
+            var arguments = ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose",
+                             "--session-id", sessionId, "--permission-prompt-tool", "stdio"]
+            if !model.isEmpty { arguments += ["--model", model] }
+            return (extra + arguments, true)
+        case "codex":
+            var arguments = ["exec", "--json", "--skip-git-repo-check"]
+            if !model.isEmpty { arguments += ["-m", model] }
+            return (extra + arguments + [prompt], false)
+        default:
+            var arguments = extra
+            if !model.isEmpty { arguments += ["--model", model] }
+            return (arguments + [prompt], false)
+        }
+    }
+}

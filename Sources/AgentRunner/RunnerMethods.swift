@@ -1,0 +1,207 @@
+import Bus
+import Foundation
+import GRDB
+
+/// The runner's Bus methods: runner.start, runner.stop, runner.input, runner.answer, runner.list,
+/// runner.show (and bus.replay for a session's events). Refusals are typed and change nothing.
+extension RunnerService {
+    static let maxPromptBytes = 1 << 20
+
+    func registerMethods() {
+        let server = runtime.server
+        server.register("runner.start") { [self] context, body in
+            let request = try RequestChecks.decode(Agor_Runner_V1_StartRequest.self, body)
+            return try await start(request, by: context.principal).serializedBytes()
+        }
+        server.register("runner.stop") { [self] context, body in
+            let (session, record) = try await liveSession(try RequestChecks.decode(Agor_Runner_V1_SessionRef.self, body).id, managedBy: context.principal)
+            session.health.withLock { $0.stopRequested = true }
+            if let process = session.process.withLock({ $0 }) {
+                process.closeInput()
+                process.stop(grace: .seconds(5))
+            }
+            return try record.serializedBytes()
+        }
+        server.register("runner.input") { [self] context, body in
+            let request = try RequestChecks.decode(Agor_Runner_V1_InputRequest.self, body)
+            guard !request.text.isEmpty, request.text.utf8.count <= RunnerService.maxPromptBytes else {
+                throw BusError.badRequest("a turn is 1 byte to 1 MiB of text")
+            }
+            let (session, record) = try await liveSession(request.id, managedBy: context.principal)
+            guard session.turnsOnStdin, let process = session.process.withLock({ $0 }) else {
+                throw BusError.conflict("\(record.provider) sessions take no new turn while they run")
+            }
+            guard process.write(ClaudeAdapter.userTurn(request.text, sessionId: session.id)) else {
+                throw BusError.conflict("the session's input is closed")
+            }
+            return try record.serializedBytes()
+        }
+        server.register("runner.answer") { [self] context, body in
+            let request = try RequestChecks.decode(Agor_Runner_V1_AnswerRequest.self, body)
+            let (session, _) = try await liveSession(request.id, managedBy: context.principal)
+            let pending = session.health.withLock { $0.pendingApprovals }
+            let requestId = request.requestID.isEmpty ? pending.first : pending.first { $0 == request.requestID }
+            guard let requestId, let process = session.process.withLock({ $0 }) else {
+                throw BusError.notFound("no pending approval \(request.requestID) in session \(request.id)")
+            }
+            guard process.write(ClaudeAdapter.approvalAnswer(requestId: requestId, allow: request.allow, message: request.message)) else {
+                throw BusError.conflict("the session's input is closed")
+            }
+            var answered = Agor_Runner_V1_ApprovalAnswered()
+            answered.requestID = requestId
+            answered.allowed = request.allow
+            answered.by = context.principal.name
+            var event = AgentEvent()
+            event.approvalAnswered = answered
+            try await store(session, [event])
+            return try session.record.withLock { $0 }.serializedBytes()
+        }
+        server.register("runner.show") { [self] context, body in
+            let id = try RequestChecks.decode(Agor_Runner_V1_SessionRef.self, body).id
+            guard let record = try await record(id), RunnerRules.mayRead(context.principal, group: record.group, agent: record.agent) else {
+                throw BusError.notFound("no session \(id) that \(context.principal.name) may read")
+            }
+            return try record.serializedBytes()
+        }
+        server.register("runner.list") { [self] context, body in
+            let request = try RequestChecks.decode(Agor_Runner_V1_ListRequest.self, body)
+            let principal = context.principal
+            let limit = request.limit <= 0 ? 100 : min(Int(request.limit), 1000)
+            let records = try await runtime.database.read { db in
+                try Data.fetchAll(db, sql: "SELECT record FROM sessions ORDER BY created_us DESC").lazy
+                    .compactMap { try? Agor_Runner_V1_Session(serializedBytes: $0) }
+                    .filter { RunnerRules.mayRead(principal, group: $0.group, agent: $0.agent) }
+                    .filter { request.project.isEmpty || $0.project == request.project }
+                    .filter { request.state == .unspecified || $0.state == request.state }
+                    .prefix(limit)
+            }
+            var list = Agor_Runner_V1_SessionList()
+            list.sessions = Array(records)
+            return try list.serializedBytes()
+        }
+    }
+
+    /// A live session the caller manages, with its record; typed refusals otherwise.
+    func liveSession(_ id: String, managedBy principal: Principal) async throws -> (LiveSession, Agor_Runner_V1_Session) {
+        guard let record = try await record(id), RunnerRules.mayRead(principal, group: record.group, agent: record.agent) else {
+            throw BusError.notFound("no session \(id) that \(principal.name) may read")
+        }
+        guard RunnerRules.mayManage(principal, group: record.group) else {
+            throw BusError.forbidden("only operators and managers of \(record.group) act on its sessions")
+        }
+        guard let session = live.withLock({ $0[id] }) else {
+            throw BusError.conflict("session \(id) is \(RunnerService.stateName(record.state)), not running")
+        }
+        return (session, session.record.withLock { $0 })
+    }
+
+    /// Starts a session: checks, records it, spawns the program through the helper.
+    func start(_ request: Agor_Runner_V1_StartRequest, by caller: Principal) async throws -> Agor_Runner_V1_Session {
+        guard Providers.names.contains(request.provider) else {
+            throw BusError.badRequest("provider is one of \(Providers.names.joined(separator: ", "))")
+        }
+        guard !request.prompt.isEmpty, request.prompt.utf8.count <= RunnerService.maxPromptBytes else {
+            throw BusError.badRequest("a prompt is 1 byte to 1 MiB of text")
+        }
+        guard Principal.isValidName(request.agent), let agent = runtime.directory.principal(named: request.agent), agent.kind == .agent else {
+            throw BusError.notFound("no agent named \(request.agent.prefix(64)) in the directory (agor agent add)")
+        }
+        guard let group = agent.groups.first(where: { RunnerRules.mayManage(caller, group: $0) }) else {
+            throw BusError.forbidden("\(caller.name) is not an operator or manager of \(agent.name)'s groups")
+        }
+        let id = UUID().uuidString.lowercased()
+        let sessionFolder = home.dataFolder.appendingPathComponent("runner/sessions/\(id)")
+        var workingDirectory = sessionFolder.appendingPathComponent("work").path
+        if !request.project.isEmpty {
+            guard let project = (try? Projects.load(from: home))?.first(where: { $0.name == request.project }), project.group == group else {
+                throw BusError.notFound("no project \(request.project.prefix(64)) in group \(group)")
+            }
+            workingDirectory = project.root
+        }
+        let path = "/usr/local/bin:/usr/bin:/bin"
+        let program = try ProviderLaunch.program(provider: request.provider, requested: request.command, home: home, path: path)
+        let temporary = sessionFolder.appendingPathComponent("tmp")
+        try FileManager.default.createDirectory(atPath: workingDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+        // The agent acts as itself: a copy of its key in the session's folder.
+        let key = sessionFolder.appendingPathComponent("agent.key")
+        guard let keyData = FileManager.default.contents(atPath: home.secretKeyFile(agent.name).path) else {
+            throw BusError.unavailable("the key of \(agent.name) is not in this home's keys/")
+        }
+        guard FileManager.default.createFile(atPath: key.path, contents: keyData, attributes: [.posixPermissions: 0o600]) else {
+            throw BusError.unavailable("cannot write the session's key copy")
+        }
+
+        var record = Agor_Runner_V1_Session()
+        record.id = id
+        record.group = group
+        record.agent = agent.name
+        record.provider = request.provider
+        record.project = request.project
+        record.model = request.model
+        record.state = .starting
+        record.cwd = workingDirectory
+        record.startedBy = caller.name
+        record.createdUs = BusProtocol.nowMicros()
+        record.updatedUs = record.createdUs
+        record.stream = RunnerRules.stream(group: group, session: id)
+        let (arguments, turnsOnStdin) = ProviderLaunch.arguments(provider: request.provider, sessionId: id, model: request.model,
+                                                                 extra: request.args, prompt: request.prompt)
+        let session = LiveSession(record: record, turnsOnStdin: turnsOnStdin)
+        owners.withLock { $0[id] = (group, agent.name) }
+        try await store(session, [])
+
+        var policy = SandboxPolicy.standard(workingDirectory: workingDirectory, temporaryDirectory: temporary.path,
+                                           program: URL(fileURLWithPath: program).deletingLastPathComponent().path)
+        policy.readOnly += [home.configFile.path, home.directoryFolder.path, key.path]
+        // Files the command names by absolute path (a script for an interpreter) are the program too.
+        policy.readExecute += request.args.filter { $0.hasPrefix("/") && FileManager.default.fileExists(atPath: $0) }
+        let environment = ["PATH": path, "HOME": sessionFolder.path, "TMPDIR": temporary.path, "LANG": "C.UTF-8",
+                           "AGOR_HOME": home.root.path, "AGOR_KEY": key.path, "AGOR_SESSION": id]
+        let launch = AgentProcess.Launch(helper: helper, program: program, arguments: arguments, environment: environment,
+                                         workingDirectory: workingDirectory, policy: policy)
+        guard let adapter = Providers.adapter(for: request.provider) else { throw BusError.badRequest("unknown provider") }
+        live.withLock { $0[id] = session }
+        do {
+            let process = try AgentProcess(launch, adapter: adapter) { [self] events in
+                // On the session's reader thread: nothing more is read until these are stored.
+                let done = DispatchSemaphore(value: 0)
+                Task {
+                    do { try await store(session, events) } catch {
+                        logger.error("session events not stored", metadata: ["runner.session": "\(id)", "runner.error": "\(error)"])
+                    }
+                    done.signal()
+                }
+                done.wait()
+                if events.contains(where: { $0.typeName == "session.finished" }) { live.withLock { $0[id] = nil } }
+            }
+            session.process.withLock { $0 = process }
+            session.record.withLock { record in
+                record.sandbox = process.sandbox.layers
+            }
+            if turnsOnStdin { process.write(ClaudeAdapter.userTurn(request.prompt, sessionId: id)) } else { process.closeInput() }
+        } catch {
+            live.withLock { $0[id] = nil }
+            try await store(session, [.error("spawn", "\(error)", fatal: true), { var e = AgentEvent(); e.sessionFinished.exitCode = 127; return e }()])
+            throw BusError.unavailable("cannot start \(program): \(error)")
+        }
+        logger.info("session started", metadata: ["runner.session": "\(id)", "runner.agent": "\(agent.name)", "runner.provider": "\(request.provider)"])
+        return session.record.withLock { $0 }
+    }
+
+    /// The lowercase word of a state, as `show --json` and the docs say it.
+    public static func stateName(_ state: SessionState) -> String {
+        switch state {
+        case .starting: "starting"
+        case .running: "running"
+        case .idle: "idle"
+        case .needsInput: "needs_input"
+        case .stalled: "stalled"
+        case .interrupted: "interrupted"
+        case .finished: "finished"
+        case .failed: "failed"
+        case .stopped: "stopped"
+        default: "unknown"
+        }
+    }
+}

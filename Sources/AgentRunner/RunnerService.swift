@@ -1,0 +1,158 @@
+import Bus
+import Foundation
+import GRDB
+import Logging
+import SwiftProtobuf
+
+/// The runner service: agent sessions on a `ServiceRuntime`. Each session is an agent program
+/// started through the exec helper as an agent principal of the directory; its output becomes
+/// events, each stored with its session's own sequence number (the stream
+/// `runner/<group>/<session-id>`) in the same transaction as the session's record, then published.
+public final class RunnerService: Sendable {
+    public static let name = "runner"
+
+    let runtime: ServiceRuntime
+    let home: Home
+    let logger: Logger
+    /// The exec helper's path (beside the running executable, or `AGOR_EXEC_HELPER`).
+    let helper: String
+    let live = Locked<[String: LiveSession]>([:])
+    /// Every session's group and agent, for the subscription gate (which cannot wait on a database).
+    let owners = Locked<[String: (group: String, agent: String)]>([:])
+
+    public static func run(home: Home) async throws {
+        let runtime = try ServiceRuntime(name: name, home: home) { RunnerSchema.register(in: &$0) }
+        let service = try await RunnerService(runtime: runtime)
+        try await runtime.run()
+        service.stopAll()
+    }
+
+    public init(runtime: ServiceRuntime, helper: String? = nil) async throws {
+        self.runtime = runtime
+        home = runtime.home
+        logger = runtime.logger
+        self.helper = helper ?? RunnerService.findHelper()
+        let rows = try await runtime.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, grp, agent, state FROM sessions").map {
+                (id: $0["id"] as String, group: $0["grp"] as String, agent: $0["agent"] as String, state: $0["state"] as Int)
+            }
+        }
+        owners.withLock { table in for row in rows { table[row.id] = (row.group, row.agent) } }
+        // Sessions that were running when the runner stopped are interrupted.
+        let active: Set<Int> = [SessionState.starting, .running, .idle, .needsInput, .stalled].map(\.rawValue).reduce(into: []) { $0.insert($1) }
+        for row in rows where active.contains(row.state) {
+            try await changeState(row.id, to: .interrupted, reason: "the runner stopped while the session ran")
+        }
+        let owners = self.owners
+        runtime.publisher.restrictSubscriptions { principal, prefix in
+            RunnerRules.mayRead(principal, prefix: prefix) { id in owners.withLock { $0[id] } }
+        }
+        runtime.publisher.serveReplay(on: runtime.server) { principal, stream in
+            RunnerRules.mayRead(principal, prefix: stream) { id in owners.withLock { $0[id] } }
+        }
+        registerMethods()
+    }
+
+    static func findHelper() -> String {
+        if let explicit = ProcessInfo.processInfo.environment["AGOR_EXEC_HELPER"], !explicit.isEmpty { return explicit }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        return executable.deletingLastPathComponent().appendingPathComponent("agor-exec").path
+    }
+
+    /// Stops every live session (the runner is shutting down: they become interrupted on restart).
+    public func stopAll() {
+        for session in live.withLock({ Array($0.values) }) { session.process.withLock { $0 }?.stop(grace: .seconds(2)) }
+    }
+
+    // MARK: storing events
+
+    /// Applies `events` to the session's health and record and stores them, with the record, in one
+    /// transaction; published after the commit.
+    func store(_ session: LiveSession, _ events: [AgentEvent]) async throws {
+        var stored: [AgentEvent] = []
+        var record = session.record.withLock { $0 }
+        session.health.withLock { health in
+            for var event in events {
+                let change = health.apply(&event)
+                if case .sessionStarted(let started) = event.kind, !started.providerSessionID.isEmpty {
+                    record.providerSessionID = started.providerSessionID
+                }
+                if case .sessionFinished(let end) = event.kind {
+                    record.exitCode = end.exitCode
+                    record.signal = end.signal
+                }
+                // The state change follows its event, except at the end: `session.finished` is last.
+                if event.typeName == "session.finished" { if let change { stored.append(change) } }
+                stored.append(event)
+                if let change {
+                    record.stateReason = change.stateChanged.reason
+                    if event.typeName != "session.finished" { stored.append(change) }
+                }
+            }
+            record.state = health.state
+            record.toolsInFlight = health.toolsInFlight
+            record.pendingApprovals = health.pendingApprovals
+            record.usage = health.usage
+            record.costUsd = health.costUSD
+        }
+        record.updatedUs = BusProtocol.nowMicros()
+        let final = try await write(record, stored)
+        session.record.withLock { $0 = final }
+    }
+
+    /// Appends `events` to the session's stream and saves its record in one transaction.
+    func write(_ record: Agor_Runner_V1_Session, _ events: [AgentEvent]) async throws -> Agor_Runner_V1_Session {
+        try await runtime.publisher.write { db, writer in
+            var record = record
+            for event in events {
+                let appended = try writer.append(stream: record.stream, type: event.typeName, body: try event.serializedBytes())
+                record.lastSeq = appended.seq
+            }
+            try db.execute(sql: """
+                INSERT INTO sessions (id, grp, agent, provider, project, state, created_us, updated_us, record)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_us = excluded.updated_us, record = excluded.record
+                """, arguments: [record.id, record.group, record.agent, record.provider, record.project, record.state.rawValue,
+                                 record.createdUs, record.updatedUs, Data(try record.serializedBytes() as [UInt8])])
+            return record
+        }
+    }
+
+    /// A stored session's record, or nil.
+    func record(_ id: String) async throws -> Agor_Runner_V1_Session? {
+        try await runtime.database.read { db in
+            guard let data = try Data.fetchOne(db, sql: "SELECT record FROM sessions WHERE id = ?", arguments: [id]) else { return nil }
+            return try Agor_Runner_V1_Session(serializedBytes: data)
+        }
+    }
+
+    /// Changes a stored session's state with an event (sessions that are not live: at start-up).
+    func changeState(_ id: String, to state: SessionState, reason: String) async throws {
+        guard var record = try await record(id) else { return }
+        record.state = state
+        record.stateReason = reason
+        record.updatedUs = BusProtocol.nowMicros()
+        var change = Agor_Runner_V1_StateChanged()
+        change.state = state
+        change.reason = reason
+        var event = AgentEvent()
+        event.stateChanged = change
+        _ = try await write(record, [event])
+    }
+}
+
+/// A session whose program runs in this process.
+final class LiveSession: Sendable {
+    let id: String
+    let turnsOnStdin: Bool
+    let record: Locked<Agor_Runner_V1_Session>
+    let health: Locked<SessionHealth>
+    let process = Locked<AgentProcess?>(nil)
+
+    init(record: Agor_Runner_V1_Session, turnsOnStdin: Bool) {
+        id = record.id
+        self.turnsOnStdin = turnsOnStdin
+        self.record = Locked(record)
+        health = Locked(SessionHealth(keepsInputOpen: turnsOnStdin))
+    }
+}

@@ -1,0 +1,258 @@
+import AgentRunner
+import AgorCLI
+import AgorKit
+import ArgumentParser
+import Bus
+import Foundation
+import SwiftProtobuf
+
+/// `agor session ...`: agent sessions of the runner, for people and scripts (docs/RUNNER.md).
+struct SessionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "session", abstract: "Run agents (Claude Code, Codex, Ollama, any NDJSON program) and follow their sessions.",
+        subcommands: [Start.self, List.self, Show.self, Logs.self, Send.self, Answer.self, Stop.self])
+
+    static let program = "agor session"
+
+    static func withRunner(_ options: ClientOptions, _ body: (ServiceSession) async throws -> Void) async throws {
+        try await options.withSession(service: RunnerService.name, program: program, body)
+    }
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start an agent of the directory as a session of its group; prints its id.")
+        @OptionGroup var options: ClientOptions
+        @Option(help: "The agent principal the session runs as (agor agent add).") var agent: String
+        @Option(help: "claude, codex, ollama or ndjson.") var provider: String
+        @Option(parsing: .upToNextOption, help: "The program and its arguments (else [runner.providers.NAME] command, else PATH).") var command: [String] = []
+        @Option(name: .customLong("arg"), parsing: .unconditionalSingleValue,
+                help: "One more argument for the program, after those of --command (for arguments that start with '-').") var extraArguments: [String] = []
+        @Option(help: "A project of projects.toml: its root is the working directory.") var project: String?
+        @Option(help: "The model.") var model: String?
+        @Option(help: "The first turn.") var prompt: String?
+        @Option(name: .customLong("prompt-file"), help: "The first turn, from a file.") var promptFile: String?
+
+        func run() async throws {
+            try await SessionCommand.withRunner(options) { session in
+                var request = Agor_Runner_V1_StartRequest()
+                request.agent = agent
+                request.provider = provider
+                request.command = command.first ?? ""
+                request.args = Array(command.dropFirst()) + extraArguments
+                request.project = project ?? ""
+                request.model = model ?? ""
+                switch (prompt, promptFile) {
+                case (let text?, nil): request.prompt = text
+                case (nil, let file?):
+                    guard let data = FileManager.default.contents(atPath: file) else { throw Failure(.badInput, "cannot read \(file)") }
+                    request.prompt = String(decoding: data, as: UTF8.self)
+                default: throw Failure(.badInput, "give --prompt TEXT or --prompt-file FILE")
+                }
+                let started = try await session.change("runner.start", request, as: Agor_Runner_V1_Session.self)
+                if session.json { SessionCommand.printJSON(SessionCommand.object(started)) } else { print(started.id) }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Sessions you may read, newest first.")
+        @OptionGroup var options: ClientOptions
+        @Option(help: "Only this project.") var project: String?
+        @Option(help: "Only this state (starting, running, idle, needs_input, stalled, interrupted, finished, failed, stopped).") var state: String?
+
+        func run() async throws {
+            try await SessionCommand.withRunner(options) { session in
+                var request = Agor_Runner_V1_ListRequest()
+                request.project = project ?? ""
+                if let state {
+                    guard let parsed = SessionCommand.state(named: state) else { throw Failure(.badInput, "unknown state \(state)") }
+                    request.state = parsed
+                }
+                let list = try await session.call("runner.list", request, as: Agor_Runner_V1_SessionList.self)
+                for item in list.sessions {
+                    if session.json { SessionCommand.printJSON(SessionCommand.object(item)) } else {
+                        print("\(item.id.prefix(8))  \(RunnerService.stateName(item.state).padding(toLength: 11, withPad: " ", startingAt: 0)) \(item.agent) (\(item.provider)) \(item.project)")
+                    }
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One session: state, tools in flight, usage, cost, sandbox.")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+
+        func run() async throws {
+            try await SessionCommand.withRunner(options) { session in
+                var ref = Agor_Runner_V1_SessionRef()
+                ref.id = id
+                let record = try await session.call("runner.show", ref, as: Agor_Runner_V1_Session.self)
+                if session.json { SessionCommand.printJSON(SessionCommand.object(record)); return }
+                print("""
+                    session   \(record.id)
+                    agent     \(record.agent) (\(record.provider)) in \(record.group)\(record.project.isEmpty ? "" : ", project \(record.project)")
+                    state     \(RunnerService.stateName(record.state))\(record.stateReason.isEmpty ? "" : ": \(record.stateReason)")
+                    tools     \(record.toolsInFlight.isEmpty ? "none running" : record.toolsInFlight.joined(separator: ", "))
+                    usage     \(record.usage.inputTokens) in, \(record.usage.outputTokens) out, $\(record.costUsd)
+                    sandbox   \(record.sandbox.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+                    events    \(record.lastSeq) on \(record.stream)
+                    """)
+            }
+        }
+    }
+
+    struct Logs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A session's events from a sequence number; -f follows until it ends.")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        @Option(help: "The first event's number (inclusive).") var from: UInt64 = 1
+        @Flag(name: .short, help: "Follow live after the stored events.") var follow = false
+
+        func run() async throws {
+            try await SessionCommand.withRunner(options) { session in
+                var ref = Agor_Runner_V1_SessionRef()
+                ref.id = id
+                let record = try await session.call("runner.show", ref, as: Agor_Runner_V1_Session.self)
+                var cursor = from > 0 ? from - 1 : 0
+                var ended = false
+                while true {
+                    var ask = Agor_Bus_V1_ReplayRequest()
+                    ask.stream = record.stream
+                    ask.afterSeq = cursor
+                    let reply = try await session.call("bus.replay", ask, as: Agor_Bus_V1_ReplayReply.self)
+                    for packed in reply.events {
+                        guard let event = BusEvent(packed: packed), event.seq == cursor + 1 else { continue }
+                        ended = SessionCommand.show(event, json: session.json) || ended
+                        cursor = event.seq
+                    }
+                    if reply.events.isEmpty || cursor >= reply.headSeq { break }
+                }
+                guard follow, !ended else { return }
+                let subscriber = try session.client.subscriber(RunnerService.name, prefixes: [record.stream], start: .cursors([record.stream: cursor]),
+                                                               replay: session.rpc, endsWhenRefused: true)
+                for await event in subscriber.events where event.stream == record.stream {
+                    if SessionCommand.show(event, json: session.json) { break }
+                }
+                if subscriber.wasRefused { throw BusError.keyRefused }
+            }
+        }
+    }
+
+    struct Send: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A new user turn for a running session.")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        @Argument var text: String
+
+        func run() async throws {
+            try await SessionCommand.withRunner(options) { session in
+                var request = Agor_Runner_V1_InputRequest()
+                request.id = id
+                request.text = text
+                _ = try await session.change("runner.input", request, as: Agor_Runner_V1_Session.self)
+            }
+        }
+    }
+
+    struct Answer: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Allow or deny a pending approval (the oldest, or --request R).")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        @Argument(help: "allow or deny") var decision: String
+        @Option(help: "The approval's request id.") var request: String?
+
+        func run() async throws {
+            try await SessionCommand.withRunner(options) { session in
+                guard decision == "allow" || decision == "deny" else { throw Failure(.badInput, "answer allow or deny") }
+                var ask = Agor_Runner_V1_AnswerRequest()
+                ask.id = id
+                ask.allow = decision == "allow"
+                ask.requestID = request ?? ""
+                _ = try await session.change("runner.answer", ask, as: Agor_Runner_V1_Session.self)
+            }
+        }
+    }
+
+    struct Stop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop a session (its whole process group).")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+
+        func run() async throws {
+            try await SessionCommand.withRunner(options) { session in
+                var ref = Agor_Runner_V1_SessionRef()
+                ref.id = id
+                _ = try await session.change("runner.stop", ref, as: Agor_Runner_V1_Session.self)
+            }
+        }
+    }
+
+    // MARK: output
+
+    static func state(named name: String) -> SessionState? {
+        [SessionState.starting, .running, .idle, .needsInput, .stalled, .interrupted, .finished, .failed, .stopped]
+            .first { RunnerService.stateName($0) == name }
+    }
+
+    /// A session as `show --json` prints it.
+    static func object(_ s: Agor_Runner_V1_Session) -> [String: Any] {
+        ["id": s.id, "group": s.group, "agent": s.agent, "provider": s.provider, "project": s.project, "model": s.model,
+         "state": RunnerService.stateName(s.state), "state_reason": s.stateReason, "tools_in_flight": s.toolsInFlight,
+         "pending_approvals": s.pendingApprovals,
+         "usage": ["input_tokens": s.usage.inputTokens, "output_tokens": s.usage.outputTokens,
+                   "cache_read_tokens": s.usage.cacheReadTokens, "cache_write_tokens": s.usage.cacheWriteTokens],
+         "cost_usd": s.costUsd, "sandbox": s.sandbox, "worktree": s.worktree, "cwd": s.cwd, "started_by": s.startedBy,
+         "created_us": s.createdUs, "updated_us": s.updatedUs, "exit_code": s.exitCode, "signal": s.signal,
+         "provider_session_id": s.providerSessionID, "last_seq": s.lastSeq, "stream": s.stream]
+    }
+
+    static func printJSON(_ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        print(String(decoding: data, as: UTF8.self))
+        fflush(nil)
+    }
+
+    /// Prints one event (a JSON object with `seq`, `type` and the event's fields, or a line of
+    /// text); true when it ends the session.
+    static func show(_ event: BusEvent, json: Bool) -> Bool {
+        let body = (try? AgentEvent(serializedBytes: event.body)) ?? AgentEvent()
+        if json {
+            var options = JSONEncodingOptions()
+            options.preserveProtoFieldNames = true
+            options.alwaysPrintInt64sAsNumbers = true
+            var object: [String: Any] = [:]
+            if let text = try? body.jsonString(options: options),
+               let decoded = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
+               let fields = decoded.values.first as? [String: Any] {
+                object = fields
+            }
+            if case .stateChanged(let change) = body.kind { object["state"] = RunnerService.stateName(change.state) }
+            object["seq"] = event.seq
+            object["type"] = event.type
+            object["time_us"] = event.timestampUs
+            printJSON(object)
+        } else {
+            print("\(event.seq) \(event.type) \(summary(body))")
+            fflush(nil)
+        }
+        return event.type == "session.finished"
+    }
+
+    static func summary(_ event: AgentEvent) -> String {
+        switch event.kind {
+        case .assistantText(let text), .thinking(let text): text.text
+        case .toolCall(let call): "\(call.name) \(call.id) \(call.inputJson.prefix(200))"
+        case .toolResult(let result): "\(result.id)\(result.isError ? " error" : "") \(result.content.prefix(200))"
+        case .approvalRequested(let asked): "\(asked.requestID) \(asked.toolName) \(asked.inputJson.prefix(200))"
+        case .approvalAnswered(let answer): "\(answer.requestID) \(answer.allowed ? "allowed" : "denied") by \(answer.by)"
+        case .stateChanged(let change): RunnerService.stateName(change.state) + (change.reason.isEmpty ? "" : ": \(change.reason)")
+        case .turnFinished(let turn): turn.finalText
+        case .sessionFinished(let end): end.signal != 0 ? "signal \(end.signal)" : "exit \(end.exitCode)"
+        case .error(let error): "\(error.kind): \(error.message)"
+        case .usage(let usage): "\(usage.usage.inputTokens) in, \(usage.usage.outputTokens) out, $\(usage.costUsd)"
+        case .sessionStarted(let started): "\(started.provider) \(started.providerSessionID) \(started.model)"
+        case .rateLimit(let limit): "\(limit.status) \(limit.utilization)"
+        case nil: ""
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import AgorKit
+import Bus
+import Foundation
+import Testing
+
+/// The runner as `agor serve runner`, driven by the real `agor session` command, with fake agents
+/// (Tests/Fixtures/agents) in the providers' real formats, spawned through the real exec helper.
+@Suite("runner processes", .serialized, .timeLimit(.minutes(4)))
+struct RunnerProcessTests {
+    static let fixtures = AgorHome.packageRoot.appendingPathComponent("Tests/Fixtures/agents").path
+
+    /// A home with agent w1 (worker) and manager m1 in `default`, x1 (manager) in `other`, the runner serving.
+    static func makeHome() async throws -> AgorHome {
+        let agor = try AgorHome()
+        let root = agor.home.root.path
+        #expect(try AgorHome.run(["group", "add", "other", "--home", root]).status == 0)
+        for (name, group, role) in [("w1", "default", "worker"), ("m1", "default", "manager"), ("x1", "other", "manager")] {
+            #expect(try AgorHome.run(["agent", "add", name, "--group", group, "--role", role, "--home", root]).status == 0)
+        }
+        _ = try agor.serve("runner")
+        #expect(try await agor.waitUntilAnswers("runner"))
+        return agor
+    }
+
+    /// `agor session ARGS` as `who` (default the operator).
+    static func session(_ agor: AgorHome, _ arguments: [String], as who: String = "operator") throws -> (status: Int32, out: String, err: String) {
+        try agor.tool(AgorHome.agor, who, ["session"] + arguments + ["--home", agor.home.root.path])
+    }
+
+    static func show(_ agor: AgorHome, _ id: String) throws -> [String: Any] {
+        let result = try session(agor, ["show", id, "--json"])
+        return (try? JSONSerialization.jsonObject(with: Data(result.out.utf8))) as? [String: Any] ?? [:]
+    }
+
+    /// Waits (bounded) until the session's state is `state`.
+    static func waitFor(_ agor: AgorHome, _ id: String, state: String) async throws -> [String: Any] {
+        var shown: [String: Any] = [:]
+        for _ in 0..<400 {
+            shown = try show(agor, id)
+            if shown["state"] as? String == state { return shown }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("session \(id) never became \(state): \(shown)")
+        return shown
+    }
+
+    static func startClaude(_ agor: AgorHome, approval: Bool = true) throws -> String {
+        var arguments = ["start", "--agent", "w1", "--provider", "claude", "--command", "/usr/bin/python3", "\(fixtures)/fake_claude.py",
+                         "--prompt", "list the files", "--json"]
+        if approval { arguments += ["--arg=--approval"] }
+        let started = try session(agor, arguments)
+        #expect(started.status == 0, "\(started.err)")
+        let object = (try? JSONSerialization.jsonObject(with: Data(started.out.utf8))) as? [String: Any] ?? [:]
+        return try #require(object["id"] as? String, "start printed \(started.out)")
+    }
+
+    @Test("a Claude session: approval answered, a second turn, logs from a number, stop")
+    func claudeSessionEndToEnd() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let id = try Self.startClaude(agor)
+        let waiting = try await Self.waitFor(agor, id, state: "needs_input")
+        #expect(Set(waiting["tools_in_flight"] as? [String] ?? []) == ["t1_a", "t1_b"])
+        for key in ["id", "agent", "provider", "state", "tools_in_flight", "usage", "cost_usd", "sandbox", "worktree"] {
+            #expect(waiting[key] != nil, "show --json lacks \(key)")
+        }
+        let sandbox = waiting["sandbox"] as? [String: String] ?? [:]
+        #expect(sandbox["process_group"] == "held" && sandbox["no_new_privs"] == "held" && ["held", "unavailable"].contains(sandbox["landlock"] ?? ""))
+        #expect(try Self.session(agor, ["answer", id, "allow"]).status == 0)
+        let idle = try await Self.waitFor(agor, id, state: "idle")
+        #expect((idle["tools_in_flight"] as? [String])?.isEmpty == true && (idle["cost_usd"] as? Double ?? 0) > 0)
+        #expect(try Self.session(agor, ["send", id, "and now the tests"]).status == 0)
+        _ = try await Self.waitFor(agor, id, state: "needs_input")
+        #expect(try Self.session(agor, ["answer", id, "deny"]).status == 0)
+        _ = try await Self.waitFor(agor, id, state: "idle")
+
+        let logs = try Self.session(agor, ["logs", id, "--json"])
+        let events = logs.out.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+        #expect(events.count >= 20 && events.allSatisfy { $0["seq"] is Int && $0["type"] is String })
+        #expect(events.map { $0["seq"] as? Int ?? 0 } == Array(1...events.count))
+        #expect(events.contains { $0["type"] as? String == "approval.answered" && $0["by"] as? String == "operator" })
+        #expect(events.contains { $0["type"] as? String == "assistant.text" && $0["text"] as? String == "permission: deny" })
+        let tail = try Self.session(agor, ["logs", id, "--json", "--from", "5"])
+        #expect(tail.out.split(separator: "\n").first.map { $0.contains("\"seq\":5") } == true)
+
+        #expect(try Self.session(agor, ["stop", id]).status == 0)
+        let stopped = try await Self.waitFor(agor, id, state: "stopped")
+        #expect((stopped["tools_in_flight"] as? [String])?.isEmpty == true)
+        let last = try Self.session(agor, ["logs", id, "--json"]).out.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.contains("\"type\":\"session.finished\""))
+        #expect(try Self.session(agor, ["send", id, "too late"]).status == 5)
+    }
+
+    @Test("refusals are typed, exit with their status and change nothing")
+    func refusals() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let id = try Self.startClaude(agor)
+        _ = try await Self.waitFor(agor, id, state: "needs_input")
+        let base = ["start", "--agent", "w1", "--provider", "claude", "--command", "/usr/bin/python3", "\(Self.fixtures)/fake_claude.py", "--prompt", "x"]
+        let cases: [(String, [String], Int32)] = [
+            ("w1", base, 3),                                                   // a worker starts nothing
+            ("x1", base, 3),                                                   // a manager of another group
+            ("operator", ["start", "--agent", "w1", "--provider", "gpt9", "--prompt", "x"], 2),
+            ("operator", ["start", "--agent", "w1", "--provider", "ndjson", "--prompt", "x"], 2),   // no command
+            ("operator", ["start", "--agent", "nobody", "--provider", "claude", "--prompt", "x"], 4),
+            ("operator", ["start", "--agent", "w1", "--provider", "claude", "--command", "/nonexistent/claude", "--prompt", "x"], 2),
+            ("operator", ["start", "--agent", "w1", "--provider", "claude"], 2),                    // no prompt
+            ("operator", ["show", "00000000-0000-0000-0000-000000000000"], 4),
+            ("x1", ["show", id], 4),                                           // not its group: not even seen
+            ("w1", ["stop", id], 3),                                           // the agent reads its session, does not stop it
+            ("operator", ["answer", id, "maybe"], 2),
+        ]
+        for (who, arguments, status) in cases {
+            let result = try Self.session(agor, arguments, as: who)
+            #expect(result.status == status, "\(who) \(arguments): \(result.status) \(result.err)")
+            #expect(result.err.split(separator: "\n").count == 1, "\(arguments): \(result.err)")
+        }
+        // The agent may read its own session; nothing above changed it.
+        #expect(try Self.session(agor, ["show", id, "--json"], as: "w1").status == 0)
+        let list = try Self.session(agor, ["list", "--json"])
+        let state = try Self.show(agor, id)["state"] as? String
+        #expect(list.out.split(separator: "\n").count == 1 && state == "needs_input")
+    }
+
+    @Test("the session's stream: the group's managers and the agent itself, nobody else")
+    func streamRights() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let id = try Self.startClaude(agor, approval: false)
+        _ = try await Self.waitFor(agor, id, state: "idle")
+        let config = try BusConfig.load(from: agor.home.configFile)
+        let endpoint = try #require(config.service("runner")).pub
+        let serverKey = try #require(Directory(folder: agor.home.directoryFolder).principal(named: "runner")).publicKey
+        let context = Context()
+        func tap(_ who: String, _ prefix: String) throws -> EventTap {
+            try EventTap(context: context, endpoint: endpoint, serverKey: serverKey,
+                         key: try CurveKeyPair.read(from: agor.home.secretKeyFile(who)), prefix: prefix)
+        }
+        let stream = "runner/default/\(id)"
+        let taps = [("m1", "runner/default/", true), ("w1", stream, true), ("w1", "runner/default/", false), ("x1", stream, false)]
+        let opened = try taps.map { (try tap($0.0, $0.1), $0.2) }
+        try await Task.sleep(for: .milliseconds(500))   // let the subscriptions reach the runner
+        #expect(try Self.session(agor, ["send", id, "one more"]).status == 0)
+        _ = try await Self.waitFor(agor, id, state: "idle")
+        try await Task.sleep(for: .milliseconds(500))
+        for ((who, prefix, allowed), (tap, _)) in zip(taps, opened) {
+            #expect(tap.eventSeqs.isEmpty != allowed, "\(who) on \(prefix): \(tap.eventSeqs.count) events")
+            await tap.close()
+        }
+    }
+
+    @Test("bounded lines, U+2028 unchanged, and a runner restart marks running sessions interrupted")
+    func boundsAndRestart() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let flood = try Self.session(agor, ["start", "--agent", "w1", "--provider", "ndjson", "--command", "/usr/bin/python3",
+                                            "\(Self.fixtures)/misbehave.py", "bigline", "12", "--prompt", "x", "--json"])
+        let floodId = try #require(((try? JSONSerialization.jsonObject(with: Data(flood.out.utf8))) as? [String: Any])?["id"] as? String, "\(flood.err)")
+        _ = try await Self.waitFor(agor, floodId, state: "finished")
+        let lines = try Self.session(agor, ["logs", floodId, "--json"]).out.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.contains("\"line_too_long\"") })
+        #expect(lines.contains { $0.contains("sep\u{2028}arated") }, "U+2028 must come out unchanged")
+        #expect(lines.contains { $0.contains("after the flood") })
+
+        let id = try Self.startClaude(agor)
+        _ = try await Self.waitFor(agor, id, state: "needs_input")
+        let runner = try #require(agor.children.first { $0.isRunning && $0.arguments?.contains("runner") == true })
+        kill(runner.processIdentifier, SIGKILL)
+        runner.waitUntilExit()
+        _ = try agor.serve("runner")
+        #expect(try await agor.waitUntilAnswers("runner"))
+        let after = try Self.show(agor, id)
+        #expect(after["state"] as? String == "interrupted", "\(after)")
+        let floodState = try Self.show(agor, floodId)["state"] as? String
+        #expect(floodState == "finished")
+    }
+}
