@@ -5,7 +5,7 @@ PY_PACKAGES := pyzmq "protobuf>=4.21,<5" "websockets>=12,<14" "schemathesis>=3.3
 SWIFT ?= swift
 AGOR := .build/debug/agor
 
-.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke clean
+.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke bench-runner clean
 
 # Installs only what is missing (apt-get update once, then install).
 deps:
@@ -53,6 +53,9 @@ bench-gateway: build-release
 
 bench-revoke: build-release
 	bash scripts/bench-revoke.sh
+
+bench-runner: build-release
+	bash scripts/bench-runner.sh
 
 clean:
 	rm -rf .build Benchmarks/c/bin clients/c/bin clients/c/gen

@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "gateway-bench", targets: ["GatewayBench"]),
         .executable(name: "revoke-bench", targets: ["RevokeBench"]),
         .executable(name: "agor-exec", targets: ["agor-exec"]),
+        .executable(name: "runner-bench", targets: ["RunnerBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -174,6 +175,11 @@ let package = Package(
             name: "RevokeBench",
             dependencies: ["AgorKit", "Bus", "bttask", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/RevokeBench"
+        ),
+        .executableTarget(
+            name: "RunnerBench",
+            dependencies: ["AgorKit", "Bus", "AgentRunner"],
+            path: "Benchmarks/RunnerBench"
         ),
         .testTarget(name: "BusTests", dependencies: ["Bus"]),
         .testTarget(name: "AgentRunnerTests", dependencies: ["AgentRunner", "Bus"]),

@@ -147,7 +147,7 @@ extension RunnerService {
         record.stream = RunnerRules.stream(group: group, session: id)
         let (arguments, turnsOnStdin) = ProviderLaunch.arguments(provider: request.provider, sessionId: id, model: request.model,
                                                                  extra: request.args, prompt: request.prompt)
-        let session = LiveSession(record: record, turnsOnStdin: turnsOnStdin)
+        let session = LiveSession(record: record, turnsOnStdin: turnsOnStdin, limits: limits(project: request.project, group: group))
         owners.withLock { $0[id] = (group, agent.name) }
         try await store(session, [])
 
@@ -159,7 +159,7 @@ extension RunnerService {
         let environment = ["PATH": path, "HOME": sessionFolder.path, "TMPDIR": temporary.path, "LANG": "C.UTF-8",
                            "AGOR_HOME": home.root.path, "AGOR_KEY": key.path, "AGOR_SESSION": id]
         let launch = AgentProcess.Launch(helper: helper, program: program, arguments: arguments, environment: environment,
-                                         workingDirectory: workingDirectory, policy: policy)
+                                         workingDirectory: workingDirectory, policy: policy, lineLimit: session.limits.lineLimit)
         guard let adapter = Providers.adapter(for: request.provider) else { throw BusError.badRequest("unknown provider") }
         live.withLock { $0[id] = session }
         do {
@@ -185,8 +185,24 @@ extension RunnerService {
             try await store(session, [.error("spawn", "\(error)", fatal: true), { var e = AgentEvent(); e.sessionFinished.exitCode = 127; return e }()])
             throw BusError.unavailable("cannot start \(program): \(error)")
         }
+        watchStalls()
         logger.info("session started", metadata: ["runner.session": "\(id)", "runner.agent": "\(agent.name)", "runner.provider": "\(request.provider)"])
         return session.record.withLock { $0 }
+    }
+
+    /// The session's limits from the settings cascade (project, group, global, built-in).
+    func limits(project: String, group: String) -> LiveSession.Limits {
+        var limits = LiveSession.Limits()
+        guard let settings = try? Settings.load(from: home) else { return limits }
+        let project = project.isEmpty ? nil : (try? Projects.load(from: home))?.first { $0.name == project }
+        func integer(_ key: String) -> Int64? {
+            if case .integer(let value)? = settings.effective(key, project: project, group: group)?.value { return value }
+            return nil
+        }
+        if let seconds = integer("stall_threshold_s") { limits.stall = .seconds(seconds) }
+        if let seconds = integer("runner.tool_timeout_s") { limits.toolTimeout = .seconds(seconds) }
+        if let megabytes = integer("runner.line_limit_mb") { limits.lineLimit = Int(megabytes) << 20 }
+        return limits
     }
 
     /// The lowercase word of a state, as `show --json` and the docs say it.

@@ -19,6 +19,8 @@ public final class RunnerService: Sendable {
     let live = Locked<[String: LiveSession]>([:])
     /// Every session's group and agent, for the subscription gate (which cannot wait on a database).
     let owners = Locked<[String: (group: String, agent: String)]>([:])
+    /// Whether the stall watch runs (only while sessions are live).
+    let watching = Locked(false)
 
     public static func run(home: Home) async throws {
         let runtime = try ServiceRuntime(name: name, home: home) { RunnerSchema.register(in: &$0) }
@@ -69,6 +71,7 @@ public final class RunnerService: Sendable {
     /// Applies `events` to the session's health and record and stores them, with the record, in one
     /// transaction; published after the commit.
     func store(_ session: LiveSession, _ events: [AgentEvent]) async throws {
+        if !events.isEmpty { session.lastActivity.withLock { $0 = .now } }
         var stored: [AgentEvent] = []
         var record = session.record.withLock { $0 }
         session.health.withLock { health in
@@ -77,6 +80,7 @@ public final class RunnerService: Sendable {
                 if case .sessionStarted(let started) = event.kind, !started.providerSessionID.isEmpty {
                     record.providerSessionID = started.providerSessionID
                 }
+                if case .stateChanged(let given) = event.kind { record.stateReason = given.reason }   // the runner's own (a stall)
                 if case .sessionFinished(let end) = event.kind {
                     record.exitCode = end.exitCode
                     record.signal = end.signal
@@ -126,6 +130,38 @@ public final class RunnerService: Sendable {
         }
     }
 
+    /// Once a second while sessions are live: a session silent past its project's stall threshold
+    /// (or, while tools run, past its tool timeout) becomes `stalled`; its next output makes it
+    /// running again. The watch ends when no session is live.
+    func watchStalls() {
+        let start = watching.withLock { running -> Bool in
+            defer { running = true }
+            return !running
+        }
+        guard start else { return }
+        Task { [self] in
+            while true {
+                try? await Task.sleep(for: .seconds(1))
+                let sessions = live.withLock { Array($0.values) }
+                if sessions.isEmpty {
+                    let stop = watching.withLock { running -> Bool in
+                        if live.withLock({ $0.isEmpty }) { running = false }
+                        return !running
+                    }
+                    if stop { return }
+                    continue
+                }
+                for session in sessions {
+                    let silence = ContinuousClock.now - session.lastActivity.withLock { $0 }
+                    let change = session.health.withLock {
+                        $0.checkSilence(silence, threshold: session.limits.stall, toolTimeout: session.limits.toolTimeout)
+                    }
+                    if let change { try? await store(session, [change]) }
+                }
+            }
+        }
+    }
+
     /// Changes a stored session's state with an event (sessions that are not live: at start-up).
     func changeState(_ id: String, to state: SessionState, reason: String) async throws {
         guard var record = try await record(id) else { return }
@@ -143,15 +179,24 @@ public final class RunnerService: Sendable {
 
 /// A session whose program runs in this process.
 final class LiveSession: Sendable {
+    struct Limits: Sendable {
+        var stall: Duration = .seconds(300)
+        var toolTimeout: Duration = .seconds(1800)
+        var lineLimit = 10 << 20
+    }
+
     let id: String
     let turnsOnStdin: Bool
+    let limits: Limits
+    let lastActivity = Locked(ContinuousClock.now)
     let record: Locked<Agor_Runner_V1_Session>
     let health: Locked<SessionHealth>
     let process = Locked<AgentProcess?>(nil)
 
-    init(record: Agor_Runner_V1_Session, turnsOnStdin: Bool) {
+    init(record: Agor_Runner_V1_Session, turnsOnStdin: Bool, limits: Limits) {
         id = record.id
         self.turnsOnStdin = turnsOnStdin
+        self.limits = limits
         self.record = Locked(record)
         health = Locked(SessionHealth(keepsInputOpen: turnsOnStdin))
     }

@@ -11,6 +11,8 @@ public enum SettingSchema {
         "shell": .string("/bin/bash"),
         "plugins": .list([]),
         "stall_threshold_s": .integer(300),
+        "runner.tool_timeout_s": .integer(1800),
+        "runner.line_limit_mb": .integer(10),
         "retention.keep_days": .integer(0),
         "retention.keep_messages": .integer(0),
     ]
@@ -18,7 +20,8 @@ public enum SettingSchema {
     /// One line per key family, for help texts and errors.
     public static let summary = """
         theme (system|dark|light), shell (absolute path), env.NAME (text), model.PROVIDER (model name),
-        plugins (comma-separated names), stall_threshold_s (10-86400), retention.keep_days (days, 0 = forever),
+        plugins (comma-separated names), stall_threshold_s (10-86400), runner.tool_timeout_s (10-86400: silence while a
+        tool runs before a session is stalled), runner.line_limit_mb (1-1024), retention.keep_days (days, 0 = forever),
         retention.keep_messages (count, 0 = no limit), keybinding.CONTEXT.ACTION (chord like "Ctrl+K Ctrl+S";
         contexts: \(Keybinding.contexts.joined(separator: ", ")))
         """
@@ -79,6 +82,8 @@ public enum SettingSchema {
         case "shell": return .path
         case "plugins": return .list
         case "stall_threshold_s": return .integer(10...86_400)
+        case "runner.tool_timeout_s": return .integer(10...86_400)
+        case "runner.line_limit_mb": return .integer(1...1024)
         case "retention.keep_days": return .integer(0...36_500)
         case "retention.keep_messages": return .integer(0...1_000_000_000)
         default: break

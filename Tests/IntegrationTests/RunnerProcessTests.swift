@@ -175,4 +175,20 @@ struct RunnerProcessTests {
         let floodState = try Self.show(agor, floodId)["state"] as? String
         #expect(floodState == "finished")
     }
+
+    @Test("silence past the project's stall threshold is stalled, and stop ends it")
+    func stalls() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        #expect(try AgorHome.run(["settings", "set", "stall_threshold_s", "10", "--home", agor.home.root.path]).status == 0)
+        let started = try Self.session(agor, ["start", "--agent", "w1", "--provider", "ndjson", "--command", "/usr/bin/python3",
+                                              "\(Self.fixtures)/misbehave.py", "ignore-term", "--prompt", "x", "--json"])
+        let id = try #require(((try? JSONSerialization.jsonObject(with: Data(started.out.utf8))) as? [String: Any])?["id"] as? String, "\(started.err)")
+        _ = try await Self.waitFor(agor, id, state: "running")
+        let stalled = try await Self.waitFor(agor, id, state: "stalled")
+        #expect((stalled["state_reason"] as? String ?? "").hasPrefix("silent for"))
+        #expect(try Self.session(agor, ["stop", id]).status == 0)
+        let stopped = try await Self.waitFor(agor, id, state: "stopped")
+        #expect(stopped["signal"] as? Int == Int(SIGKILL))   // it ignores SIGTERM: the group was killed
+    }
 }
