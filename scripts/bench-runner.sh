@@ -22,6 +22,7 @@ home="$work/home"
 "$AGOR" init --home "$home" --port-base "$(python3 scripts/free-ports.py 14)" >/dev/null
 "$AGOR" group add bench --home "$home" >/dev/null
 "$AGOR" agent add a1 --group bench --role worker --home "$home" >/dev/null
+"$AGOR" agent add boss --group bench --role manager --home "$home" >/dev/null
 "$AGOR" serve runner --home "$home" >"$work/runner.out" 2>&1 &
 runner_pid=$!
 .build/release/runner-bench "$home" "$MB"

@@ -2,7 +2,7 @@
 //
 //   runner-bench HOME MEGABYTES
 //
-// HOME is an initialised agor home whose runner runs, with an agent `a1` in group `bench`. The bench
+// HOME is an initialised agor home whose runner runs, with an agent `a1` and a manager `boss` in group `bench`. The bench
 // writes MEGABYTES of mixed Claude stream-json lines (assistant text, tool calls, tool results, about
 // 1 KB each, each line its own message) to a file; a fake agent `cat`s the file as fast as the pipe
 // takes it. Measured on the same bytes:
@@ -33,7 +33,7 @@ func emit(_ object: [String: Any]) {
 }
 
 let context = Context()
-let operatorClient = try ServiceClient(home: home, keyFile: home.secretKeyFile("operator"), context: context)
+let operatorClient = try ServiceClient(home: home, keyFile: home.secretKeyFile("boss"), context: context)
 let rpc = try operatorClient.rpc("runner")
 var ping: Agor_Bus_V1_PingReply?
 for _ in 0..<100 where ping == nil {

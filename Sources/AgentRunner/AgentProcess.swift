@@ -7,7 +7,7 @@ import Glibc
 /// - Spawned by `Spawner` from one long-lived thread (the helper's parent-death signal fires when
 ///   the spawning thread ends, not the process), with a cleared environment (only what the caller
 ///   passes), its own process group, and the sandbox the policy says.
-/// - Its stdout is read on a thread of its own in 64 KiB reads, split on 0x0A by a `LineSplitter`
+/// - Its stdout is read on a thread of its own in reads of up to 256 KiB, split on 0x0A by a `LineSplitter`
 ///   (a line over `lineLimit` is dropped and reported), turned into events by the provider's
 ///   adapter, and handed to `onEvents` synchronously: while the consumer stores them, nothing more
 ///   is read, the pipe fills and the child waits. That is the bound on pending bytes.
@@ -62,7 +62,7 @@ public final class AgentProcess: Sendable {
         Thread { [self] in
             var splitter = LineSplitter(limit: lineLimit)
             var adapter = adapter
-            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            var buffer = [UInt8](repeating: 0, count: 256 * 1024)
             while true {
                 let n = buffer.withUnsafeMutableBytes { read(stdout, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EINTR { continue }

@@ -109,3 +109,14 @@ import Testing
         #expect(events[0].assistantText.text == "a\u{2028}b")
     }
 }
+
+@Suite struct JSONTextTests {
+    @Test func toolInputsAreWrittenAsCompactJSONWithSortedKeys() throws {
+        let line = JSONLine(Array(#"{"v":{"b":[1,2.5,true,false,null],"a":"q\"\\\n\u0001\u2028x","n":-3}}"#.utf8))!
+        let text = JSONLine.text(of: line.object["v"])
+        #expect(text == #"{"a":"q\"\\\n\u0001"# + "\u{2028}" + #"x","b":[1,2.5,true,false,null],"n":-3}"#)
+        // It reads back as the same value.
+        let back = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(back["n"] as? Int == -3 && (back["a"] as? String)?.contains("\u{2028}") == true)
+    }
+}
