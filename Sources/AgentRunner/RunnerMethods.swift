@@ -156,8 +156,12 @@ extension RunnerService {
         policy.readOnly += [home.configFile.path, home.directoryFolder.path, key.path]
         // Files the command names by absolute path (a script for an interpreter) are the program too.
         policy.readExecute += request.args.filter { $0.hasPrefix("/") && FileManager.default.fileExists(atPath: $0) }
-        let environment = ["PATH": path, "HOME": sessionFolder.path, "TMPDIR": temporary.path, "LANG": "C.UTF-8",
-                           "AGOR_HOME": home.root.path, "AGOR_KEY": key.path, "AGOR_SESSION": id]
+        let secrets: [String: String]
+        do { secrets = try ProviderSecrets.environment(for: request.provider, home: home) } catch {
+            throw BusError.unavailable("the vault cannot be read for \(request.provider)'s secrets: \(error)")
+        }
+        let environment = secrets.merging(["PATH": path, "HOME": sessionFolder.path, "TMPDIR": temporary.path, "LANG": "C.UTF-8",
+                                           "AGOR_HOME": home.root.path, "AGOR_KEY": key.path, "AGOR_SESSION": id]) { $1 }
         let launch = AgentProcess.Launch(helper: helper, program: program, arguments: arguments, environment: environment,
                                          workingDirectory: workingDirectory, policy: policy, lineLimit: session.limits.lineLimit)
         guard let adapter = Providers.adapter(for: request.provider) else { throw BusError.badRequest("unknown provider") }

@@ -191,4 +191,29 @@ struct RunnerProcessTests {
         let stopped = try await Self.waitFor(agor, id, state: "stopped")
         #expect(stopped["signal"] as? Int == Int(SIGKILL))   // it ignores SIGTERM: the group was killed
     }
+
+    @Test("a provider's secrets from the vault reach its agents only, and the environment is cleared")
+    func secretsAndEnvironment() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let root = agor.home.root.path
+        #expect(try AgorHome.run(["vault", "set", "provider/ndjson/NDJSON_TOKEN", "s3cret", "--home", root]).status == 0)
+        #expect(try AgorHome.run(["vault", "set", "provider/claude/ANTHROPIC_API_KEY", "not-for-ndjson", "--home", root]).status == 0)
+        let started = try Self.session(agor, ["start", "--agent", "w1", "--provider", "ndjson", "--command", "/usr/bin/python3",
+                                              "\(Self.fixtures)/misbehave.py", "env", "--prompt", "x", "--json"])
+        let id = try #require(((try? JSONSerialization.jsonObject(with: Data(started.out.utf8))) as? [String: Any])?["id"] as? String, "\(started.err)")
+        _ = try await Self.waitFor(agor, id, state: "finished")
+        let logs = try Self.session(agor, ["logs", id, "--json"]).out.split(separator: "\n")
+        let text = try #require(logs.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+            .first { $0["type"] as? String == "assistant.text" }?["text"] as? String)
+        let environment = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String])
+        #expect(environment["NDJSON_TOKEN"] == "s3cret" && environment["ANTHROPIC_API_KEY"] == nil)
+        #expect(environment["AGOR_SESSION"] == id && environment["AGOR_KEY"]?.hasSuffix("/agent.key") == true)
+        // The agent's key copy is the agent's own key, readable by it alone.
+        let copy = try #require(environment["AGOR_KEY"])
+        #expect(try CurveKeyPair.read(from: URL(fileURLWithPath: copy)).publicKey
+                == CurveKeyPair.read(from: agor.home.secretKeyFile("w1")).publicKey)
+        #expect(Set(environment.keys).isSubset(of: ["PATH", "HOME", "TMPDIR", "LANG", "AGOR_HOME", "AGOR_KEY", "AGOR_SESSION", "NDJSON_TOKEN", "LC_CTYPE"]),
+                "\(environment.keys.sorted())")
+    }
 }
