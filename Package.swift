@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Bus", "btmsg", "bttask", "Diagnostics",
+                "Bus", "btmsg", "bttask", "Diagnostics", "AgentRunner",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),

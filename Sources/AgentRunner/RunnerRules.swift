@@ -22,6 +22,8 @@ public enum RunnerRules {
     /// A subscription or replay prefix: a group's whole prefix for its operators, managers and
     /// delegates; one session's exact stream also for the agent it runs as (`owner` finds it).
     public static func mayRead(_ principal: Principal, prefix: String, owner: (String) -> (group: String, agent: String)?) -> Bool {
+        // Every group's sessions (and any shorter prefix): services that act for people only.
+        if streamPrefix.hasPrefix(prefix) { return principal.has(.delegate) && principal.kind == .service }
         guard prefix.hasPrefix(streamPrefix) else { return false }
         let parts = prefix.dropFirst(streamPrefix.count).split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count >= 2, !parts[0].isEmpty else { return false }

@@ -2,6 +2,7 @@ import Bus
 import Diagnostics
 import btmsg
 import bttask
+import AgentRunner
 import Foundation
 import Hummingbird
 import SwiftProtobuf
@@ -67,6 +68,17 @@ struct APIRoutes {
         bus(router, .get, "/v1/groups/{group}/members", "btmsg", "btmsg.group.members", Agor_Btmsg_V1_GroupMembersRequest.self,
             Agor_Btmsg_V1_GroupInfo.self, pathFields: ["group": "group"], idempotent: true)
         bus(router, .get, "/v1/presence", "btmsg", "btmsg.status", Agor_Btmsg_V1_StatusRequest.self, Agor_Btmsg_V1_StatusReply.self, idempotent: true)
+        // runner: agent sessions
+        bus(router, .get, "/v1/sessions", "runner", "runner.list", Agor_Runner_V1_ListRequest.self, Agor_Runner_V1_SessionList.self, idempotent: true)
+        bus(router, .post, "/v1/sessions", "runner", "runner.start", Agor_Runner_V1_StartRequest.self, Agor_Runner_V1_Session.self, status: .created)
+        bus(router, .get, "/v1/sessions/{id}", "runner", "runner.show", Agor_Runner_V1_SessionRef.self, Agor_Runner_V1_Session.self,
+            pathFields: ["id": "id"], idempotent: true)
+        bus(router, .post, "/v1/sessions/{id}/input", "runner", "runner.input", Agor_Runner_V1_InputRequest.self, Agor_Runner_V1_Session.self,
+            pathFields: ["id": "id"])
+        bus(router, .post, "/v1/sessions/{id}/answer", "runner", "runner.answer", Agor_Runner_V1_AnswerRequest.self, Agor_Runner_V1_Session.self,
+            pathFields: ["id": "id"])
+        bus(router, .post, "/v1/sessions/{id}/stop", "runner", "runner.stop", Agor_Runner_V1_SessionRef.self, Agor_Runner_V1_Session.self,
+            pathFields: ["id": "id"])
         // bttask
         bus(router, .get, "/v1/tasks", "bttask", "bttask.list", Agor_Bttask_V1_ListRequest.self, Agor_Bttask_V1_TaskList.self, idempotent: true)
         bus(router, .get, "/v1/tasks/ready", "bttask", "bttask.ready", Agor_Bttask_V1_ListRequest.self, Agor_Bttask_V1_TaskList.self, idempotent: true)

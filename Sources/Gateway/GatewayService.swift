@@ -37,7 +37,7 @@ public final class GatewayService: Sendable {
     public init(runtime: ServiceRuntime) throws {
         self.runtime = runtime
         var clients: [String: RPCClient] = [:]
-        for service in ["btmsg", "bttask", "diagnostics"] where runtime.config.service(service) != nil {
+        for service in StreamHub.servicePrefixes.keys.sorted() where runtime.config.service(service) != nil {
             clients[service] = try runtime.client(of: service)
         }
         bridge = BusBridge(clients: clients)

@@ -8,6 +8,7 @@ import Synchronization
 import SwiftProtobuf
 import btmsg
 import bttask
+import AgentRunner
 
 /// The Gateway's view of every service's events: one sequenced subscriber per service (btmsg's and
 /// bttask's group streams, the collector's `diag/health`), each gapless and in order per stream, fanned
@@ -17,7 +18,16 @@ import bttask
 final class StreamHub: Sendable {
     static let clientQueueLimit = 10_000
     /// Stream prefixes per service, as the stream's `services` parameter names them.
-    static let servicePrefixes: [String: String] = ["btmsg": "btmsg/", "bttask": "bttask/", "diagnostics": "diag/health"]
+    static let servicePrefixes: [String: String] = ["btmsg": "btmsg/", "bttask": "bttask/", "diagnostics": "diag/health", "runner": "runner/"]
+
+    /// The name clients subscribe under: the stream itself, except the runner's sessions, which a
+    /// client receives by group (`runner/<group>/` covers every `runner/<group>/<session>`).
+    static func routingKey(_ stream: String) -> String {
+        guard stream.hasPrefix(RunnerRules.streamPrefix) else { return stream }
+        let rest = stream.dropFirst(RunnerRules.streamPrefix.count)
+        guard let slash = rest.firstIndex(of: "/") else { return stream }
+        return RunnerRules.streamPrefix + rest[...slash]
+    }
 
     /// An event as clients receive it, encoded once for all of them (the buffer is shared, not
     /// copied, by every client's write).
@@ -130,7 +140,7 @@ final class StreamHub: Sendable {
         var writes: [Int: ClientWrites] = [:]
         var refused: Set<Int> = []
         for frame in frames {
-            guard let receivers = table[frame.stream] else { continue }
+            guard let receivers = table[StreamHub.routingKey(frame.stream)] else { continue }
             for (id, client) in receivers where !refused.contains(id) {
                 if let pending = writes[id] {
                     pending.frames.append(frame)
@@ -258,6 +268,9 @@ final class StreamHub: Sendable {
         }
         if event.stream.hasPrefix("bttask/") {
             return try? Agor_Bttask_V1_Change(serializedBytes: event.body).jsonString(options: options)
+        }
+        if event.stream.hasPrefix(RunnerRules.streamPrefix) {
+            return try? Agor_Runner_V1_Event(serializedBytes: event.body).jsonString(options: options)
         }
         if event.stream.hasPrefix("diag/") {
             if event.type == "link" { return try? Agor_Diagnostics_V1_LinkRecord(serializedBytes: event.body).jsonString(options: options) }

@@ -1,3 +1,4 @@
+import AgentRunner
 import Bus
 import Foundation
 import HummingbirdWebSocket
@@ -10,6 +11,8 @@ import NIOWebSocket
 struct StreamRequest: Sendable, Equatable {
     var services: Set<String>
     var groups: [String]
+    /// Groups whose agent sessions the person may follow (operators and managers).
+    var sessionGroups: [String] = []
     var cursors: [String: UInt64]
     var batch = false
 
@@ -20,6 +23,7 @@ struct StreamRequest: Sendable, Equatable {
             if services.contains("btmsg") { names.insert("btmsg/\(group)/") }
             if services.contains("bttask") { names.insert("bttask/\(group)/") }
         }
+        if services.contains("runner") { for group in sessionGroups { names.insert(RunnerRules.groupPrefix(group)) } }
         if services.contains("diagnostics") { names.insert("diag/health") }
         return names
     }
@@ -58,8 +62,9 @@ struct StreamRequest: Sendable, Equatable {
             default: throw APIError.badRequest("batch is true or false")
             }
         }
-        let request = StreamRequest(services: services, groups: groups, cursors: cursors, batch: batch)
-        for stream in cursors.keys where !request.streams.contains(stream) {
+        var request = StreamRequest(services: services, groups: groups, cursors: cursors, batch: batch)
+        request.sessionGroups = groups.filter { RunnerRules.mayManage(person, group: $0) }
+        for stream in cursors.keys where !request.streams.contains(StreamHub.routingKey(stream)) {
             throw APIError.forbidden("no stream \(stream.prefix(80)) for \(person.name) in this request")
         }
         return request

@@ -82,13 +82,13 @@ struct GatewayProcessTests {
         return false
     }
 
-    /// A manager `ann` in group `web` (her token), and btmsg, bttask, diagnostics and the Gateway
+    /// A manager `ann` in group `web` (her token), and btmsg, bttask, diagnostics, the runner and the Gateway
     /// running and answering, HTTP included.
     static func startSystem(_ home: AgorHome) async throws -> (token: String, http: BusConfig.HTTPAddress) {
         let result = try AgorHome.run(["user", "add", "ann", "--group", "web", "--role", "manager", "--home", home.home.root.path])
         let token = String(result.output.split(separator: "\n").last ?? "")
-        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { _ = try home.serve(service) }
-        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
+        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { _ = try home.serve(service) }
+        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
         let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
         #expect(await waitForHTTP(http))
         return (token, http)
@@ -161,8 +161,8 @@ struct GatewayProcessTests {
         defer { home.cleanUp() }
         let ann = try addUser(home, "ann", group: "web", role: "manager")
         let bob = try addUser(home, "bob", group: "ops", role: "worker")
-        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { _ = try home.serve(service) }
-        for service in ["btmsg", "bttask", "diagnostics", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
+        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { _ = try home.serve(service) }
+        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
         let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
         #expect(await GatewayProcessTests.waitForHTTP(http))
         let base = "http://\(http)"

@@ -216,4 +216,35 @@ struct RunnerProcessTests {
         #expect(Set(environment.keys).isSubset(of: ["PATH", "HOME", "TMPDIR", "LANG", "AGOR_HOME", "AGOR_KEY", "AGOR_SESSION", "NDJSON_TOKEN", "LC_CTYPE"]),
                 "\(environment.keys.sorted())")
     }
+
+    @Test("through the Gateway: a manager starts a session over REST and follows it on /v1/stream")
+    func throughTheGateway() async throws {
+        let home = try AgorHome()
+        defer { home.cleanUp() }
+        let (ann, http) = try await GatewayProcessTests.startSystem(home)
+        #expect(try AgorHome.run(["agent", "add", "w9", "--group", "web", "--role", "worker", "--home", home.home.root.path]).status == 0)
+        let worker = try AgorHome.run(["user", "add", "bob", "--group", "web", "--role", "worker", "--home", home.home.root.path])
+        let bob = String(worker.output.split(separator: "\n").last ?? "")
+        let url = "ws://\(http)/v1/stream?services=runner"
+        let client = try GatewayProcessTests.startStream(url, token: ann, count: 6)
+        #expect(await client.waitForHello())
+        let watcher = try GatewayProcessTests.startStream(url, token: bob, count: 1)
+        #expect(await watcher.waitForHello())
+        let started = try await GatewayProcessTests.send("POST", "http://\(http)/v1/sessions", token: ann, json: [
+            "agent": "w9", "provider": "claude", "command": "/usr/bin/python3", "args": ["\(Self.fixtures)/fake_claude.py"], "prompt": "hello"])
+        #expect(started.status == 201, "\(String(decoding: started.body, as: UTF8.self))")
+        let id = try #require(started.json["id"] as? String)
+        let events = GatewayProcessTests.events(client.finish())
+        #expect(events.count == 6 && events.allSatisfy { $0.stream == "runner/web/\(id)" })
+        #expect(events.map(\.seq) == Array(1...6))
+        let shown = try await GatewayProcessTests.send("GET", "http://\(http)/v1/sessions/\(id)", token: ann)
+        #expect(shown.status == 200 && shown.json["agent"] as? String == "w9")
+        // A worker person sees neither the session nor its stream.
+        #expect(try await GatewayProcessTests.send("GET", "http://\(http)/v1/sessions/\(id)", token: bob).status == 404)
+        #expect(try await GatewayProcessTests.send("POST", "http://\(http)/v1/sessions/\(id)/stop", token: bob, json: [:]).status == 404)
+        watcher.process.terminate()
+        let seen = GatewayProcessTests.events(watcher.finish())
+        #expect(seen.isEmpty, "bob saw \(seen.count) session events")
+        #expect(try await GatewayProcessTests.send("POST", "http://\(http)/v1/sessions/\(id)/stop", token: ann, json: [:]).status == 200)
+    }
 }
