@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 
 /// The runner's Bus methods: runner.start, runner.stop, runner.input, runner.answer, runner.list,
-/// runner.show (and bus.replay for a session's events). Refusals are typed and change nothing.
+/// runner.show, runner.untrack (and bus.replay for a session's events). Refusals are typed and change nothing.
 extension RunnerService {
     static let maxPromptBytes = 1 << 20
 
@@ -62,6 +62,34 @@ extension RunnerService {
                 throw BusError.notFound("no session \(id) that \(context.principal.name) may read")
             }
             return try record.serializedBytes()
+        }
+        server.register("runner.untrack") { [self] context, body in
+            let request = try RequestChecks.decode(Agor_Runner_V1_UntrackRequest.self, body)
+            guard context.principal.role == .operator_ else { throw BusError.forbidden("untracking a project is for operators") }
+            guard !request.project.isEmpty else { throw BusError.badRequest("name the project") }
+            let running = live.withLock { $0.values.filter { $0.record.withLock { $0.project } == request.project }.map(\.id) }
+            guard running.isEmpty else {
+                throw BusError.conflict("project \(request.project.prefix(64)) has running sessions: \(running.joined(separator: ", "))")
+            }
+            let deleted = try await runtime.database.write { db -> [String] in
+                let ids = try String.fetchAll(db, sql: "SELECT id FROM sessions WHERE project = ?", arguments: [request.project])
+                for id in ids {
+                    guard let group = try String.fetchOne(db, sql: "SELECT grp FROM sessions WHERE id = ?", arguments: [id]) else { continue }
+                    let stream = RunnerRules.stream(group: group, session: id)
+                    try db.execute(sql: "DELETE FROM bus_events WHERE stream = ?", arguments: [stream])
+                    try db.execute(sql: "DELETE FROM bus_streams WHERE stream = ?", arguments: [stream])
+                    try db.execute(sql: "DELETE FROM sessions WHERE id = ?", arguments: [id])
+                }
+                return ids
+            }
+            for id in deleted {
+                owners.withLock { $0[id] = nil }
+                try? FileManager.default.removeItem(at: home.dataFolder.appendingPathComponent("runner/sessions/\(id)"))
+            }
+            logger.notice("project untracked", metadata: ["runner.project": "\(request.project)", "runner.sessions": "\(deleted.count)"])
+            var reply = Agor_Runner_V1_UntrackReply()
+            reply.sessionsDeleted = Int32(deleted.count)
+            return try reply.serializedBytes()
         }
         server.register("runner.list") { [self] context, body in
             let request = try RequestChecks.decode(Agor_Runner_V1_ListRequest.self, body)

@@ -1,3 +1,5 @@
+import AgentRunner
+import AgorCLI
 import AgorKit
 import ArgumentParser
 import Bus
@@ -6,7 +8,7 @@ import Foundation
 /// `agor project add/list/remove`: the home's projects.toml.
 struct ProjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "project", abstract: "Manage projects (a group's folder, for editor clients).",
-                                                    subcommands: [Add.self, List.self, Remove.self])
+                                                    subcommands: [Add.self, List.self, Remove.self, Untrack.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a project: its group and root folder.")
@@ -60,6 +62,33 @@ struct ProjectCommand: AsyncParsableCommand {
                 try Projects.save(projects, to: homeOption.resolved)
                 print("project \(name) removed")
             } catch let exit as ExitCode { throw exit } catch { throw fail("\(error)") }
+        }
+    }
+
+    struct Untrack: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a project and delete its agent sessions (their events and folders); refused while the runner does not answer.")
+        @OptionGroup var options: ClientOptions
+        @Argument var name: String
+
+        func run() async throws {
+            let home = options.resolvedHome
+            guard ((try? Projects.load(from: home)) ?? []).contains(where: { $0.name == name }) else {
+                throw fail("no project \(name)", code: 4)
+            }
+            // The runner first: when it cannot delete the sessions, nothing changes.
+            var deleted: Int32 = 0
+            try await options.withSession(service: RunnerService.name, program: "agor project untrack") { session in
+                var request = Agor_Runner_V1_UntrackRequest()
+                request.project = name
+                deleted = try await session.change("runner.untrack", request, as: Agor_Runner_V1_UntrackReply.self).sessionsDeleted
+            }
+            do {
+                var projects = try Projects.load(from: home)
+                projects.removeAll { $0.name == name }
+                try Projects.save(projects, to: home)
+            } catch { throw fail("\(error)") }
+            print("project \(name) untracked: \(deleted) session(s) deleted")
         }
     }
 }

@@ -247,4 +247,35 @@ struct RunnerProcessTests {
         #expect(seen.isEmpty, "bob saw \(seen.count) session events")
         #expect(try await GatewayProcessTests.send("POST", "http://\(http)/v1/sessions/\(id)/stop", token: ann, json: [:]).status == 200)
     }
+
+    @Test("agor project untrack deletes the project's sessions, and changes nothing while the runner is down")
+    func untrack() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let root = agor.home.root.path
+        let folder = agor.home.root.appendingPathComponent("p1-root")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        #expect(try AgorHome.run(["project", "add", "p1", "--group", "default", "--root", folder.path, "--home", root]).status == 0)
+        let started = try Self.session(agor, ["start", "--agent", "w1", "--provider", "ndjson", "--project", "p1", "--command", "/usr/bin/python3",
+                                              "\(Self.fixtures)/misbehave.py", "env", "--prompt", "x", "--json"])
+        let id = try #require(((try? JSONSerialization.jsonObject(with: Data(started.out.utf8))) as? [String: Any])?["id"] as? String, "\(started.err)")
+        let finished = try await Self.waitFor(agor, id, state: "finished")
+        #expect(finished["cwd"] as? String == folder.path)
+        // Runner down: refused, nothing changes.
+        let runner = try #require(agor.children.first { $0.isRunning && $0.arguments?.contains("runner") == true })
+        kill(runner.processIdentifier, SIGKILL)
+        runner.waitUntilExit()
+        let refused = try AgorHome.run(["project", "untrack", "p1", "--home", root, "--timeout", "1"])
+        #expect(refused.status == 6, "\(refused.output)")
+        #expect(try AgorHome.run(["project", "list", "--home", root]).output.contains("p1"))
+        _ = try agor.serve("runner")
+        #expect(try await agor.waitUntilAnswers("runner"))
+        #expect(try Self.session(agor, ["show", id]).status == 0)
+        let untracked = try AgorHome.run(["project", "untrack", "p1", "--home", root])
+        #expect(untracked.status == 0 && untracked.output.contains("1 session(s) deleted"), "\(untracked.output)")
+        #expect(try Self.session(agor, ["show", id]).status == 4)
+        #expect(!(try AgorHome.run(["project", "list", "--home", root]).output.contains("p1")))
+        #expect(!FileManager.default.fileExists(atPath: agor.home.dataFolder.appendingPathComponent("runner/sessions/\(id)").path))
+        #expect(try AgorHome.run(["project", "untrack", "nope", "--home", root]).status == 4)
+    }
 }
