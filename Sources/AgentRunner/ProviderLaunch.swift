@@ -48,4 +48,20 @@ enum ProviderLaunch {
             return (arguments + [prompt], false)
         }
     }
+
+    /// Arguments that resume a session where the provider can; nil where it cannot.
+    static func resumeArguments(provider: String, sessionId: String, providerSessionId: String, model: String, extra: [String]) -> [String]? {
+        switch provider {
+        case "claude":
+            var arguments = ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose",
+                             "--resume", providerSessionId.isEmpty ? sessionId : providerSessionId, "--permission-prompt-tool", "stdio"]
+            if !model.isEmpty { arguments += ["--model", model] }
+            return extra + arguments
+        case "codex":
+            guard !providerSessionId.isEmpty else { return nil }
+            return extra + ["exec", "--json", "--skip-git-repo-check", "resume", providerSessionId, "Continue where you left off."]
+        default:
+            return nil
+        }
+    }
 }

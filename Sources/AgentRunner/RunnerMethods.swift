@@ -179,39 +179,13 @@ extension RunnerService {
         owners.withLock { $0[id] = (group, agent.name) }
         try await store(session, [])
 
-        var policy = SandboxPolicy.standard(workingDirectory: workingDirectory, temporaryDirectory: temporary.path,
-                                           program: URL(fileURLWithPath: program).deletingLastPathComponent().path)
-        policy.readOnly += [home.configFile.path, home.directoryFolder.path, key.path]
-        // Files the command names by absolute path (a script for an interpreter) are the program too.
-        policy.readExecute += request.args.filter { $0.hasPrefix("/") && FileManager.default.fileExists(atPath: $0) }
-        let secrets: [String: String]
-        do { secrets = try ProviderSecrets.environment(for: request.provider, home: home) } catch {
-            throw BusError.unavailable("the vault cannot be read for \(request.provider)'s secrets: \(error)")
-        }
-        let environment = secrets.merging(["PATH": path, "HOME": sessionFolder.path, "TMPDIR": temporary.path, "LANG": "C.UTF-8",
-                                           "AGOR_HOME": home.root.path, "AGOR_KEY": key.path, "AGOR_SESSION": id]) { $1 }
-        let launch = AgentProcess.Launch(helper: helper, program: program, arguments: arguments, environment: environment,
-                                         workingDirectory: workingDirectory, policy: policy, lineLimit: session.limits.lineLimit)
-        guard let adapter = Providers.adapter(for: request.provider) else { throw BusError.badRequest("unknown provider") }
+        record.command = program
+        record.args = request.args
+        session.record.withLock { $0 = record }
         live.withLock { $0[id] = session }
         do {
-            let process = try AgentProcess(launch, adapter: adapter) { [self] events in
-                // On the session's reader thread: nothing more is read until these are stored.
-                let done = DispatchSemaphore(value: 0)
-                Task {
-                    do { try await store(session, events) } catch {
-                        logger.error("session events not stored", metadata: ["runner.session": "\(id)", "runner.error": "\(error)"])
-                    }
-                    done.signal()
-                }
-                done.wait()
-                if events.contains(where: { $0.typeName == "session.finished" }) { live.withLock { $0[id] = nil } }
-            }
-            session.process.withLock { $0 = process }
-            session.record.withLock { record in
-                record.sandbox = process.sandbox.layers
-            }
-            if turnsOnStdin { process.write(ClaudeAdapter.userTurn(request.prompt, sessionId: id)) } else { process.closeInput() }
+            try launch(session, program: program, extraArguments: request.args, arguments: arguments,
+                       firstTurn: turnsOnStdin ? request.prompt : nil)
         } catch {
             live.withLock { $0[id] = nil }
             try await store(session, [.error("spawn", "\(error)", fatal: true), { var e = AgentEvent(); e.sessionFinished.exitCode = 127; return e }()])
@@ -220,6 +194,77 @@ extension RunnerService {
         watchStalls()
         logger.info("session started", metadata: ["runner.session": "\(id)", "runner.agent": "\(agent.name)", "runner.provider": "\(request.provider)"])
         return session.record.withLock { $0 }
+    }
+
+    /// Spawns a session's program through the exec helper, in the session's sandbox and with its
+    /// environment; its events are stored as they come. `firstTurn` goes to stdin (Claude), else
+    /// stdin is closed.
+    func launch(_ session: LiveSession, program: String, extraArguments: [String], arguments: [String], firstTurn: String?) throws {
+        let record = session.record.withLock { $0 }
+        let id = record.id
+        let sessionFolder = home.dataFolder.appendingPathComponent("runner/sessions/\(id)")
+        let temporary = sessionFolder.appendingPathComponent("tmp")
+        let key = sessionFolder.appendingPathComponent("agent.key")
+        let path = "/usr/local/bin:/usr/bin:/bin"
+        var policy = SandboxPolicy.standard(workingDirectory: record.cwd, temporaryDirectory: temporary.path,
+                                           program: URL(fileURLWithPath: program).deletingLastPathComponent().path)
+        policy.readOnly += [home.configFile.path, home.directoryFolder.path, key.path]
+        // Files the command names by absolute path (a script for an interpreter) are the program too.
+        policy.readExecute += extraArguments.filter { $0.hasPrefix("/") && FileManager.default.fileExists(atPath: $0) }
+        let secrets: [String: String]
+        do { secrets = try ProviderSecrets.environment(for: record.provider, home: home) } catch {
+            throw BusError.unavailable("the vault cannot be read for \(record.provider)'s secrets: \(error)")
+        }
+        let environment = secrets.merging(["PATH": path, "HOME": sessionFolder.path, "TMPDIR": temporary.path, "LANG": "C.UTF-8",
+                                           "AGOR_HOME": home.root.path, "AGOR_KEY": key.path, "AGOR_SESSION": id]) { $1 }
+        let launch = AgentProcess.Launch(helper: helper, program: program, arguments: arguments, environment: environment,
+                                         workingDirectory: record.cwd, policy: policy, lineLimit: session.limits.lineLimit)
+        guard let adapter = Providers.adapter(for: record.provider) else { throw BusError.badRequest("unknown provider") }
+        let process = try AgentProcess(launch, adapter: adapter) { [self] events in
+            // On the session's reader thread: nothing more is read until these are stored.
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                do { try await store(session, events) } catch {
+                    logger.error("session events not stored", metadata: ["runner.session": "\(id)", "runner.error": "\(error)"])
+                }
+                done.signal()
+            }
+            done.wait()
+            if events.contains(where: { $0.typeName == "session.finished" }) { live.withLock { $0[id] = nil } }
+        }
+        session.process.withLock { $0 = process }
+        session.record.withLock { $0.sandbox = process.sandbox.layers }
+        if let firstTurn { process.write(ClaudeAdapter.userTurn(firstTurn, sessionId: id)) } else if !session.turnsOnStdin { process.closeInput() }
+    }
+
+    /// Resumes an interrupted session where its provider can (Claude `--resume`, Codex `exec
+    /// resume`), from the same working directory; after three resumes in a row that did not reach
+    /// a good turn, it is left interrupted.
+    func resume(_ id: String) async throws {
+        guard var record = try await record(id), record.state == .interrupted else { return }
+        guard let arguments = ProviderLaunch.resumeArguments(provider: record.provider, sessionId: id, providerSessionId: record.providerSessionID,
+                                                            model: record.model, extra: record.args), !record.command.isEmpty else { return }
+        guard record.resumesFailed < 3 else {
+            try await changeState(id, to: .interrupted, reason: "not resumed: \(record.resumesFailed) resumes in a row failed")
+            return
+        }
+        record.resumesFailed += 1
+        let session = LiveSession(record: record, turnsOnStdin: record.provider == "claude", limits: limits(project: record.project, group: record.group))
+        live.withLock { $0[id] = session }
+        var change = Agor_Runner_V1_StateChanged()
+        change.state = .starting
+        change.reason = "resumed after the runner restarted"
+        var event = AgentEvent()
+        event.stateChanged = change
+        session.health.withLock { _ = $0.resumeStarting() }
+        try await store(session, [event])
+        do {
+            try launch(session, program: record.command, extraArguments: record.args, arguments: arguments, firstTurn: nil)
+            watchStalls()
+        } catch {
+            live.withLock { $0[id] = nil }
+            try await store(session, [.error("spawn", "\(error)", fatal: true), { var e = AgentEvent(); e.sessionFinished.exitCode = 127; return e }()])
+        }
     }
 
     /// The session's limits from the settings cascade (project, group, global, built-in).

@@ -19,12 +19,15 @@ public final class RunnerService: Sendable {
     let live = Locked<[String: LiveSession]>([:])
     /// Every session's group and agent, for the subscription gate (which cannot wait on a database).
     let owners = Locked<[String: (group: String, agent: String)]>([:])
+    /// Sessions this start found interrupted, resumed by `resumeInterrupted()`.
+    let interrupted: [String]
     /// Whether the stall watch runs (only while sessions are live).
     let watching = Locked(false)
 
     public static func run(home: Home) async throws {
         let runtime = try ServiceRuntime(name: name, home: home) { RunnerSchema.register(in: &$0) }
         let service = try await RunnerService(runtime: runtime)
+        Task { await service.resumeInterrupted() }
         try await runtime.run()
         service.stopAll()
     }
@@ -42,8 +45,9 @@ public final class RunnerService: Sendable {
         owners.withLock { table in for row in rows { table[row.id] = (row.group, row.agent) } }
         // Sessions that were running when the runner stopped are interrupted.
         let active: Set<Int> = [SessionState.starting, .running, .idle, .needsInput, .stalled].map(\.rawValue).reduce(into: []) { $0.insert($1) }
-        for row in rows where active.contains(row.state) {
-            try await changeState(row.id, to: .interrupted, reason: "the runner stopped while the session ran")
+        interrupted = rows.filter { active.contains($0.state) }.map(\.id)
+        for id in interrupted {
+            try await changeState(id, to: .interrupted, reason: "the runner stopped while the session ran")
         }
         let owners = self.owners
         runtime.publisher.restrictSubscriptions { principal, prefix in
@@ -59,6 +63,15 @@ public final class RunnerService: Sendable {
         if let explicit = ProcessInfo.processInfo.environment["AGOR_EXEC_HELPER"], !explicit.isEmpty { return explicit }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         return executable.deletingLastPathComponent().appendingPathComponent("agor-exec").path
+    }
+
+    /// Resumes the sessions that were running when the runner stopped, where their provider can.
+    public func resumeInterrupted() async {
+        for id in interrupted {
+            do { try await resume(id) } catch {
+                logger.error("session not resumed", metadata: ["runner.session": "\(id)", "runner.error": "\(error)"])
+            }
+        }
     }
 
     /// Stops every live session (the runner is shutting down: they become interrupted on restart).
@@ -81,6 +94,7 @@ public final class RunnerService: Sendable {
                     record.providerSessionID = started.providerSessionID
                 }
                 if case .stateChanged(let given) = event.kind { record.stateReason = given.reason }   // the runner's own (a stall)
+                if case .turnFinished(let turn) = event.kind, !turn.isError { record.resumesFailed = 0 }
                 if case .sessionFinished(let end) = event.kind {
                     record.exitCode = end.exitCode
                     record.signal = end.signal

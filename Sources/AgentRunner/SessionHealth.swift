@@ -20,6 +20,8 @@ public struct SessionHealth: Sendable {
     public let keepsInputOpen: Bool
     /// A person asked to stop: the end of the process is `stopped`, whatever its status.
     public var stopRequested = false
+    /// Resumed: once the program says it started, it waits for a turn (`idle`), it runs none.
+    private var resumed = false
 
     public init(keepsInputOpen: Bool) {
         self.keepsInputOpen = keepsInputOpen
@@ -31,6 +33,9 @@ public struct SessionHealth: Sendable {
         let before = state
         var reason = ""
         switch event.kind {
+        case .sessionStarted where resumed && keepsInputOpen:
+            resumed = false
+            if !isEnded { state = .idle; reason = "resumed: waiting for a turn" }
         case .sessionStarted, .assistantText, .thinking:
             if pendingApprovals.isEmpty && !isEnded { state = .running }
         case .toolCall(let call):
@@ -95,6 +100,15 @@ public struct SessionHealth: Sendable {
         guard !isEnded, state != .needsInput else { return nil }
         state = .needsInput
         return stateEvent(reason: reason)
+    }
+
+    /// A resumed session starts again from `starting` (its record said `interrupted`).
+    public mutating func resumeStarting() -> AgentEvent? {
+        state = .starting
+        toolsInFlight = []
+        pendingApprovals = []
+        resumed = true
+        return nil
     }
 
     public var isEnded: Bool { state == .finished || state == .failed || state == .stopped }

@@ -150,7 +150,7 @@ struct RunnerProcessTests {
         }
     }
 
-    @Test("bounded lines, U+2028 unchanged, and a runner restart marks running sessions interrupted")
+    @Test("bounded lines, U+2028 unchanged, and a runner restart interrupts running sessions and resumes them")
     func boundsAndRestart() async throws {
         let agor = try await Self.makeHome()
         defer { agor.cleanUp() }
@@ -170,8 +170,15 @@ struct RunnerProcessTests {
         runner.waitUntilExit()
         _ = try agor.serve("runner")
         #expect(try await agor.waitUntilAnswers("runner"))
-        let after = try Self.show(agor, id)
-        #expect(after["state"] as? String == "interrupted", "\(after)")
+        // Marked interrupted, then resumed from the same directory (Claude's --resume): it waits for a turn.
+        let resumed = try await Self.waitFor(agor, id, state: "idle")
+        #expect(resumed["state_reason"] as? String == "resumed: waiting for a turn")
+        let log = try Self.session(agor, ["logs", id]).out
+        #expect(log.contains("interrupted: the runner stopped while the session ran") && log.contains("resumed after the runner restarted"))
+        #expect(try Self.session(agor, ["send", id, "after the restart"]).status == 0)
+        _ = try await Self.waitFor(agor, id, state: "needs_input")   // the same arguments: it asks again
+        #expect(try Self.session(agor, ["answer", id, "allow"]).status == 0)
+        _ = try await Self.waitFor(agor, id, state: "idle")
         let floodState = try Self.show(agor, floodId)["state"] as? String
         #expect(floodState == "finished")
     }

@@ -7,6 +7,8 @@ import sys
 
 args = sys.argv[1:]
 session = args[args.index("--session-id") + 1] if "--session-id" in args else "s-fake"
+if "--resume" in args:
+    session = args[args.index("--resume") + 1]
 
 
 def out(obj):

@@ -715,6 +715,24 @@ public nonisolated struct Agor_Runner_V1_Session: @unchecked Sendable {
     set {_uniqueStorage()._stream = newValue}
   }
 
+  /// the program, as started (for a resume)
+  public var command: String {
+    get {_storage._command}
+    set {_uniqueStorage()._command = newValue}
+  }
+
+  /// the command's own arguments
+  public var args: [String] {
+    get {_storage._args}
+    set {_uniqueStorage()._args = newValue}
+  }
+
+  /// resumes in a row that ended failed; at 3 the runner stops resuming
+  public var resumesFailed: Int32 {
+    get {_storage._resumesFailed}
+    set {_uniqueStorage()._resumesFailed = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1778,7 +1796,7 @@ nonisolated extension Agor_Runner_V1_ListRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Session"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0\u{1}agent\0\u{1}provider\0\u{1}project\0\u{1}model\0\u{1}state\0\u{3}state_reason\0\u{3}tools_in_flight\0\u{3}pending_approvals\0\u{1}usage\0\u{3}cost_usd\0\u{1}sandbox\0\u{1}worktree\0\u{1}cwd\0\u{3}started_by\0\u{3}created_us\0\u{3}updated_us\0\u{3}exit_code\0\u{1}signal\0\u{3}provider_session_id\0\u{3}last_seq\0\u{1}stream\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0\u{1}agent\0\u{1}provider\0\u{1}project\0\u{1}model\0\u{1}state\0\u{3}state_reason\0\u{3}tools_in_flight\0\u{3}pending_approvals\0\u{1}usage\0\u{3}cost_usd\0\u{1}sandbox\0\u{1}worktree\0\u{1}cwd\0\u{3}started_by\0\u{3}created_us\0\u{3}updated_us\0\u{3}exit_code\0\u{1}signal\0\u{3}provider_session_id\0\u{3}last_seq\0\u{1}stream\0\u{1}command\0\u{1}args\0\u{3}resumes_failed\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -1804,6 +1822,9 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
     var _providerSessionID: String = String()
     var _lastSeq: UInt64 = 0
     var _stream: String = String()
+    var _command: String = String()
+    var _args: [String] = []
+    var _resumesFailed: Int32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1837,6 +1858,9 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
       _providerSessionID = source._providerSessionID
       _lastSeq = source._lastSeq
       _stream = source._stream
+      _command = source._command
+      _args = source._args
+      _resumesFailed = source._resumesFailed
     }
   }
 
@@ -1878,6 +1902,9 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
         case 21: try { try decoder.decodeSingularStringField(value: &_storage._providerSessionID) }()
         case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._lastSeq) }()
         case 23: try { try decoder.decodeSingularStringField(value: &_storage._stream) }()
+        case 24: try { try decoder.decodeSingularStringField(value: &_storage._command) }()
+        case 25: try { try decoder.decodeRepeatedStringField(value: &_storage._args) }()
+        case 26: try { try decoder.decodeSingularInt32Field(value: &_storage._resumesFailed) }()
         default: break
         }
       }
@@ -1959,6 +1986,15 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
       if !_storage._stream.isEmpty {
         try visitor.visitSingularStringField(value: _storage._stream, fieldNumber: 23)
       }
+      if !_storage._command.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._command, fieldNumber: 24)
+      }
+      if !_storage._args.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._args, fieldNumber: 25)
+      }
+      if _storage._resumesFailed != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._resumesFailed, fieldNumber: 26)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1991,6 +2027,9 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
         if _storage._providerSessionID != rhs_storage._providerSessionID {return false}
         if _storage._lastSeq != rhs_storage._lastSeq {return false}
         if _storage._stream != rhs_storage._stream {return false}
+        if _storage._command != rhs_storage._command {return false}
+        if _storage._args != rhs_storage._args {return false}
+        if _storage._resumesFailed != rhs_storage._resumesFailed {return false}
         return true
       }
       if !storagesAreEqual {return false}
