@@ -34,12 +34,24 @@ extension RunnerService {
             guard process.write(ClaudeAdapter.userTurn(request.text, sessionId: session.id)) else {
                 throw BusError.conflict("the session's input is closed")
             }
+            // A new turn from a person lifts a pause.
+            if let change = session.health.withLock({ $0.lift() }) { try await store(session, [change]) }
             return try record.serializedBytes()
         }
         server.register("runner.answer") { [self] context, body in
             let request = try RequestChecks.decode(Agor_Runner_V1_AnswerRequest.self, body)
             let (session, _) = try await liveSession(request.id, managedBy: context.principal)
             let pending = session.health.withLock { $0.pendingApprovals }
+            // No approval pending but a pause (a budget, the loop guard): allow lets it go on, deny stops it.
+            if request.requestID.isEmpty && pending.isEmpty && !session.health.withLock({ $0.pauseReason.isEmpty }) {
+                if request.allow {
+                    if let change = session.health.withLock({ $0.lift() }) { try await store(session, [change]) }
+                } else {
+                    session.health.withLock { $0.stopRequested = true }
+                    session.process.withLock { $0 }?.stop(grace: .seconds(5))
+                }
+                return try session.record.withLock { $0 }.serializedBytes()
+            }
             let requestId = request.requestID.isEmpty ? pending.first : pending.first { $0 == request.requestID }
             guard let requestId, let process = session.process.withLock({ $0 }) else {
                 throw BusError.notFound("no pending approval \(request.requestID) in session \(request.id)")
@@ -279,6 +291,10 @@ extension RunnerService {
         if let seconds = integer("stall_threshold_s") { limits.stall = .seconds(seconds) }
         if let seconds = integer("runner.tool_timeout_s") { limits.toolTimeout = .seconds(seconds) }
         if let megabytes = integer("runner.line_limit_mb") { limits.lineLimit = Int(megabytes) << 20 }
+        if let cents = integer("runner.budget.max_cost_cents") { limits.maxCostCents = cents }
+        if let tokens = integer("runner.budget.max_tokens") { limits.maxTokens = tokens }
+        if let turns = integer("runner.budget.max_turns") { limits.maxTurns = turns }
+        if let repeats = integer("runner.loop_guard") { limits.loopGuard = Int(repeats) }
         return limits
     }
 

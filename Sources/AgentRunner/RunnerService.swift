@@ -107,6 +107,10 @@ public final class RunnerService: Sendable {
                     if event.typeName != "session.finished" { stored.append(change) }
                 }
             }
+            if let reason = session.budgetReason(after: events, health: health), let pause = health.pause(reason) {
+                record.stateReason = reason
+                stored.append(pause)
+            }
             record.state = health.state
             record.toolsInFlight = health.toolsInFlight
             record.pendingApprovals = health.pendingApprovals
@@ -197,12 +201,20 @@ final class LiveSession: Sendable {
         var stall: Duration = .seconds(300)
         var toolTimeout: Duration = .seconds(1800)
         var lineLimit = 10 << 20
+        /// Per session; 0 = none.
+        var maxCostCents: Int64 = 0
+        var maxTokens: Int64 = 0
+        var maxTurns: Int64 = 0
+        /// The same tool call (name and input) this many times in a row pauses the session; 0 = off.
+        var loopGuard = 5
     }
 
     let id: String
     let turnsOnStdin: Bool
     let limits: Limits
     let lastActivity = Locked(ContinuousClock.now)
+    /// Turns finished, and the last tool call with how many times in a row it came.
+    let budget = Locked((turns: Int64(0), lastCall: "", repeats: 0, paused: false))
     let record: Locked<Agor_Runner_V1_Session>
     let health: Locked<SessionHealth>
     let process = Locked<AgentProcess?>(nil)
@@ -213,5 +225,35 @@ final class LiveSession: Sendable {
         self.limits = limits
         self.record = Locked(record)
         health = Locked(SessionHealth(keepsInputOpen: turnsOnStdin))
+    }
+
+    /// Why the session must pause (a budget crossed, a tool call repeating), once; nil otherwise.
+    /// Pausing puts it in `needs_input` with the reason: work is not killed, a person decides.
+    func budgetReason(after events: [AgentEvent], health: SessionHealth) -> String? {
+        budget.withLock { state -> String? in
+            for event in events {
+                if case .turnFinished = event.kind { state.turns += 1 }
+                if case .toolCall(let call) = event.kind {
+                    let signature = call.name + "\u{0}" + call.inputJson
+                    state.repeats = signature == state.lastCall ? state.repeats + 1 : 1
+                    state.lastCall = signature
+                    if !state.paused && limits.loopGuard > 0 && state.repeats == limits.loopGuard {
+                        state.paused = true
+                        return "loop guard: the same tool call \(state.repeats) times in a row"
+                    }
+                }
+            }
+            guard !state.paused else { return nil }
+            var reason: String?
+            if limits.maxTurns > 0 && state.turns >= limits.maxTurns {
+                reason = "budget: \(state.turns) turns (limit \(limits.maxTurns))"
+            } else if limits.maxTokens > 0 && health.usage.inputTokens + health.usage.outputTokens >= limits.maxTokens {
+                reason = "budget: \(health.usage.inputTokens + health.usage.outputTokens) tokens (limit \(limits.maxTokens))"
+            } else if limits.maxCostCents > 0 && health.costUSD * 100 >= Double(limits.maxCostCents) {
+                reason = "budget: $\(health.costUSD) (limit \(limits.maxCostCents) cents)"
+            }
+            if reason != nil { state.paused = true }
+            return reason
+        }
     }
 }

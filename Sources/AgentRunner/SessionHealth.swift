@@ -20,6 +20,9 @@ public struct SessionHealth: Sendable {
     public let keepsInputOpen: Bool
     /// A person asked to stop: the end of the process is `stopped`, whatever its status.
     public var stopRequested = false
+    /// Why the runner paused the session (a budget, the loop guard); empty when it is not paused.
+    /// While paused it stays `needs_input` whatever the program says, until a person lifts it.
+    public private(set) var pauseReason = ""
     /// Resumed: once the program says it started, it waits for a turn (`idle`), it runs none.
     private var resumed = false
 
@@ -37,10 +40,10 @@ public struct SessionHealth: Sendable {
             resumed = false
             if !isEnded { state = .idle; reason = "resumed: waiting for a turn" }
         case .sessionStarted, .assistantText, .thinking:
-            if pendingApprovals.isEmpty && !isEnded { state = .running }
+            if pendingApprovals.isEmpty && pauseReason.isEmpty && !isEnded { state = .running }
         case .toolCall(let call):
             if !toolsInFlight.contains(call.id) { toolsInFlight.append(call.id) }
-            if pendingApprovals.isEmpty && !isEnded { state = .running }
+            if pendingApprovals.isEmpty && pauseReason.isEmpty && !isEnded { state = .running }
         case .toolResult(let result):
             if let index = toolsInFlight.firstIndex(of: result.id) {
                 toolsInFlight.remove(at: index)
@@ -52,7 +55,7 @@ public struct SessionHealth: Sendable {
             if !isEnded { state = .needsInput; reason = "approval \(asked.toolName)" }
         case .approvalAnswered(let answer):
             pendingApprovals.removeAll { $0 == answer.requestID }
-            if pendingApprovals.isEmpty && !isEnded { state = .running }
+            if pendingApprovals.isEmpty && pauseReason.isEmpty && !isEnded { state = .running }
         case .usage(let report):
             usage.inputTokens += report.usage.inputTokens
             usage.outputTokens += report.usage.outputTokens
@@ -60,7 +63,7 @@ public struct SessionHealth: Sendable {
             usage.cacheWriteTokens += report.usage.cacheWriteTokens
             if report.costUsd > 0 { costUSD = report.costUsd }
         case .turnFinished(let turn):
-            if keepsInputOpen && pendingApprovals.isEmpty && !isEnded {
+            if keepsInputOpen && pendingApprovals.isEmpty && pauseReason.isEmpty && !isEnded {
                 state = .idle
                 reason = turn.isError ? "turn failed: \(turn.subtype)" : ""
             }
@@ -97,9 +100,19 @@ public struct SessionHealth: Sendable {
 
     /// Puts the session in `needs_input` for a reason of the runner's own (a budget, a loop guard).
     public mutating func pause(_ reason: String) -> AgentEvent? {
-        guard !isEnded, state != .needsInput else { return nil }
+        guard !isEnded, pauseReason.isEmpty else { return nil }
+        pauseReason = reason
         state = .needsInput
         return stateEvent(reason: reason)
+    }
+
+    /// A person lets a paused session go on; returns the state event, or nil when it was not paused.
+    public mutating func lift() -> AgentEvent? {
+        guard !pauseReason.isEmpty else { return nil }
+        pauseReason = ""
+        guard !isEnded, pendingApprovals.isEmpty else { return nil }
+        state = .running
+        return stateEvent(reason: "let go on by a person")
     }
 
     /// A resumed session starts again from `starting` (its record said `interrupted`).

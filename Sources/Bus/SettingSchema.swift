@@ -13,6 +13,10 @@ public enum SettingSchema {
         "stall_threshold_s": .integer(300),
         "runner.tool_timeout_s": .integer(1800),
         "runner.line_limit_mb": .integer(10),
+        "runner.budget.max_cost_cents": .integer(0),
+        "runner.budget.max_tokens": .integer(0),
+        "runner.budget.max_turns": .integer(0),
+        "runner.loop_guard": .integer(5),
         "retention.keep_days": .integer(0),
         "retention.keep_messages": .integer(0),
     ]
@@ -21,7 +25,9 @@ public enum SettingSchema {
     public static let summary = """
         theme (system|dark|light), shell (absolute path), env.NAME (text), model.PROVIDER (model name),
         plugins (comma-separated names), stall_threshold_s (10-86400), runner.tool_timeout_s (10-86400: silence while a
-        tool runs before a session is stalled), runner.line_limit_mb (1-1024), retention.keep_days (days, 0 = forever),
+        tool runs before a session is stalled), runner.line_limit_mb (1-1024), runner.budget.max_cost_cents,
+        runner.budget.max_tokens, runner.budget.max_turns (per session, 0 = none), runner.loop_guard (the same tool
+        call this many times in a row pauses the session; 0 = off), retention.keep_days (days, 0 = forever),
         retention.keep_messages (count, 0 = no limit), keybinding.CONTEXT.ACTION (chord like "Ctrl+K Ctrl+S";
         contexts: \(Keybinding.contexts.joined(separator: ", ")))
         """
@@ -84,6 +90,8 @@ public enum SettingSchema {
         case "stall_threshold_s": return .integer(10...86_400)
         case "runner.tool_timeout_s": return .integer(10...86_400)
         case "runner.line_limit_mb": return .integer(1...1024)
+        case "runner.budget.max_cost_cents", "runner.budget.max_tokens", "runner.budget.max_turns": return .integer(0...1_000_000_000_000)
+        case "runner.loop_guard": return .integer(0...1000)
         case "retention.keep_days": return .integer(0...36_500)
         case "retention.keep_messages": return .integer(0...1_000_000_000)
         default: break

@@ -65,4 +65,16 @@ import Testing
         _ = quiet.apply(&usage)
         #expect(quiet.usage.inputTokens == 5 && quiet.costUSD == 0.5)
     }
+
+    @Test func aPauseHoldsUntilAPersonLiftsIt() {
+        var health = SessionHealth(keepsInputOpen: true)
+        var text = AgentEvent.text("x")
+        _ = health.apply(&text)
+        #expect(health.pause("budget: 3 turns (limit 3)")?.stateChanged.state == .needsInput)
+        #expect(health.pause("again") == nil)                       // one pause at a time
+        var more = AgentEvent.toolCall(id: "t", name: "Bash", inputJSON: "{}")
+        #expect(health.apply(&more) == nil && health.state == .needsInput)   // the program goes on; the state holds
+        #expect(health.lift()?.stateChanged.state == .running)
+        #expect(health.lift() == nil && health.pauseReason.isEmpty)
+    }
 }

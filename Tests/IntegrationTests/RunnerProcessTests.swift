@@ -285,4 +285,26 @@ struct RunnerProcessTests {
         #expect(!FileManager.default.fileExists(atPath: agor.home.dataFolder.appendingPathComponent("runner/sessions/\(id)").path))
         #expect(try AgorHome.run(["project", "untrack", "nope", "--home", root]).status == 4)
     }
+
+    @Test("the loop guard and a turn budget pause a session in needs_input; a person lets it go on or stops it")
+    func budgets() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let loop = try Self.session(agor, ["start", "--agent", "w1", "--provider", "ndjson", "--command", "/usr/bin/python3",
+                                           "\(Self.fixtures)/misbehave.py", "loop", "8", "--prompt", "x", "--json"])
+        let loopId = try #require(((try? JSONSerialization.jsonObject(with: Data(loop.out.utf8))) as? [String: Any])?["id"] as? String, "\(loop.err)")
+        let paused = try await Self.waitFor(agor, loopId, state: "needs_input")
+        #expect((paused["state_reason"] as? String ?? "").hasPrefix("loop guard: the same tool call 5 times"))
+        #expect(try Self.session(agor, ["answer", loopId, "deny"]).status == 0)
+        _ = try await Self.waitFor(agor, loopId, state: "stopped")
+
+        #expect(try AgorHome.run(["settings", "set", "runner.budget.max_turns", "1", "--home", agor.home.root.path]).status == 0)
+        let id = try Self.startClaude(agor, approval: false)
+        let spent = try await Self.waitFor(agor, id, state: "needs_input")
+        #expect(spent["state_reason"] as? String == "budget: 1 turns (limit 1)")
+        #expect(try Self.session(agor, ["answer", id, "allow"]).status == 0)   // let it go on
+        _ = try await Self.waitFor(agor, id, state: "running")
+        #expect(try Self.session(agor, ["send", id, "one more"]).status == 0)
+        _ = try await Self.waitFor(agor, id, state: "idle")
+    }
 }

@@ -4,6 +4,7 @@
   ignore-term       ignores SIGTERM and sleeps
   fork              forks a grandchild that keeps stdout open and sleeps; the parent exits
   env               prints its environment as one JSON line
+  loop N            the same tool call N times (each with its result), then sleeps
 """
 import json
 import os
@@ -37,6 +38,11 @@ elif mode == "fork":
         time.sleep(600)
         os._exit(0)
     print('{"type":"text","text":"parent leaving"}', flush=True)
+elif mode == "loop":
+    for i in range(int(sys.argv[2])):
+        print('{"type":"tool_call","id":"c%d","name":"grep","input":{"q":"same"}}' % i, flush=True)
+        print('{"type":"tool_result","id":"c%d","content":"nothing"}' % i, flush=True)
+    time.sleep(600)
 elif mode == "env":
     print(json.dumps({"type": "text", "text": json.dumps(dict(os.environ), sort_keys=True)}), flush=True)
 sys.stdout.flush()
