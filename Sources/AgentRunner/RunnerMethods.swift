@@ -295,6 +295,7 @@ extension RunnerService {
         if let tokens = integer("runner.budget.max_tokens") { limits.maxTokens = tokens }
         if let turns = integer("runner.budget.max_turns") { limits.maxTurns = turns }
         if let repeats = integer("runner.loop_guard") { limits.loopGuard = Int(repeats) }
+        if let seconds = integer("runner.idle_timeout_s") { limits.idleTimeout = seconds == 0 ? nil : .seconds(seconds) }
         return limits
     }
 

@@ -150,7 +150,8 @@ public final class RunnerService: Sendable {
 
     /// Once a second while sessions are live: a session silent past its project's stall threshold
     /// (or, while tools run, past its tool timeout) becomes `stalled`; its next output makes it
-    /// running again. The watch ends when no session is live.
+    /// running again. An idle one past the idle timeout has its input closed (it finishes). The
+    /// watch ends when no session is live.
     func watchStalls() {
         let start = watching.withLock { running -> Bool in
             defer { running = true }
@@ -171,6 +172,10 @@ public final class RunnerService: Sendable {
                 }
                 for session in sessions {
                     let silence = ContinuousClock.now - session.lastActivity.withLock { $0 }
+                    // Idle past the project's idle timeout: close its input, and it finishes.
+                    if let idle = session.limits.idleTimeout, silence > idle, session.health.withLock({ $0.state == .idle }) {
+                        session.process.withLock { $0 }?.closeInput()
+                    }
                     let change = session.health.withLock {
                         $0.checkSilence(silence, threshold: session.limits.stall, toolTimeout: session.limits.toolTimeout)
                     }
@@ -207,6 +212,8 @@ final class LiveSession: Sendable {
         var maxTurns: Int64 = 0
         /// The same tool call (name and input) this many times in a row pauses the session; 0 = off.
         var loopGuard = 5
+        /// An idle session (waiting for a turn) has its input closed after this long; nil = never.
+        var idleTimeout: Duration? = .seconds(3600)
     }
 
     let id: String

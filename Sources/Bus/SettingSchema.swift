@@ -17,6 +17,7 @@ public enum SettingSchema {
         "runner.budget.max_tokens": .integer(0),
         "runner.budget.max_turns": .integer(0),
         "runner.loop_guard": .integer(5),
+        "runner.idle_timeout_s": .integer(3600),
         "retention.keep_days": .integer(0),
         "retention.keep_messages": .integer(0),
     ]
@@ -27,7 +28,8 @@ public enum SettingSchema {
         plugins (comma-separated names), stall_threshold_s (10-86400), runner.tool_timeout_s (10-86400: silence while a
         tool runs before a session is stalled), runner.line_limit_mb (1-1024), runner.budget.max_cost_cents,
         runner.budget.max_tokens, runner.budget.max_turns (per session, 0 = none), runner.loop_guard (the same tool
-        call this many times in a row pauses the session; 0 = off), retention.keep_days (days, 0 = forever),
+        call this many times in a row pauses the session; 0 = off), runner.idle_timeout_s (an idle session's input is
+        closed after this long, so it finishes; 0 = never), retention.keep_days (days, 0 = forever),
         retention.keep_messages (count, 0 = no limit), keybinding.CONTEXT.ACTION (chord like "Ctrl+K Ctrl+S";
         contexts: \(Keybinding.contexts.joined(separator: ", ")))
         """
@@ -92,6 +94,7 @@ public enum SettingSchema {
         case "runner.line_limit_mb": return .integer(1...1024)
         case "runner.budget.max_cost_cents", "runner.budget.max_tokens", "runner.budget.max_turns": return .integer(0...1_000_000_000_000)
         case "runner.loop_guard": return .integer(0...1000)
+        case "runner.idle_timeout_s": return .integer(0...604_800)
         case "retention.keep_days": return .integer(0...36_500)
         case "retention.keep_messages": return .integer(0...1_000_000_000)
         default: break

@@ -307,4 +307,15 @@ struct RunnerProcessTests {
         #expect(try Self.session(agor, ["send", id, "one more"]).status == 0)
         _ = try await Self.waitFor(agor, id, state: "idle")
     }
+
+    @Test("an idle Claude session finishes after the idle timeout")
+    func idleTimeout() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        #expect(try AgorHome.run(["settings", "set", "runner.idle_timeout_s", "2", "--home", agor.home.root.path]).status == 0)
+        let id = try Self.startClaude(agor, approval: false)
+        _ = try await Self.waitFor(agor, id, state: "idle")
+        let finished = try await Self.waitFor(agor, id, state: "finished")
+        #expect(finished["exit_code"] as? Int == 0)
+    }
 }
