@@ -94,7 +94,9 @@ extension RunnerService {
                 }
                 return ids
             }
+            let root = (try? Projects.load(from: home))?.first { $0.name == request.project }?.root
             for id in deleted {
+                if let root { Worktree.remove(project: root, session: id, at: home.dataFolder.appendingPathComponent("runner/sessions/\(id)/worktree").path) }
                 owners.withLock { $0[id] = nil }
                 try? FileManager.default.removeItem(at: home.dataFolder.appendingPathComponent("runner/sessions/\(id)"))
             }
@@ -152,11 +154,21 @@ extension RunnerService {
         let id = UUID().uuidString.lowercased()
         let sessionFolder = home.dataFolder.appendingPathComponent("runner/sessions/\(id)")
         var workingDirectory = sessionFolder.appendingPathComponent("work").path
+        var worktree = ""
         if !request.project.isEmpty {
             guard let project = (try? Projects.load(from: home))?.first(where: { $0.name == request.project }), project.group == group else {
                 throw BusError.notFound("no project \(request.project.prefix(64)) in group \(group)")
             }
             workingDirectory = project.root
+            if case .string("on")? = (try? Settings.load(from: home))?.effective("runner.worktree", project: project, group: group)?.value {
+                worktree = sessionFolder.appendingPathComponent("worktree").path
+                try FileManager.default.createDirectory(at: sessionFolder, withIntermediateDirectories: true)
+                do { try Worktree.create(project: project.root, session: id, at: worktree) } catch {
+                    try? FileManager.default.removeItem(at: sessionFolder)
+                    throw BusError.conflict("project \(project.name) asks for a worktree per session and git refused: \(error)")
+                }
+                workingDirectory = worktree
+            }
         }
         let path = "/usr/local/bin:/usr/bin:/bin"
         let program = try ProviderLaunch.program(provider: request.provider, requested: request.command, home: home, path: path)
@@ -181,6 +193,7 @@ extension RunnerService {
         record.model = request.model
         record.state = .starting
         record.cwd = workingDirectory
+        record.worktree = worktree
         record.startedBy = caller.name
         record.createdUs = BusProtocol.nowMicros()
         record.updatedUs = record.createdUs
@@ -221,6 +234,11 @@ extension RunnerService {
         var policy = SandboxPolicy.standard(workingDirectory: record.cwd, temporaryDirectory: temporary.path,
                                            program: URL(fileURLWithPath: program).deletingLastPathComponent().path)
         policy.readOnly += [home.configFile.path, home.directoryFolder.path, key.path]
+        // In a worktree the agent commits: the project's shared git directory is writable for it.
+        if !record.worktree.isEmpty, let project = (try? Projects.load(from: home))?.first(where: { $0.name == record.project }),
+           let common = Worktree.commonDirectory(project: project.root) {
+            policy.readWrite.append(common)
+        }
         // Files the command names by absolute path (a script for an interpreter) are the program too.
         policy.readExecute += extraArguments.filter { $0.hasPrefix("/") && FileManager.default.fileExists(atPath: $0) }
         let secrets: [String: String]
@@ -242,7 +260,13 @@ extension RunnerService {
                 done.signal()
             }
             done.wait()
-            if events.contains(where: { $0.typeName == "session.finished" }) { live.withLock { $0[id] = nil } }
+            if events.contains(where: { $0.typeName == "session.finished" }) {
+                live.withLock { $0[id] = nil }
+                let ended = session.record.withLock { $0 }
+                if !ended.worktree.isEmpty, let project = (try? Projects.load(from: home))?.first(where: { $0.name == ended.project }) {
+                    Worktree.unlock(project: project.root, at: ended.worktree)
+                }
+            }
         }
         session.process.withLock { $0 = process }
         session.record.withLock { $0.sandbox = process.sandbox.layers }

@@ -18,6 +18,7 @@ public enum SettingSchema {
         "runner.budget.max_turns": .integer(0),
         "runner.loop_guard": .integer(5),
         "runner.idle_timeout_s": .integer(3600),
+        "runner.worktree": .string("off"),
         "retention.keep_days": .integer(0),
         "retention.keep_messages": .integer(0),
     ]
@@ -29,7 +30,8 @@ public enum SettingSchema {
         tool runs before a session is stalled), runner.line_limit_mb (1-1024), runner.budget.max_cost_cents,
         runner.budget.max_tokens, runner.budget.max_turns (per session, 0 = none), runner.loop_guard (the same tool
         call this many times in a row pauses the session; 0 = off), runner.idle_timeout_s (an idle session's input is
-        closed after this long, so it finishes; 0 = never), retention.keep_days (days, 0 = forever),
+        closed after this long, so it finishes; 0 = never), runner.worktree (off|on: a git worktree per session of a
+        project), retention.keep_days (days, 0 = forever),
         retention.keep_messages (count, 0 = no limit), keybinding.CONTEXT.ACTION (chord like "Ctrl+K Ctrl+S";
         contexts: \(Keybinding.contexts.joined(separator: ", ")))
         """
@@ -95,6 +97,7 @@ public enum SettingSchema {
         case "runner.budget.max_cost_cents", "runner.budget.max_tokens", "runner.budget.max_turns": return .integer(0...1_000_000_000_000)
         case "runner.loop_guard": return .integer(0...1000)
         case "runner.idle_timeout_s": return .integer(0...604_800)
+        case "runner.worktree": return .choice(["off", "on"])
         case "retention.keep_days": return .integer(0...36_500)
         case "retention.keep_messages": return .integer(0...1_000_000_000)
         default: break

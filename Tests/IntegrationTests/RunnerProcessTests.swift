@@ -318,4 +318,40 @@ struct RunnerProcessTests {
         let finished = try await Self.waitFor(agor, id, state: "finished")
         #expect(finished["exit_code"] as? Int == 0)
     }
+
+    @Test("a project that asks for worktrees gets one per session: its own branch, locked while it runs, removed on untrack")
+    func worktrees() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let root = agor.home.root.path
+        let repo = agor.home.root.appendingPathComponent("repo").path
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try "hello\n".write(toFile: repo + "/README", atomically: true, encoding: .utf8)
+        for command in [["init", "-q", "-b", "main"], ["-c", "user.name=t", "-c", "user.email=t@t", "add", "README"],
+                        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first"]] {
+            #expect(try AgorHome.run(["-C", repo] + command, program: URL(fileURLWithPath: "/usr/bin/git")).status == 0)
+        }
+        #expect(try AgorHome.run(["project", "add", "p1", "--group", "default", "--root", repo, "--home", root]).status == 0)
+        #expect(try AgorHome.run(["settings", "set", "runner.worktree", "on", "--project", "p1", "--home", root]).status == 0)
+        let started = try Self.session(agor, ["start", "--agent", "w1", "--provider", "ndjson", "--project", "p1", "--command", "/usr/bin/python3",
+                                              "\(Self.fixtures)/misbehave.py", "ignore-term", "--prompt", "x", "--json"])
+        let id = try #require(((try? JSONSerialization.jsonObject(with: Data(started.out.utf8))) as? [String: Any])?["id"] as? String, "\(started.err)")
+        let running = try await Self.waitFor(agor, id, state: "running")
+        let worktree = try #require(running["worktree"] as? String)
+        #expect(running["cwd"] as? String == worktree && FileManager.default.fileExists(atPath: worktree + "/README"))
+        func list() throws -> String { try AgorHome.run(["-C", repo, "worktree", "list", "--porcelain"], program: URL(fileURLWithPath: "/usr/bin/git")).output }
+        let whileRunning = try list()
+        #expect(whileRunning.contains("branch refs/heads/agor/\(id)\nlocked"), "\(whileRunning)")
+        #expect(try Self.session(agor, ["stop", id]).status == 0)
+        _ = try await Self.waitFor(agor, id, state: "stopped")
+        var unlocked = false
+        for _ in 0..<100 where !unlocked {
+            unlocked = try !list().contains("locked")
+            if !unlocked { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(unlocked)
+        #expect(try AgorHome.run(["project", "untrack", "p1", "--home", root]).status == 0)
+        let after = try list()
+        #expect(!after.contains("agor/\(id)") && !FileManager.default.fileExists(atPath: worktree), "\(after)")
+    }
 }
