@@ -35,21 +35,22 @@ extension Agor_Runner_V1_Event {
     }
 
     static func text(_ text: String, parent: String = "") -> AgentEvent {
-        var body = Agor_Runner_V1_Text()
-        body.text = text
-        body.parentToolUseID = parent
         var event = AgentEvent()
-        event.assistantText = body
+        event.assistantText = textBody(text, parent: parent)
         return event
     }
 
     static func thinking(_ text: String, parent: String = "") -> AgentEvent {
+        var event = AgentEvent()
+        event.thinking = textBody(text, parent: parent)
+        return event
+    }
+
+    private static func textBody(_ text: String, parent: String) -> Agor_Runner_V1_Text {
         var body = Agor_Runner_V1_Text()
         body.text = text
         body.parentToolUseID = parent
-        var event = AgentEvent()
-        event.thinking = body
-        return event
+        return body
     }
 
     static func toolCall(id: String, name: String, inputJSON: String, parent: String = "") -> AgentEvent {

@@ -96,9 +96,10 @@ extension RunnerService {
             }
             let root = (try? Projects.load(from: home))?.first { $0.name == request.project }?.root
             for id in deleted {
-                if let root { Worktree.remove(project: root, session: id, at: home.dataFolder.appendingPathComponent("runner/sessions/\(id)/worktree").path) }
+                let folder = SessionFolder(home: home, session: id)
+                if let root { Worktree.remove(project: root, session: id, at: folder.worktree) }
                 owners.withLock { $0[id] = nil }
-                try? FileManager.default.removeItem(at: home.dataFolder.appendingPathComponent("runner/sessions/\(id)"))
+                try? FileManager.default.removeItem(at: folder.root)
             }
             logger.notice("project untracked", metadata: ["runner.project": "\(request.project)", "runner.sessions": "\(deleted.count)"])
             var reply = Agor_Runner_V1_UntrackReply()
@@ -152,8 +153,8 @@ extension RunnerService {
             throw BusError.forbidden("\(caller.name) is not an operator or manager of \(agent.name)'s groups")
         }
         let id = UUID().uuidString.lowercased()
-        let sessionFolder = home.dataFolder.appendingPathComponent("runner/sessions/\(id)")
-        var workingDirectory = sessionFolder.appendingPathComponent("work").path
+        let folder = SessionFolder(home: home, session: id)
+        var workingDirectory = folder.work
         var worktree = ""
         if !request.project.isEmpty {
             guard let project = (try? Projects.load(from: home))?.first(where: { $0.name == request.project }), project.group == group else {
@@ -161,26 +162,23 @@ extension RunnerService {
             }
             workingDirectory = project.root
             if case .string("on")? = (try? Settings.load(from: home))?.effective("runner.worktree", project: project, group: group)?.value {
-                worktree = sessionFolder.appendingPathComponent("worktree").path
-                try FileManager.default.createDirectory(at: sessionFolder, withIntermediateDirectories: true)
+                worktree = folder.worktree
+                try FileManager.default.createDirectory(at: folder.root, withIntermediateDirectories: true)
                 do { try Worktree.create(project: project.root, session: id, at: worktree) } catch {
-                    try? FileManager.default.removeItem(at: sessionFolder)
+                    try? FileManager.default.removeItem(at: folder.root)
                     throw BusError.conflict("project \(project.name) asks for a worktree per session and git refused: \(error)")
                 }
                 workingDirectory = worktree
             }
         }
-        let path = "/usr/local/bin:/usr/bin:/bin"
-        let program = try ProviderLaunch.program(provider: request.provider, requested: request.command, home: home, path: path)
-        let temporary = sessionFolder.appendingPathComponent("tmp")
+        let program = try ProviderLaunch.program(provider: request.provider, requested: request.command, home: home, path: SessionFolder.programSearchPath)
         try FileManager.default.createDirectory(atPath: workingDirectory, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: folder.temporary, withIntermediateDirectories: true)
         // The agent acts as itself: a copy of its key in the session's folder.
-        let key = sessionFolder.appendingPathComponent("agent.key")
         guard let keyData = FileManager.default.contents(atPath: home.secretKeyFile(agent.name).path) else {
             throw BusError.unavailable("the key of \(agent.name) is not in this home's keys/")
         }
-        guard FileManager.default.createFile(atPath: key.path, contents: keyData, attributes: [.posixPermissions: 0o600]) else {
+        guard FileManager.default.createFile(atPath: folder.key, contents: keyData, attributes: [.posixPermissions: 0o600]) else {
             throw BusError.unavailable("cannot write the session's key copy")
         }
 
@@ -227,13 +225,10 @@ extension RunnerService {
     func launch(_ session: LiveSession, program: String, extraArguments: [String], arguments: [String], firstTurn: String?) throws {
         let record = session.record.withLock { $0 }
         let id = record.id
-        let sessionFolder = home.dataFolder.appendingPathComponent("runner/sessions/\(id)")
-        let temporary = sessionFolder.appendingPathComponent("tmp")
-        let key = sessionFolder.appendingPathComponent("agent.key")
-        let path = "/usr/local/bin:/usr/bin:/bin"
-        var policy = SandboxPolicy.standard(workingDirectory: record.cwd, temporaryDirectory: temporary.path,
+        let folder = SessionFolder(home: home, session: id)
+        var policy = SandboxPolicy.standard(workingDirectory: record.cwd, temporaryDirectory: folder.temporary,
                                            program: URL(fileURLWithPath: program).deletingLastPathComponent().path)
-        policy.readOnly += [home.configFile.path, home.directoryFolder.path, key.path]
+        policy.readOnly += [home.configFile.path, home.directoryFolder.path, folder.key]
         // In a worktree the agent commits: the project's shared git directory is writable for it.
         if !record.worktree.isEmpty, let project = (try? Projects.load(from: home))?.first(where: { $0.name == record.project }),
            let common = Worktree.commonDirectory(project: project.root) {
@@ -245,8 +240,8 @@ extension RunnerService {
         do { secrets = try ProviderSecrets.environment(for: record.provider, home: home) } catch {
             throw BusError.unavailable("the vault cannot be read for \(record.provider)'s secrets: \(error)")
         }
-        let environment = secrets.merging(["PATH": path, "HOME": sessionFolder.path, "TMPDIR": temporary.path, "LANG": "C.UTF-8",
-                                           "AGOR_HOME": home.root.path, "AGOR_KEY": key.path, "AGOR_SESSION": id]) { $1 }
+        let environment = secrets.merging(["PATH": SessionFolder.programSearchPath, "HOME": folder.root.path, "TMPDIR": folder.temporary, "LANG": "C.UTF-8",
+                                           "AGOR_HOME": home.root.path, "AGOR_KEY": folder.key, "AGOR_SESSION": id]) { $1 }
         let launch = AgentProcess.Launch(helper: helper, program: program, arguments: arguments, environment: environment,
                                          workingDirectory: record.cwd, policy: policy, lineLimit: session.limits.lineLimit)
         guard let adapter = Providers.adapter(for: record.provider) else { throw BusError.badRequest("unknown provider") }

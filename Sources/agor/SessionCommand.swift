@@ -84,8 +84,7 @@ struct SessionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await SessionCommand.withRunner(options) { session in
-                var ref = Agor_Runner_V1_SessionRef()
-                ref.id = id
+                let ref = SessionCommand.ref(id)
                 let record = try await session.call("runner.show", ref, as: Agor_Runner_V1_Session.self)
                 if session.json { SessionCommand.printJSON(SessionCommand.object(record)); return }
                 print("""
@@ -110,8 +109,7 @@ struct SessionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await SessionCommand.withRunner(options) { session in
-                var ref = Agor_Runner_V1_SessionRef()
-                ref.id = id
+                let ref = SessionCommand.ref(id)
                 let record = try await session.call("runner.show", ref, as: Agor_Runner_V1_Session.self)
                 var cursor = from > 0 ? from - 1 : 0
                 var ended = false
@@ -180,14 +178,19 @@ struct SessionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await SessionCommand.withRunner(options) { session in
-                var ref = Agor_Runner_V1_SessionRef()
-                ref.id = id
+                let ref = SessionCommand.ref(id)
                 _ = try await session.change("runner.stop", ref, as: Agor_Runner_V1_Session.self)
             }
         }
     }
 
     // MARK: output
+
+    static func ref(_ id: String) -> Agor_Runner_V1_SessionRef {
+        var ref = Agor_Runner_V1_SessionRef()
+        ref.id = id
+        return ref
+    }
 
     static func state(named name: String) -> SessionState? {
         [SessionState.starting, .running, .idle, .needsInput, .stalled, .interrupted, .finished, .failed, .stopped]
