@@ -178,6 +178,11 @@ public final class AgentProcess: Sendable {
         }
     }
 
+    /// SIGKILL to the whole process group at once (a sandbox violation).
+    public func killGroup() {
+        Glibc.kill(-pid, SIGKILL)
+    }
+
     static func readAll(_ fd: Int32, limit: Int) -> [UInt8] {
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)

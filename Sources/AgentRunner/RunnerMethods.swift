@@ -83,24 +83,10 @@ extension RunnerService {
             guard running.isEmpty else {
                 throw BusError.conflict("project \(request.project.prefix(64)) has running sessions: \(running.joined(separator: ", "))")
             }
-            let deleted = try await runtime.database.write { db -> [String] in
-                let ids = try String.fetchAll(db, sql: "SELECT id FROM sessions WHERE project = ?", arguments: [request.project])
-                for id in ids {
-                    guard let group = try String.fetchOne(db, sql: "SELECT grp FROM sessions WHERE id = ?", arguments: [id]) else { continue }
-                    let stream = RunnerRules.stream(group: group, session: id)
-                    try db.execute(sql: "DELETE FROM bus_events WHERE stream = ?", arguments: [stream])
-                    try db.execute(sql: "DELETE FROM bus_streams WHERE stream = ?", arguments: [stream])
-                    try db.execute(sql: "DELETE FROM sessions WHERE id = ?", arguments: [id])
-                }
-                return ids
+            let ids = try await runtime.database.read { db in
+                try String.fetchAll(db, sql: "SELECT id FROM sessions WHERE project = ?", arguments: [request.project])
             }
-            let root = (try? Projects.load(from: home))?.first { $0.name == request.project }?.root
-            for id in deleted {
-                let folder = SessionFolder(home: home, session: id)
-                if let root { Worktree.remove(project: root, session: id, at: folder.worktree) }
-                owners.withLock { $0[id] = nil }
-                try? FileManager.default.removeItem(at: folder.root)
-            }
+            let deleted = try await deleteSessions(ids)
             logger.notice("project untracked", metadata: ["runner.project": "\(request.project)", "runner.sessions": "\(deleted.count)"])
             var reply = Agor_Runner_V1_UntrackReply()
             reply.sessionsDeleted = Int32(deleted.count)
@@ -152,6 +138,14 @@ extension RunnerService {
         guard let group = agent.groups.first(where: { RunnerRules.mayManage(caller, group: $0) }) else {
             throw BusError.forbidden("\(caller.name) is not an operator or manager of \(agent.name)'s groups")
         }
+        let sessionLimits = limits(project: request.project, group: group, tightening: request.sandbox)
+        let today = daily.withLock { $0[DailySpend.Key(day: DailySpend.day(), group: group, project: request.project)] } ?? DailySpend()
+        if let spent = sessionLimits.dailyReason(today, of: request.project.isEmpty ? "group \(group)" : "project \(request.project)") {
+            throw BusError.conflict("not started: the \(spent)")
+        }
+        if sessionLimits.sandbox.strict == .required {
+            throw BusError.unavailable("not started: the strict tier (bubblewrap) is required and this runner does not provide it")
+        }
         let id = UUID().uuidString.lowercased()
         let folder = SessionFolder(home: home, session: id)
         var workingDirectory = folder.work
@@ -198,7 +192,8 @@ extension RunnerService {
         record.stream = RunnerRules.stream(group: group, session: id)
         let (arguments, turnsOnStdin) = ProviderLaunch.arguments(provider: request.provider, sessionId: id, model: request.model,
                                                                  extra: request.args, prompt: request.prompt)
-        let session = LiveSession(record: record, turnsOnStdin: turnsOnStdin, limits: limits(project: request.project, group: group))
+        record.tightening = request.sandbox
+        let session = LiveSession(record: record, turnsOnStdin: turnsOnStdin, limits: sessionLimits)
         owners.withLock { $0[id] = (group, agent.name) }
         try await store(session, [])
 
@@ -229,6 +224,40 @@ extension RunnerService {
         var policy = SandboxPolicy.standard(workingDirectory: record.cwd, temporaryDirectory: folder.temporary,
                                            program: URL(fileURLWithPath: program).deletingLastPathComponent().path)
         policy.readOnly += [home.configFile.path, home.directoryFolder.path, folder.key]
+        let sandbox = session.limits.sandbox
+        var layers: [String: String] = [:]
+        switch sandbox.landlock {
+        case .off: policy.landlock = false
+        case .required: policy.landlockRequired = true
+        case .on: break
+        }
+        if sandbox.denyEgress {
+            policy.denyEgress = true
+            policy.allowedPorts = sandbox.ports + SandboxSettings.servicePorts(runtime.config)
+        }
+        if sandbox.cpuSeconds > 0 { policy.cpuSeconds = Int(sandbox.cpuSeconds) }
+        layers["strict"] = sandbox.strict == .off ? "off" : "unavailable"
+        if sandbox.memoryMB > 0 || sandbox.maxProcesses > 0 {
+            var why = ""
+            let caps = sandbox.caps == .off ? nil
+                : CgroupCaps.create(session: id, memoryBytes: sandbox.memoryMB > 0 ? sandbox.memoryMB << 20 : nil,
+                                    processes: sandbox.maxProcesses > 0 ? sandbox.maxProcesses : nil, why: &why)
+            if caps == nil && sandbox.caps == .required {
+                throw BusError.unavailable("the project requires cgroup caps and they cannot be set here: \(why)")
+            }
+            if let caps {
+                policy.cgroups = caps.directories
+                policy.cgroupsRequired = sandbox.caps == .required
+            } else if sandbox.maxProcesses > 0 {
+                policy.processes = Int(sandbox.maxProcesses)   // binds only for a user that is not root
+            }
+            session.caps.withLock { $0 = caps }
+            layers["memory_cap"] = sandbox.memoryMB == 0 ? "off" : caps?.memoryDirectory != nil ? "held" : "watchdog"
+            layers["process_cap"] = sandbox.maxProcesses == 0 ? "off" : caps?.pidsDirectory != nil ? "held" : "rlimit"
+        } else {
+            layers["memory_cap"] = "off"
+            layers["process_cap"] = "off"
+        }
         // In a worktree the agent commits: the project's shared git directory is writable for it.
         if !record.worktree.isEmpty, let project = (try? Projects.load(from: home))?.first(where: { $0.name == record.project }),
            let common = Worktree.commonDirectory(project: project.root) {
@@ -247,6 +276,10 @@ extension RunnerService {
         guard let adapter = Providers.adapter(for: record.provider) else { throw BusError.badRequest("unknown provider") }
         let process = try AgentProcess(launch, adapter: adapter) { [self] events in
             // On the session's reader thread: nothing more is read until these are stored.
+            var events = events
+            if let last = events.last, last.typeName == "session.finished" {
+                events.insert(contentsOf: session.violations(), at: events.count - 1)
+            }
             let done = DispatchSemaphore(value: 0)
             Task {
                 do { try await store(session, events) } catch {
@@ -256,6 +289,8 @@ extension RunnerService {
             }
             done.wait()
             if events.contains(where: { $0.typeName == "session.finished" }) {
+                session.caps.withLock { $0 }?.remove()
+                Task { try? await sweepRetention() }
                 live.withLock { $0[id] = nil }
                 let ended = session.record.withLock { $0 }
                 if !ended.worktree.isEmpty, let project = (try? Projects.load(from: home))?.first(where: { $0.name == ended.project }) {
@@ -264,7 +299,7 @@ extension RunnerService {
             }
         }
         session.process.withLock { $0 = process }
-        session.record.withLock { $0.sandbox = process.sandbox.layers }
+        session.record.withLock { $0.sandbox = process.sandbox.layers.merging(layers) { $1 } }
         if let firstTurn { process.write(ClaudeAdapter.userTurn(firstTurn, sessionId: id)) } else if !session.turnsOnStdin { process.closeInput() }
     }
 
@@ -280,7 +315,8 @@ extension RunnerService {
             return
         }
         record.resumesFailed += 1
-        let session = LiveSession(record: record, turnsOnStdin: record.provider == "claude", limits: limits(project: record.project, group: record.group))
+        let session = LiveSession(record: record, turnsOnStdin: record.provider == "claude",
+                                  limits: limits(project: record.project, group: record.group, tightening: record.tightening))
         live.withLock { $0[id] = session }
         var change = Agor_Runner_V1_StateChanged()
         change.state = .starting
@@ -299,7 +335,7 @@ extension RunnerService {
     }
 
     /// The session's limits from the settings cascade (project, group, global, built-in).
-    func limits(project: String, group: String) -> LiveSession.Limits {
+    func limits(project: String, group: String, tightening: Agor_Runner_V1_Tightening = .init()) -> LiveSession.Limits {
         var limits = LiveSession.Limits()
         guard let settings = try? Settings.load(from: home) else { return limits }
         let project = project.isEmpty ? nil : (try? Projects.load(from: home))?.first { $0.name == project }
@@ -315,6 +351,10 @@ extension RunnerService {
         if let turns = integer("runner.budget.max_turns") { limits.maxTurns = turns }
         if let repeats = integer("runner.loop_guard") { limits.loopGuard = Int(repeats) }
         if let seconds = integer("runner.idle_timeout_s") { limits.idleTimeout = seconds == 0 ? nil : .seconds(seconds) }
+        if let cents = integer("runner.daily.max_cost_cents") { limits.dailyMaxCostCents = cents }
+        if let tokens = integer("runner.daily.max_tokens") { limits.dailyMaxTokens = tokens }
+        if let turns = integer("runner.daily.max_turns") { limits.dailyMaxTurns = turns }
+        limits.sandbox = SandboxSettings(settings: settings, project: project, group: group).tightened(by: tightening)
         return limits
     }
 

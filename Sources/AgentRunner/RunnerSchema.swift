@@ -20,5 +20,19 @@ public enum RunnerSchema {
                 CREATE INDEX sessions_group ON sessions(grp, created_us);
                 """)
         }
+        migrator.registerMigration("runner.v2 daily spend per project, for the daily budgets") { db in
+            try db.execute(sql: """
+                CREATE TABLE daily_spend (
+                    day TEXT NOT NULL,
+                    grp TEXT NOT NULL,
+                    project TEXT NOT NULL,
+                    cost_usd REAL NOT NULL DEFAULT 0,
+                    tokens INTEGER NOT NULL DEFAULT 0,
+                    turns INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (day, grp, project)
+                ) WITHOUT ROWID;
+                CREATE INDEX sessions_project ON sessions(project, created_us);
+                """)
+        }
     }
 }

@@ -21,6 +21,8 @@ public final class RunnerService: Sendable {
     let owners = Locked<[String: (group: String, agent: String)]>([:])
     /// Sessions this start found interrupted, resumed by `resumeInterrupted()`.
     let interrupted: [String]
+    /// What each project spent today (UTC), for the daily budgets; a new day starts empty.
+    let daily = Locked<[DailySpend.Key: DailySpend]>([:])
     /// Whether the stall watch runs (only while sessions are live).
     let watching = Locked(false)
 
@@ -28,6 +30,7 @@ public final class RunnerService: Sendable {
         let runtime = try ServiceRuntime(name: name, home: home) { RunnerSchema.register(in: &$0) }
         let service = try await RunnerService(runtime: runtime)
         Task { await service.resumeInterrupted() }
+        service.keepRetention()
         try await runtime.run()
         service.stopAll()
     }
@@ -43,6 +46,8 @@ public final class RunnerService: Sendable {
             }
         }
         owners.withLock { table in for row in rows { table[row.id] = (row.group, row.agent) } }
+        let today = try await runtime.database.read { db in try DailySpend.load(day: DailySpend.day(), from: db) }
+        daily.withLock { $0 = today }
         // Sessions that were running when the runner stopped are interrupted.
         let active: Set<Int> = [SessionState.starting, .running, .idle, .needsInput, .stalled].map(\.rawValue).reduce(into: []) { $0.insert($1) }
         interrupted = rows.filter { active.contains($0.state) }.map(\.id)
@@ -87,7 +92,10 @@ public final class RunnerService: Sendable {
         if !events.isEmpty { session.lastActivity.withLock { $0 = .now } }
         var stored: [AgentEvent] = []
         var record = session.record.withLock { $0 }
+        let spendKey = DailySpend.Key(day: DailySpend.day(), group: record.group, project: record.project)
+        var spent = DailySpend()
         session.health.withLock { health in
+            let before = (cost: health.costUSD, tokens: health.usage.inputTokens + health.usage.outputTokens)
             for var event in events {
                 let change = health.apply(&event)
                 if case .sessionStarted(let started) = event.kind, !started.providerSessionID.isEmpty {
@@ -107,7 +115,14 @@ public final class RunnerService: Sendable {
                     if event.typeName != "session.finished" { stored.append(change) }
                 }
             }
-            if let reason = session.budgetReason(after: events, health: health), let pause = health.pause(reason) {
+            spent = DailySpend(costUSD: max(0, health.costUSD - before.cost),
+                               tokens: max(0, health.usage.inputTokens + health.usage.outputTokens - before.tokens),
+                               turns: Int64(events.filter { if case .turnFinished = $0.kind { true } else { false } }.count))
+            let today = daily.withLock { totals in
+                if !spent.isZero { totals[spendKey, default: DailySpend()] += spent }
+                return totals[spendKey] ?? DailySpend()
+            }
+            if let reason = session.budgetReason(after: events, health: health, today: today), let pause = health.pause(reason) {
                 record.stateReason = reason
                 stored.append(pause)
             }
@@ -118,14 +133,16 @@ public final class RunnerService: Sendable {
             record.costUsd = health.costUSD
         }
         record.updatedUs = BusProtocol.nowMicros()
-        let final = try await write(record, stored)
+        let final = try await write(record, stored, spent: spent.isZero ? nil : (spendKey, spent))
         session.record.withLock { $0 = final }
     }
 
     /// Appends `events` to the session's stream and saves its record in one transaction.
-    func write(_ record: Agor_Runner_V1_Session, _ events: [AgentEvent]) async throws -> Agor_Runner_V1_Session {
+    func write(_ record: Agor_Runner_V1_Session, _ events: [AgentEvent],
+               spent: (DailySpend.Key, DailySpend)? = nil) async throws -> Agor_Runner_V1_Session {
         try await runtime.publisher.write { db, writer in
             var record = record
+            if let (key, delta) = spent { try DailySpend.add(delta, to: key, in: db) }
             for event in events {
                 let appended = try writer.append(stream: record.stream, type: event.typeName, body: try event.serializedBytes())
                 record.lastSeq = appended.seq
@@ -171,6 +188,11 @@ public final class RunnerService: Sendable {
                     continue
                 }
                 for session in sessions {
+                    let violations = session.violations(checkingMemory: true)
+                    if !violations.isEmpty {
+                        session.process.withLock { $0 }?.killGroup()
+                        try? await store(session, violations)
+                    }
                     let silence = ContinuousClock.now - session.lastActivity.withLock { $0 }
                     // Idle past the project's idle timeout: close its input, and it finishes.
                     if let idle = session.limits.idleTimeout, silence > idle, session.health.withLock({ $0.state == .idle }) {
@@ -214,6 +236,11 @@ final class LiveSession: Sendable {
         var loopGuard = 5
         /// An idle session (waiting for a turn) has its input closed after this long; nil = never.
         var idleTimeout: Duration? = .seconds(3600)
+        /// Per project (or group without one) per UTC day; 0 = none.
+        var dailyMaxCostCents: Int64 = 0
+        var dailyMaxTokens: Int64 = 0
+        var dailyMaxTurns: Int64 = 0
+        var sandbox = SandboxSettings()
     }
 
     let id: String
@@ -225,6 +252,10 @@ final class LiveSession: Sendable {
     let record: Locked<Agor_Runner_V1_Session>
     let health: Locked<SessionHealth>
     let process = Locked<AgentProcess?>(nil)
+    /// The session's cgroups (nil: none, or not writable here: the watchdog checks its memory).
+    let caps = Locked<CgroupCaps?>(nil)
+    /// A sandbox violation was reported (once).
+    let violated = Locked(false)
 
     init(record: Agor_Runner_V1_Session, turnsOnStdin: Bool, limits: Limits) {
         id = record.id
@@ -236,7 +267,7 @@ final class LiveSession: Sendable {
 
     /// Why the session must pause (a budget crossed, a tool call repeating), once; nil otherwise.
     /// Pausing puts it in `needs_input` with the reason: work is not killed, a person decides.
-    func budgetReason(after events: [AgentEvent], health: SessionHealth) -> String? {
+    func budgetReason(after events: [AgentEvent], health: SessionHealth, today: DailySpend) -> String? {
         budget.withLock { state -> String? in
             for event in events {
                 if case .turnFinished = event.kind { state.turns += 1 }
@@ -259,8 +290,43 @@ final class LiveSession: Sendable {
             } else if limits.maxCostCents > 0 && health.costUSD * 100 >= Double(limits.maxCostCents) {
                 reason = "budget: $\(health.costUSD) (limit \(limits.maxCostCents) cents)"
             }
+            let project = record.withLock { $0.project.isEmpty ? "group \($0.group)" : "project \($0.project)" }
+            if reason == nil, let daily = limits.dailyReason(today, of: project) { reason = daily }
             if reason != nil { state.paused = true }
             return reason
         }
+    }
+}
+
+extension LiveSession.Limits {
+    /// Why the day's budget of `owner` ("project P" or "group G") is spent, or nil.
+    func dailyReason(_ today: DailySpend, of owner: String) -> String? {
+        if dailyMaxTurns > 0 && today.turns >= dailyMaxTurns {
+            return "daily budget of \(owner): \(today.turns) turns today (limit \(dailyMaxTurns))"
+        }
+        if dailyMaxTokens > 0 && today.tokens >= dailyMaxTokens {
+            return "daily budget of \(owner): \(today.tokens) tokens today (limit \(dailyMaxTokens))"
+        }
+        if dailyMaxCostCents > 0 && today.costUSD * 100 >= Double(dailyMaxCostCents) {
+            return "daily budget of \(owner): $\(today.costUSD) today (limit \(dailyMaxCostCents) cents)"
+        }
+        return nil
+    }
+}
+
+extension LiveSession {
+    /// Sandbox violations not yet reported, as fatal `sandbox_violation` errors: what the cgroups
+    /// refused, or (without cgroups, `checkingMemory`) resident memory over the cap. At most once.
+    func violations(checkingMemory: Bool = false) -> [AgentEvent] {
+        guard !violated.withLock({ $0 }) else { return [] }
+        var reasons = caps.withLock { $0 }?.violations() ?? []
+        let cap = limits.sandbox.memoryMB << 20
+        if checkingMemory, cap > 0, caps.withLock({ $0?.memoryDirectory == nil }), let pid = process.withLock({ $0?.pid }) {
+            let resident = ResidentMemory.ofGroup(pid)
+            if resident > cap { reasons.append("memory cap (watchdog): \(resident >> 20) MB resident, over \(limits.sandbox.memoryMB) MB") }
+        }
+        guard !reasons.isEmpty else { return [] }
+        violated.withLock { $0 = true }
+        return reasons.map { .error("sandbox_violation", $0, fatal: true) }
     }
 }

@@ -18,6 +18,11 @@ public struct SandboxPolicy: Sendable, Equatable {
     public var addressSpaceBytes: Int?
     public var openFiles: Int?
     public var processes: Int?
+    /// cgroup directories the agent joins before anything else (its memory and process caps).
+    public var cgroups: [String] = []
+    public var cgroupsRequired = false
+    /// Run the agent as this user and group (when the runner is root).
+    public var user: AgentUser?
 
     public init() {}
 
@@ -41,6 +46,9 @@ public struct SandboxPolicy: Sendable, Equatable {
         if let addressSpaceBytes { arguments += ["--rlimit-as", "\(addressSpaceBytes)"] }
         if let openFiles { arguments += ["--rlimit-nofile", "\(openFiles)"] }
         if let processes { arguments += ["--rlimit-nproc", "\(processes)"] }
+        for cgroup in cgroups { arguments += ["--cgroup", cgroup] }
+        if cgroupsRequired && !cgroups.isEmpty { arguments.append("--require-cgroups") }
+        if let user { arguments += ["--user", "\(user.uid):\(user.gid)"] }
         if landlock {
             for path in readWrite { arguments += ["--rw", path] }
             for path in readExecute { arguments += ["--rx", path] }
@@ -66,7 +74,7 @@ public struct SandboxReport: Sendable, Equatable {
             error = "no report from the exec helper"
             return
         }
-        for key in ["process_group", "parent_death_signal", "no_new_privs", "rlimits", "landlock", "landlock_tcp"] {
+        for key in ["process_group", "parent_death_signal", "no_new_privs", "rlimits", "landlock", "landlock_tcp", "cgroups", "user"] {
             if let value = object[key] as? String { layers[key] = value }
         }
         landlockABI = (object["landlock_abi"] as? NSNumber)?.intValue
@@ -74,4 +82,11 @@ public struct SandboxReport: Sendable, Equatable {
     }
 
     public func holds(_ layer: String) -> Bool { layers[layer] == "held" }
+}
+
+/// The unprivileged user agents run as when the runner is root (`agor init` creates it).
+public struct AgentUser: Sendable, Equatable {
+    public var name: String
+    public var uid: UInt32
+    public var gid: UInt32
 }

@@ -19,6 +19,19 @@ public enum SettingSchema {
         "runner.loop_guard": .integer(5),
         "runner.idle_timeout_s": .integer(3600),
         "runner.worktree": .string("off"),
+        "runner.daily.max_cost_cents": .integer(0),
+        "runner.daily.max_tokens": .integer(0),
+        "runner.daily.max_turns": .integer(0),
+        "runner.retention.keep_sessions": .integer(0),
+        "runner.retention.keep_days": .integer(0),
+        "runner.sandbox.landlock": .string("on"),
+        "runner.sandbox.egress": .string("allow"),
+        "runner.sandbox.ports": .list([]),
+        "runner.sandbox.memory_mb": .integer(0),
+        "runner.sandbox.max_processes": .integer(0),
+        "runner.sandbox.cpu_seconds": .integer(0),
+        "runner.sandbox.caps": .string("on"),
+        "runner.sandbox.strict": .string("off"),
         "retention.keep_days": .integer(0),
         "retention.keep_messages": .integer(0),
     ]
@@ -31,7 +44,12 @@ public enum SettingSchema {
         runner.budget.max_tokens, runner.budget.max_turns (per session, 0 = none), runner.loop_guard (the same tool
         call this many times in a row pauses the session; 0 = off), runner.idle_timeout_s (an idle session's input is
         closed after this long, so it finishes; 0 = never), runner.worktree (off|on: a git worktree per session of a
-        project), retention.keep_days (days, 0 = forever),
+        project), runner.daily.max_cost_cents, runner.daily.max_tokens, runner.daily.max_turns (per project per UTC day,
+        0 = none), runner.retention.keep_sessions (ended sessions kept per project, 0 = all), runner.retention.keep_days
+        (0 = forever), runner.sandbox.landlock (off|on|required), runner.sandbox.egress (allow|deny),
+        runner.sandbox.ports (TCP ports an agent may connect to when egress is denied), runner.sandbox.memory_mb,
+        runner.sandbox.max_processes, runner.sandbox.cpu_seconds (0 = none), runner.sandbox.caps (off|on|required:
+        memory and process caps by cgroups), runner.sandbox.strict (off|on|required: bubblewrap), retention.keep_days (days, 0 = forever),
         retention.keep_messages (count, 0 = no limit), keybinding.CONTEXT.ACTION (chord like "Ctrl+K Ctrl+S";
         contexts: \(Keybinding.contexts.joined(separator: ", ")))
         """
@@ -46,7 +64,7 @@ public enum SettingSchema {
                 throw SettingsError(.badValue, "\(key) is a whole number in \(range.lowerBound)...\(range.upperBound), not \(text.prefix(40))")
             }
             return try check(key, .integer(number))
-        case .list:
+        case .list, .ports:
             let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             return try check(key, .list(items))
         case .text, .choice, .path, .chord:
@@ -66,6 +84,11 @@ public enum SettingSchema {
                 throw SettingsError(.badValue, "\(key): \(item.prefix(40)) is not a name (letters, digits, '-', '_', '.')")
             }
             return value
+        case (.ports, .list(let items)):
+            for item in items where UInt16(item).map({ $0 == 0 }) ?? true {
+                throw SettingsError(.badValue, "\(key): \(item.prefix(40)) is not a TCP port (1-65535)")
+            }
+            return value
         case (.choice(let choices), .string(let text)):
             guard choices.contains(text) else { throw SettingsError(.badValue, "\(key) is one of \(choices.joined(separator: ", ")), not \(text.prefix(40))") }
             return value
@@ -83,7 +106,7 @@ public enum SettingSchema {
     }
 
     enum Kind {
-        case integer(ClosedRange<Int64>), list, choice([String]), path, text, chord
+        case integer(ClosedRange<Int64>), list, ports, choice([String]), path, text, chord
     }
 
     static func kind(of key: String) throws -> Kind {
@@ -98,6 +121,15 @@ public enum SettingSchema {
         case "runner.loop_guard": return .integer(0...1000)
         case "runner.idle_timeout_s": return .integer(0...604_800)
         case "runner.worktree": return .choice(["off", "on"])
+        case "runner.daily.max_cost_cents", "runner.daily.max_tokens", "runner.daily.max_turns": return .integer(0...1_000_000_000_000)
+        case "runner.retention.keep_sessions": return .integer(0...1_000_000)
+        case "runner.retention.keep_days": return .integer(0...36_500)
+        case "runner.sandbox.landlock", "runner.sandbox.caps", "runner.sandbox.strict": return .choice(["off", "on", "required"])
+        case "runner.sandbox.egress": return .choice(["allow", "deny"])
+        case "runner.sandbox.ports": return .ports
+        case "runner.sandbox.memory_mb": return .integer(0...1_048_576)
+        case "runner.sandbox.max_processes": return .integer(0...1_000_000)
+        case "runner.sandbox.cpu_seconds": return .integer(0...31_536_000)
         case "retention.keep_days": return .integer(0...36_500)
         case "retention.keep_messages": return .integer(0...1_000_000_000)
         default: break

@@ -11,6 +11,9 @@
 //     --deny-tcp              Landlock: TCP connect refused except to the --connect ports
 //     --require-landlock      refuse to run the agent when Landlock cannot be enforced
 //     --chdir DIR             the agent's working directory
+//     --cgroup DIR            join the cgroup DIR (write our pid to DIR/cgroup.procs); repeatable
+//     --require-cgroups       refuse to run the agent when a cgroup cannot be joined
+//     --user UID:GID          run the agent as this user (no supplementary groups, no capabilities)
 //
 // Always: a new process group (the runner kills the whole group), the parent-death signal (SIGKILL
 // when the spawning thread ends), no_new_privs, no core dumps. Each layer is reported as held or
@@ -30,6 +33,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <grp.h>
 #include <unistd.h>
 
 #ifndef SYS_landlock_create_ruleset
@@ -108,8 +112,25 @@ static int set_rlimit(int resource, const char *value, const char *name) {
     return 0;
 }
 
+// Moves this process into the cgroup at `dir` (its caps then bind the agent and its children).
+static int join_cgroup(const char *dir) {
+    char path[4096], pid[32];
+    if (snprintf(path, sizeof path, "%s/cgroup.procs", dir) >= (int)sizeof path) { errno = ENAMETOOLONG; return -1; }
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    ssize_t written = write(fd, pid, (size_t)n);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return written == n ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
-    int report_fd = -1, require_landlock = 0, deny_tcp = 0;
+    int report_fd = -1, require_landlock = 0, deny_tcp = 0, require_cgroups = 0;
+    const char *cgroups[4];
+    int ncgroups = 0;
+    const char *user = NULL;
     struct rule rules[MAX_RULES];
     int nrules = 0;
     uint64_t ports[64];
@@ -123,9 +144,12 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--")) { i++; break; }
         if (!strcmp(a, "--require-landlock")) { require_landlock = 1; continue; }
         if (!strcmp(a, "--deny-tcp")) { deny_tcp = 1; continue; }
+        if (!strcmp(a, "--require-cgroups")) { require_cgroups = 1; continue; }
         if (!v) { fprintf(stderr, "agor-exec: %s needs a value\n", a); return 2; }
         if (!strcmp(a, "--report-fd")) report_fd = atoi(v);
         else if (!strcmp(a, "--chdir")) chdir_to = v;
+        else if (!strcmp(a, "--cgroup") && ncgroups < 4) cgroups[ncgroups++] = v;
+        else if (!strcmp(a, "--user")) user = v;
         else if (!strcmp(a, "--rlimit-cpu")) limits[0] = v;
         else if (!strcmp(a, "--rlimit-as")) limits[1] = v;
         else if (!strcmp(a, "--rlimit-nofile")) limits[2] = v;
@@ -149,6 +173,32 @@ int main(int argc, char **argv) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return fail(report_fd, 126, "PR_SET_PDEATHSIG");
     if (getppid() != parent) return 126;       // the runner is already gone
     note(",\"process_group\":\"held\",\"parent_death_signal\":\"held\"");
+    // Caps by cgroups, joined while still privileged to write cgroup.procs.
+    if (ncgroups > 0) {
+        int joined = 1;
+        for (int c = 0; c < ncgroups; c++) {
+            if (join_cgroup(cgroups[c]) != 0) {
+                if (require_cgroups) return fail(report_fd, 126, "joining the session's cgroup");
+                note(",\"cgroups_reason\":\"%s\"", strerror(errno));
+                joined = 0;
+                break;
+            }
+        }
+        note(",\"cgroups\":\"%s\"", joined ? "held" : "unavailable");
+    }
+    // An unprivileged user of its own: setuid from root drops every capability.
+    if (user) {
+        char *end = NULL;
+        unsigned long uid = strtoul(user, &end, 10), gid = end && *end == ':' ? strtoul(end + 1, NULL, 10) : uid;
+        if (setgroups(0, NULL) != 0) return fail(report_fd, 126, "setgroups");
+        if (setgid((gid_t)gid) != 0) return fail(report_fd, 126, "setgid");
+        if (setuid((uid_t)uid) != 0) return fail(report_fd, 126, "setuid");
+        if (setuid(0) == 0) { errno = EPERM; return fail(report_fd, 126, "dropping root"); }
+        // A change of credentials clears the parent-death signal: set it again.
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return fail(report_fd, 126, "PR_SET_PDEATHSIG");
+        if (getppid() != parent) return 126;
+        note(",\"user\":\"held\",\"uid\":%lu", uid);
+    }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail(report_fd, 126, "PR_SET_NO_NEW_PRIVS");
     note(",\"no_new_privs\":\"held\"");
 

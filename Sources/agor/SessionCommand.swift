@@ -30,10 +30,19 @@ struct SessionCommand: AsyncParsableCommand {
         @Option(help: "The model.") var model: String?
         @Option(help: "The first turn.") var prompt: String?
         @Option(name: .customLong("prompt-file"), help: "The first turn, from a file.") var promptFile: String?
+        @Flag(name: .customLong("deny-egress"), help: "TCP connect only to agor's services and the project's allowed ports.") var denyEgress = false
+        @Option(name: .customLong("memory-mb"), help: "A lower memory cap than the project's.") var memoryMB: Int64?
+        @Option(name: .customLong("max-processes"), help: "A lower process cap than the project's.") var maxProcesses: Int64?
+        @Flag(help: "Require the strict tier (bubblewrap).") var strict = false
 
         func run() async throws {
             try await SessionCommand.withRunner(options) { session in
                 var request = Agor_Runner_V1_StartRequest()
+                guard (memoryMB ?? 1) > 0, (maxProcesses ?? 1) > 0 else { throw Failure(.badInput, "--memory-mb and --max-processes are positive") }
+                request.sandbox.denyEgress = denyEgress
+                request.sandbox.memoryMb = memoryMB ?? 0
+                request.sandbox.maxProcesses = maxProcesses ?? 0
+                request.sandbox.strict = strict
                 request.agent = agent
                 request.provider = provider
                 request.command = command.first ?? ""

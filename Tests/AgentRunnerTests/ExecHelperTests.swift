@@ -131,3 +131,25 @@ struct ExecHelperTests {
         #expect(process.terminationStatus == 126)
     }
 }
+
+/// The helper's unprivileged-user layer: as root it becomes the given user with no capabilities
+/// (and cannot become root again); without root it refuses to run the agent rather than pretend.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct ExecHelperUserTests {
+    @Test func theAgentRunsAsTheGivenUserWithoutCapabilities() throws {
+        let folder = try ExecHelperTests.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var policy = SandboxPolicy()
+        policy.user = AgentUser(name: "nobody", uid: 65534, gid: 65534)
+        let run = try ExecHelperTests.run(policy, "/bin/sh", ["-c", "id -u; id -g; grep CapEff /proc/self/status"], in: folder)
+        if geteuid() == 0 {
+            #expect(run.status == 0, "\(run.err)")
+            #expect(run.report.layers["user"] == "held")
+            let lines = run.out.split(separator: "\n").map(String.init)
+            #expect(lines.prefix(2) == ["65534", "65534"], "\(run.out)")
+            #expect(lines.last?.hasSuffix("0000000000000000") == true, "\(run.out)")
+        } else {
+            #expect(run.status == 126 && run.report.layers["user"] == nil)
+        }
+    }
+}

@@ -5,6 +5,10 @@
   fork              forks a grandchild that keeps stdout open and sleeps; the parent exits
   env               prints its environment as one JSON line
   loop N            the same tool call N times (each with its result), then sleeps
+  eat MB            touches MB megabytes of memory, a megabyte at a time, then sleeps
+  spawn N           starts N sleeping children (reporting each fork refused), then sleeps
+  connect PORT...   tries a TCP connection to each port on 127.0.0.1, one line each, then exits
+  turn              one turn: a text line and a done line, then exits
 """
 import json
 import os
@@ -45,4 +49,35 @@ elif mode == "loop":
     time.sleep(600)
 elif mode == "env":
     print(json.dumps({"type": "text", "text": json.dumps(dict(os.environ), sort_keys=True)}), flush=True)
+elif mode == "eat":
+    held = []
+    print('{"type":"text","text":"eating"}', flush=True)
+    for i in range(int(sys.argv[2])):
+        held.append(bytearray(1 << 20))
+        for j in range(0, 1 << 20, 4096):
+            held[-1][j] = 1
+    print('{"type":"text","text":"ate it all"}', flush=True)
+    time.sleep(600)
+elif mode == "spawn":
+    for i in range(int(sys.argv[2])):
+        try:
+            if os.fork() == 0:
+                time.sleep(600)
+                os._exit(0)
+        except OSError as error:
+            print(json.dumps({"type": "text", "text": "fork refused: %s" % error}), flush=True)
+    print('{"type":"text","text":"spawned"}', flush=True)
+    time.sleep(600)
+elif mode == "connect":
+    import socket
+    for port in [a for a in sys.argv[2:] if a.isdigit()]:
+        try:
+            socket.create_connection(("127.0.0.1", int(port)), timeout=5).close()
+            result = "connected"
+        except OSError as error:
+            result = "refused: %s" % type(error).__name__
+        print(json.dumps({"type": "text", "text": "%s %s" % (port, result)}), flush=True)
+elif mode == "turn":
+    print('{"type":"text","text":"working"}', flush=True)
+    print('{"type":"done","text":"done"}', flush=True)
 sys.stdout.flush()

@@ -519,6 +519,41 @@ public nonisolated struct Agor_Runner_V1_StartRequest: Sendable {
 
   public var prompt: String = String()
 
+  /// may only tighten the project's sandbox
+  public var sandbox: Agor_Runner_V1_Tightening {
+    get {_sandbox ?? Agor_Runner_V1_Tightening()}
+    set {_sandbox = newValue}
+  }
+  /// Returns true if `sandbox` has been explicitly set.
+  public var hasSandbox: Bool {self._sandbox != nil}
+  /// Clears the value of `sandbox`. Subsequent reads from it will return its default value.
+  public mutating func clearSandbox() {self._sandbox = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _sandbox: Agor_Runner_V1_Tightening? = nil
+}
+
+/// What `start` asks beyond the project's sandbox settings; it can only add restrictions.
+public nonisolated struct Agor_Runner_V1_Tightening: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// TCP connect only to agor's services and the project's allowed ports
+  public var denyEgress: Bool = false
+
+  /// a lower memory cap (0 = the project's)
+  public var memoryMb: Int64 = 0
+
+  /// a lower process cap (0 = the project's)
+  public var maxProcesses: Int64 = 0
+
+  /// the strict tier (bubblewrap), required
+  public var strict: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -732,6 +767,16 @@ public nonisolated struct Agor_Runner_V1_Session: @unchecked Sendable {
     get {_storage._resumesFailed}
     set {_uniqueStorage()._resumesFailed = newValue}
   }
+
+  /// what start asked beyond the project's sandbox (kept for a resume)
+  public var tightening: Agor_Runner_V1_Tightening {
+    get {_storage._tightening ?? Agor_Runner_V1_Tightening()}
+    set {_uniqueStorage()._tightening = newValue}
+  }
+  /// Returns true if `tightening` has been explicitly set.
+  public var hasTightening: Bool {_storage._tightening != nil}
+  /// Clears the value of `tightening`. Subsequent reads from it will return its default value.
+  public mutating func clearTightening() {_uniqueStorage()._tightening = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1586,7 +1631,7 @@ nonisolated extension Agor_Runner_V1_Event: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Agor_Runner_V1_StartRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StartRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agent\0\u{1}provider\0\u{1}command\0\u{1}args\0\u{1}project\0\u{1}model\0\u{1}prompt\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agent\0\u{1}provider\0\u{1}command\0\u{1}args\0\u{1}project\0\u{1}model\0\u{1}prompt\0\u{1}sandbox\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1601,12 +1646,17 @@ nonisolated extension Agor_Runner_V1_StartRequest: SwiftProtobuf.Message, SwiftP
       case 5: try { try decoder.decodeSingularStringField(value: &self.project) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.model) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.prompt) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._sandbox) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.agent.isEmpty {
       try visitor.visitSingularStringField(value: self.agent, fieldNumber: 1)
     }
@@ -1628,6 +1678,9 @@ nonisolated extension Agor_Runner_V1_StartRequest: SwiftProtobuf.Message, SwiftP
     if !self.prompt.isEmpty {
       try visitor.visitSingularStringField(value: self.prompt, fieldNumber: 7)
     }
+    try { if let v = self._sandbox {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1639,6 +1692,52 @@ nonisolated extension Agor_Runner_V1_StartRequest: SwiftProtobuf.Message, SwiftP
     if lhs.project != rhs.project {return false}
     if lhs.model != rhs.model {return false}
     if lhs.prompt != rhs.prompt {return false}
+    if lhs._sandbox != rhs._sandbox {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_Tightening: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Tightening"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deny_egress\0\u{3}memory_mb\0\u{3}max_processes\0\u{1}strict\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.denyEgress) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.memoryMb) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.maxProcesses) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.strict) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.denyEgress != false {
+      try visitor.visitSingularBoolField(value: self.denyEgress, fieldNumber: 1)
+    }
+    if self.memoryMb != 0 {
+      try visitor.visitSingularInt64Field(value: self.memoryMb, fieldNumber: 2)
+    }
+    if self.maxProcesses != 0 {
+      try visitor.visitSingularInt64Field(value: self.maxProcesses, fieldNumber: 3)
+    }
+    if self.strict != false {
+      try visitor.visitSingularBoolField(value: self.strict, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_Tightening, rhs: Agor_Runner_V1_Tightening) -> Bool {
+    if lhs.denyEgress != rhs.denyEgress {return false}
+    if lhs.memoryMb != rhs.memoryMb {return false}
+    if lhs.maxProcesses != rhs.maxProcesses {return false}
+    if lhs.strict != rhs.strict {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1796,7 +1895,7 @@ nonisolated extension Agor_Runner_V1_ListRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Session"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0\u{1}agent\0\u{1}provider\0\u{1}project\0\u{1}model\0\u{1}state\0\u{3}state_reason\0\u{3}tools_in_flight\0\u{3}pending_approvals\0\u{1}usage\0\u{3}cost_usd\0\u{1}sandbox\0\u{1}worktree\0\u{1}cwd\0\u{3}started_by\0\u{3}created_us\0\u{3}updated_us\0\u{3}exit_code\0\u{1}signal\0\u{3}provider_session_id\0\u{3}last_seq\0\u{1}stream\0\u{1}command\0\u{1}args\0\u{3}resumes_failed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0\u{1}agent\0\u{1}provider\0\u{1}project\0\u{1}model\0\u{1}state\0\u{3}state_reason\0\u{3}tools_in_flight\0\u{3}pending_approvals\0\u{1}usage\0\u{3}cost_usd\0\u{1}sandbox\0\u{1}worktree\0\u{1}cwd\0\u{3}started_by\0\u{3}created_us\0\u{3}updated_us\0\u{3}exit_code\0\u{1}signal\0\u{3}provider_session_id\0\u{3}last_seq\0\u{1}stream\0\u{1}command\0\u{1}args\0\u{3}resumes_failed\0\u{1}tightening\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -1825,6 +1924,7 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
     var _command: String = String()
     var _args: [String] = []
     var _resumesFailed: Int32 = 0
+    var _tightening: Agor_Runner_V1_Tightening? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1861,6 +1961,7 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
       _command = source._command
       _args = source._args
       _resumesFailed = source._resumesFailed
+      _tightening = source._tightening
     }
   }
 
@@ -1905,6 +2006,7 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
         case 24: try { try decoder.decodeSingularStringField(value: &_storage._command) }()
         case 25: try { try decoder.decodeRepeatedStringField(value: &_storage._args) }()
         case 26: try { try decoder.decodeSingularInt32Field(value: &_storage._resumesFailed) }()
+        case 27: try { try decoder.decodeSingularMessageField(value: &_storage._tightening) }()
         default: break
         }
       }
@@ -1995,6 +2097,9 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
       if _storage._resumesFailed != 0 {
         try visitor.visitSingularInt32Field(value: _storage._resumesFailed, fieldNumber: 26)
       }
+      try { if let v = _storage._tightening {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2030,6 +2135,7 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
         if _storage._command != rhs_storage._command {return false}
         if _storage._args != rhs_storage._args {return false}
         if _storage._resumesFailed != rhs_storage._resumesFailed {return false}
+        if _storage._tightening != rhs_storage._tightening {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -1,0 +1,55 @@
+import Bus
+import Foundation
+
+/// A project's sandbox, from the settings cascade (project, group, global, built-in), tightened by
+/// what `start` asks. Each layer is off, on (used where this machine has it, reported otherwise)
+/// or required (the agent is not started without it).
+struct SandboxSettings: Sendable, Equatable {
+    enum Need: String, Sendable { case off, on, required }
+
+    var landlock: Need = .on
+    var denyEgress = false
+    /// TCP ports the agent may connect to when egress is denied (agor's own services are added).
+    var ports: [UInt16] = []
+    var memoryMB: Int64 = 0
+    var maxProcesses: Int64 = 0
+    var cpuSeconds: Int64 = 0
+    /// Memory and process caps by cgroups (else rlimits and the RSS watchdog).
+    var caps: Need = .on
+    var strict: Need = .off
+
+    init() {}
+
+    init(settings: Settings, project: Project?, group: String) {
+        func value(_ key: String) -> SettingValue? { settings.effective(key, project: project, group: group)?.value }
+        func need(_ key: String) -> Need? { if case .string(let text)? = value(key) { Need(rawValue: text) } else { nil } }
+        func integer(_ key: String) -> Int64? { if case .integer(let number)? = value(key) { number } else { nil } }
+        landlock = need("runner.sandbox.landlock") ?? .on
+        caps = need("runner.sandbox.caps") ?? .on
+        strict = need("runner.sandbox.strict") ?? .off
+        if case .string("deny")? = value("runner.sandbox.egress") { denyEgress = true }
+        if case .list(let items)? = value("runner.sandbox.ports") { ports = items.compactMap { UInt16($0) } }
+        memoryMB = integer("runner.sandbox.memory_mb") ?? 0
+        maxProcesses = integer("runner.sandbox.max_processes") ?? 0
+        cpuSeconds = integer("runner.sandbox.cpu_seconds") ?? 0
+    }
+
+    /// The project's sandbox with `start`'s flags: each can only add a restriction.
+    func tightened(by asked: Agor_Runner_V1_Tightening) -> SandboxSettings {
+        var result = self
+        if asked.denyEgress { result.denyEgress = true }
+        if asked.memoryMb > 0 { result.memoryMB = memoryMB == 0 ? asked.memoryMb : min(memoryMB, asked.memoryMb) }
+        if asked.maxProcesses > 0 { result.maxProcesses = maxProcesses == 0 ? asked.maxProcesses : min(maxProcesses, asked.maxProcesses) }
+        if asked.strict { result.strict = .required }
+        return result
+    }
+
+    /// The ports of agor's own services (from config.toml), which an agent reaches with its key
+    /// whatever its egress.
+    static func servicePorts(_ config: BusConfig) -> [UInt16] {
+        config.services.flatMap { [$0.rpc, $0.pub] }.compactMap { endpoint in
+            guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return nil }
+            return UInt16(endpoint[endpoint.index(after: colon)...])
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import AgorKit
+import Bus
+import Foundation
+import Glibc
+import Testing
+
+/// The runner's limits with real processes: daily budgets per project, retention, the sandbox
+/// settings and `start`'s flags, cgroup caps (or the watchdog where cgroups cannot be written).
+@Suite("runner limits", .serialized, .timeLimit(.minutes(4)))
+struct RunnerLimitsProcessTests {
+    static let fixtures = RunnerProcessTests.fixtures
+
+    /// The runner's home with project p1 (group default) in its own folder.
+    static func makeHome() async throws -> AgorHome {
+        let agor = try await RunnerProcessTests.makeHome()
+        let folder = agor.home.root.appendingPathComponent("p1")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        #expect(try AgorHome.run(["project", "add", "p1", "--group", "default", "--root", folder.path, "--home", agor.home.root.path]).status == 0)
+        return agor
+    }
+
+    static func set(_ agor: AgorHome, _ key: String, _ value: String, project: String? = "p1") throws {
+        let result = try AgorHome.run(["settings", "set", key, value, "--home", agor.home.root.path] + (project.map { ["--project", $0] } ?? []))
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    /// `agor session start` of misbehave.py MODE ARGS; the id, or the refusal.
+    static func start(_ agor: AgorHome, _ mode: [String], project: String? = "p1", flags: [String] = []) throws -> (id: String?, status: Int32, err: String) {
+        let result = try RunnerProcessTests.session(agor, ["start", "--agent", "w1", "--provider", "ndjson", "--command", "/usr/bin/python3",
+                                                           "\(fixtures)/misbehave.py"] + mode + ["--prompt", "x", "--json"]
+                                                           + (project.map { ["--project", $0] } ?? []) + flags)
+        let object = (try? JSONSerialization.jsonObject(with: Data(result.out.utf8))) as? [String: Any]
+        return (object?["id"] as? String, result.status, result.err)
+    }
+
+    static func logs(_ agor: AgorHome, _ id: String) throws -> [[String: Any]] {
+        try RunnerProcessTests.session(agor, ["logs", id, "--json"]).out.split(separator: "\n")
+            .compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+    }
+
+    static func list(_ agor: AgorHome, project: String) throws -> [[String: Any]] {
+        try RunnerProcessTests.session(agor, ["list", "--project", project, "--json"]).out.split(separator: "\n")
+            .compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+    }
+
+    @Test("a project's daily budget pauses its session, then refuses new starts in it and changes nothing")
+    func dailyBudget() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        try Self.set(agor, "runner.daily.max_turns", "1")
+        let started = try RunnerProcessTests.session(agor, ["start", "--agent", "w1", "--provider", "claude", "--command", "/usr/bin/python3",
+                                                            "\(Self.fixtures)/fake_claude.py", "--prompt", "go", "--project", "p1", "--json"])
+        let id = try #require(((try? JSONSerialization.jsonObject(with: Data(started.out.utf8))) as? [String: Any])?["id"] as? String, "\(started.err)")
+        let paused = try await RunnerProcessTests.waitFor(agor, id, state: "needs_input")
+        #expect(paused["state_reason"] as? String == "daily budget of project p1: 1 turns today (limit 1)")
+
+        let refused = try Self.start(agor, ["turn"])
+        #expect(refused.status != 0 && refused.id == nil && refused.err.contains("daily budget of project p1"), "\(refused)")
+        #expect(try Self.list(agor, project: "p1").count == 1)
+        // Other projects (here: none) have their own budget.
+        let elsewhere = try Self.start(agor, ["turn"], project: nil)
+        #expect(elsewhere.status == 0, "\(elsewhere.err)")
+        #expect(try RunnerProcessTests.session(agor, ["stop", id]).status == 0)
+    }
+
+    @Test("retention keeps the last N ended sessions of a project and removes the rest with their events and folders")
+    func retention() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        try Self.set(agor, "runner.retention.keep_sessions", "1")
+        let first = try #require(try Self.start(agor, ["turn"]).id)
+        _ = try await RunnerProcessTests.waitFor(agor, first, state: "finished")
+        let folder = agor.home.root.appendingPathComponent("data/runner/sessions/\(first)").path
+        #expect(FileManager.default.fileExists(atPath: folder))
+        let second = try #require(try Self.start(agor, ["turn"]).id)
+        _ = try await RunnerProcessTests.waitFor(agor, second, state: "finished")
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = try RunnerProcessTests.session(agor, ["show", first, "--json"]).status != 0
+            if !gone { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(gone, "the older session is still there")
+        #expect(!FileManager.default.fileExists(atPath: folder))
+        #expect(try Self.logs(agor, first).isEmpty)
+        #expect(try Self.list(agor, project: "p1").map { $0["id"] as? String } == [second])
+        #expect(try Self.logs(agor, second).count >= 3)
+    }
+
+    @Test("the sandbox from settings and start's flags: Landlock off, egress denied but for agor and allowed ports, strict required refused")
+    func sandboxSettings() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let allowed = try Listener(), denied = try Listener()
+        try Self.set(agor, "runner.sandbox.ports", "\(allowed.port)")
+        let id = try #require(try Self.start(agor, ["connect", "\(allowed.port)", "\(denied.port)"], flags: ["--deny-egress"]).id)
+        let ended = try await RunnerProcessTests.waitFor(agor, id, state: "finished")
+        let sandbox = ended["sandbox"] as? [String: String] ?? [:]
+        let texts = try Self.logs(agor, id).compactMap { $0["text"] as? String }
+        #expect(texts.contains("\(allowed.port) connected"), "\(texts)")
+        if sandbox["landlock_tcp"] == "held" {
+            #expect(texts.contains("\(denied.port) refused: PermissionError"), "\(texts)")
+        } else {
+            #expect(sandbox["landlock_tcp"] == "unavailable", "\(sandbox)")   // a kernel before Landlock ABI 4
+        }
+
+        try Self.set(agor, "runner.sandbox.landlock", "off")
+        let open = try #require(try Self.start(agor, ["turn"]).id)
+        let shown = try await RunnerProcessTests.waitFor(agor, open, state: "finished")
+        #expect((shown["sandbox"] as? [String: String])?["landlock"] == "off")
+
+        let strict = try Self.start(agor, ["turn"], flags: ["--strict"])
+        #expect(strict.status != 0 && strict.err.contains("strict tier"), "\(strict)")
+        #expect(try Self.list(agor, project: "p1").count == 2)
+    }
+
+    @Test("a memory cap ends an agent that goes over it, as a sandbox violation (cgroup where writable, else the watchdog)")
+    func memoryCap() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let id = try #require(try Self.start(agor, ["eat", "400"], flags: ["--memory-mb", "64"]).id)
+        let ended = try await RunnerProcessTests.waitFor(agor, id, state: "failed")
+        let layer = (ended["sandbox"] as? [String: String])?["memory_cap"]
+        #expect(layer == "held" || layer == "watchdog", "\(ended)")
+        let violations = try Self.logs(agor, id).filter { $0["kind"] as? String == "sandbox_violation" }
+        #expect(violations.count == 1, "\(violations)")
+        let reason = violations.first?["message"] as? String ?? ""
+        let expected = layer == "held" ? "memory cap: the kernel killed" : "memory cap (watchdog)"
+        #expect(reason.hasPrefix(expected), "\(reason)")
+        if layer == "held" { #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/agor/\(id)")) }
+
+        // Without cgroups (caps off), the runner's watchdog holds the cap.
+        try Self.set(agor, "runner.sandbox.caps", "off")
+        let watched = try #require(try Self.start(agor, ["eat", "400"], flags: ["--memory-mb", "64"]).id)
+        let killed = try await RunnerProcessTests.waitFor(agor, watched, state: "failed")
+        #expect((killed["sandbox"] as? [String: String])?["memory_cap"] == "watchdog", "\(killed)")
+        let reasons = try Self.logs(agor, watched).filter { $0["kind"] as? String == "sandbox_violation" }.compactMap { $0["message"] as? String }
+        #expect(reasons.count == 1 && reasons[0].hasPrefix("memory cap (watchdog)"), "\(reasons)")
+    }
+
+    @Test("a process cap refuses forks past it and ends the agent (where the pids cgroup is writable)")
+    func processCap() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let id = try #require(try Self.start(agor, ["spawn", "20"], flags: ["--max-processes", "5"]).id)
+        var shown = try await RunnerProcessTests.waitFor(agor, id, state: "running")
+        for _ in 0..<100 where !["failed", "finished"].contains(shown["state"] as? String ?? "") {
+            try await Task.sleep(for: .milliseconds(100))
+            shown = try RunnerProcessTests.show(agor, id)
+        }
+        let layer = (shown["sandbox"] as? [String: String])?["process_cap"]
+        if layer == "held" {
+            #expect(shown["state"] as? String == "failed", "\(shown)")
+            let violations = try Self.logs(agor, id).filter { $0["kind"] as? String == "sandbox_violation" }
+            let reason = violations.first?["message"] as? String ?? ""
+            #expect(reason.hasPrefix("process cap:"), "\(violations)")
+        } else {
+            #expect(layer == "rlimit", "\(shown)")
+            _ = try RunnerProcessTests.session(agor, ["stop", id])
+        }
+    }
+}
+
+/// A TCP listener on 127.0.0.1 (for the egress test); closed when released.
+final class Listener: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else {
+            close(fd)
+            throw CocoaError(.featureUnsupported)
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+}
