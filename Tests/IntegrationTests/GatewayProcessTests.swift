@@ -440,7 +440,8 @@ struct GatewayOpenAPITests {
 }
 
 /// The dashboard in a real browser: headless Chromium (Debian's chromium, installed by `make deps`)
-/// signs in with a token and shows a message and a task move made through the API, without a
+/// signs in with a token and shows a message and a task move made through the API, and an agent
+/// session (needs you, Allow, the live tail, the cost, Stop, clicked in the page), without a
 /// reload (Tests/Interop/dashboard_check.py drives it over the DevTools protocol). The screenshot
 /// is kept at .build/dashboard.png.
 @Suite(.serialized, .timeLimit(.minutes(5)))
@@ -452,12 +453,13 @@ struct DashboardBrowserTests {
         let channel = try await GatewayProcessTests.send("POST", "http://\(http)/v1/channels", token: token,
                                                          json: ["group": "web", "name": "general", "open": true])
         #expect(channel.status == 201)
+        #expect(try AgorHome.run(["agent", "add", "w9", "--group", "web", "--role", "worker", "--home", home.home.root.path]).status == 0)
 
         let screenshot = AgorHome.packageRoot.appendingPathComponent(".build/dashboard.png")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", AgorHome.packageRoot.appendingPathComponent("Tests/Interop/dashboard_check.py").path,
-                             "http://\(http)", token, screenshot.path]
+                             "http://\(http)", token, screenshot.path, "w9", "\(RunnerProcessTests.fixtures)/fake_claude.py"]
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -466,7 +468,8 @@ struct DashboardBrowserTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(output)")
         let checks = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Bool] ?? [:]
-        for check in ["signed_in", "live", "message_seen", "task_seen", "task_moved", "services_shown", "no_reload", "screenshot"] {
+        for check in ["signed_in", "live", "message_seen", "task_seen", "task_moved", "services_shown", "no_reload", "screenshot",
+                      "session_needs_you", "session_allowed", "session_tail", "session_cost", "session_stopped"] {
             #expect(checks[check] == true, "\(check)")
         }
     }

@@ -2,7 +2,11 @@
 protocol), signs in with a token, and checks that a message sent and a task moved through the REST
 API appear without a reload. Saves a screenshot. Prints one JSON line; exits 0 when every check held.
 
-usage: dashboard_check.py BASE_URL TOKEN SCREENSHOT.png
+usage: dashboard_check.py BASE_URL TOKEN SCREENSHOT.png [AGENT FAKE_CLAUDE.py]
+
+With AGENT and the fake Claude, it also starts a session of AGENT through the REST API and checks
+the sessions panel: the "needs you" badge and the tools in flight, Allow, the live tail, the cost,
+and Stop, all clicked in the page.
 """
 import base64
 import json
@@ -18,6 +22,7 @@ import urllib.request
 from websockets.sync.client import connect
 
 base, token, screenshot = sys.argv[1], sys.argv[2], sys.argv[3]
+session_agent, fake_claude = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else (None, None)
 results = {}
 
 
@@ -95,6 +100,21 @@ try:
             f"document.querySelector('[data-status=STATUS_IN_PROGRESS]').innerText.includes({json.dumps(title)})"
             f" && !document.querySelector('[data-status=STATUS_TODO]').innerText.includes({json.dumps(title)})")
         results["services_shown"] = wait_for("document.querySelector('#services tbody').innerText.includes('btmsg')")
+        if session_agent:
+            started = rest("POST", "/v1/sessions", {"agent": session_agent, "provider": "claude", "command": "/usr/bin/python3",
+                                                    "args": [fake_claude, "--approval"], "prompt": "tidy the tests"})
+            row = f"document.querySelector('[data-session=\"{started['id']}\"]')"
+            results["session_needs_you"] = wait_for(
+                f"{row}?.dataset.state === 'needs_input' && {row}.innerText.includes('needs you')"
+                f" && {row}.querySelector('.tools').innerText.includes('t1_a')")
+            evaluate(f"{row}.click(); {row}.querySelector('[data-action=allow]').click(); true")
+            results["session_allowed"] = wait_for(f"{row}?.dataset.state === 'idle'")
+            results["session_tail"] = wait_for("document.getElementById('tail').innerText.includes('On it: tidy the tests')"
+                                               " && document.getElementById('tail').innerText.includes('permission: allow')")
+            results["session_cost"] = wait_for(f"parseFloat({row}.querySelector('.cost').innerText.slice(1)) > 0")
+            evaluate(f"{row}.querySelector('[data-action=stop]').click(); true")
+            results["session_stopped"] = wait_for(f"['stopped', 'finished'].includes({row}?.dataset.state)"
+                                                  f" && !{row}.querySelector('[data-action=stop]')")
         results["no_reload"] = evaluate("window.__noReload === 42")
 
         shot = call("Page.captureScreenshot", format="png")

@@ -3,7 +3,10 @@
 "use strict";
 
 const STATUSES = ["STATUS_TODO", "STATUS_IN_PROGRESS", "STATUS_REVIEW", "STATUS_BLOCKED", "STATUS_DONE", "STATUS_REJECTED"];
-const state = { me: null, group: null, channel: null, tasks: new Map(), people: new Map(), cursors: {}, socket: null };
+const state = { me: null, group: null, channel: null, tasks: new Map(), people: new Map(), cursors: {}, socket: null,
+                sessions: new Map(), tails: new Map(), tailOf: null };
+const ENDED = ["finished", "failed", "stopped", "interrupted"];
+const sessionState = (s) => (s.state || "SESSION_STATE_UNSPECIFIED").replace("SESSION_STATE_", "").toLowerCase();
 const $ = (id) => document.getElementById(id);
 
 async function api(method, path, body) {
@@ -83,7 +86,7 @@ $("group").addEventListener("change", async (event) => {
 // ---- loading ----------------------------------------------------------------------------
 async function loadGroup() {
   state.channel = null;
-  await Promise.all([loadChannels(), loadBoard(), loadPeople(), loadDiagnostics()]);
+  await Promise.all([loadChannels(), loadBoard(), loadPeople(), loadDiagnostics(), loadSessions()]);
 }
 
 async function loadChannels() {
@@ -149,6 +152,105 @@ async function loadDiagnostics() {
   }
 }
 
+// ---- agent sessions (the runner) ---------------------------------------------------------
+async function loadSessions() {
+  try {
+    const { sessions = [] } = await api("GET", "/v1/sessions");
+    state.sessions = new Map(sessions.filter((s) => s.group === state.group).map((s) => [s.id, s]));
+    renderSessions();
+  } catch (error) {
+    $("sessions").tBodies[0].replaceChildren(el("tr", {}, el("td", { colSpan: 6, class: "error", textContent: error.message })));
+  }
+}
+
+function renderSessions() {
+  const rows = [...state.sessions.values()].sort((a, b) => (b.created_us || 0) - (a.created_us || 0)).slice(0, 30).map((s) => {
+    const word = sessionState(s);
+    const actions = el("td", {});
+    if (word === "needs_input") {
+      actions.append(el("span", { class: "badge", textContent: "needs you", title: s.state_reason || "" }),
+        el("button", { textContent: "Allow", "data-action": "allow", onclick: (e) => { e.stopPropagation(); act(s.id, "answer", { allow: true }); } }),
+        el("button", { textContent: "Deny", "data-action": "deny", onclick: (e) => { e.stopPropagation(); act(s.id, "answer", { allow: false }); } }));
+    }
+    if (!ENDED.includes(word)) {
+      actions.append(el("button", { textContent: "Stop", "data-action": "stop", onclick: (e) => { e.stopPropagation(); act(s.id, "stop", {}); } }));
+    }
+    const row = el("tr", { "data-session": s.id, "data-state": word, onclick: () => selectSession(s.id) },
+      el("td", { textContent: s.id.slice(0, 8) }), el("td", { textContent: `${s.agent} (${s.provider})` }),
+      el("td", { class: word === "failed" ? "down" : "", textContent: word + (s.state_reason && word !== "running" ? ` (${s.state_reason})` : "") }),
+      el("td", { class: "tools", textContent: (s.tools_in_flight || []).join(", ") || "-" }),
+      el("td", { class: "cost", textContent: "$" + (s.cost_usd || 0).toFixed(4) }), actions);
+    row.classList.toggle("selected", s.id === state.tailOf);
+    return row;
+  });
+  $("sessions").tBodies[0].replaceChildren(...rows);
+}
+
+async function act(id, verb, body) {
+  try {
+    state.sessions.set(id, await api("POST", `/v1/sessions/${id}/${verb}`, body));
+    renderSessions();
+  } catch (error) {
+    $("tail-title").textContent = `${verb}: ${error.message}`;
+  }
+}
+
+function selectSession(id) {
+  state.tailOf = id;
+  const s = state.sessions.get(id);
+  $("tail-title").textContent = s ? `${s.agent}: ${id}` : id;
+  $("tail").replaceChildren(...(state.tails.get(id) || []).map(tailItem));
+  renderSessions();
+}
+
+// One line of a session's live tail, from a stream frame.
+function tailLine(frame) {
+  const e = frame.event || {};
+  const text = e.assistant_text ? e.assistant_text.text : e.thinking ? "(thinking) " + e.thinking.text
+    : e.tool_call ? `→ ${e.tool_call.name} ${e.tool_call.input_json || ""}` : e.tool_result ? `← ${e.tool_result.id} ${e.tool_result.content || ""}`
+    : e.approval_requested ? `asks to use ${e.approval_requested.tool_name}`
+    : e.approval_answered ? `${e.approval_answered.allowed ? "allowed" : "denied"} by ${e.approval_answered.by || "?"}` : e.error ? `${e.error.kind}: ${e.error.message}`
+    : e.state_changed ? `state ${(e.state_changed.state || "").replace("SESSION_STATE_", "").toLowerCase()} ${e.state_changed.reason || ""}`
+    : e.turn_finished ? "turn finished" : e.session_finished ? `finished (exit ${e.session_finished.exit_code || 0})` : frame.type;
+  return { seq: frame.seq, text: String(text).slice(0, 500), error: !!e.error };
+}
+
+function tailItem(line) {
+  return el("li", { value: line.seq, class: line.error ? "error" : "", textContent: line.text });
+}
+
+async function handleSession(frame) {
+  const id = frame.stream.split("/")[2];
+  const lines = state.tails.get(id) || [];
+  const line = tailLine(frame);
+  lines.push(line);
+  if (lines.length > 200) lines.shift();
+  state.tails.set(id, lines);
+  if (state.tailOf === id) {
+    $("tail").append(tailItem(line));
+    while ($("tail").children.length > 200) $("tail").firstChild.remove();
+    $("tail").scrollTop = $("tail").scrollHeight;
+  }
+  await refreshSession(id);
+}
+
+// The row (state, tools in flight, cost) from the runner's record: one fetch per burst of events,
+// and one more if events came while it was in flight.
+const refreshing = new Map();
+async function refreshSession(id) {
+  if (refreshing.has(id)) { refreshing.set(id, true); return; }
+  try {
+    do {
+      refreshing.set(id, false);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      state.sessions.set(id, await api("GET", `/v1/sessions/${id}`));
+      renderSessions();
+    } while (refreshing.get(id));
+  } finally {
+    refreshing.delete(id);
+  }
+}
+
 // ---- the stream -------------------------------------------------------------------------
 function connect() {
   if (state.socket) { state.socket.onclose = null; state.socket.close(); }
@@ -192,6 +294,8 @@ async function handle(frame) {
       if (event.kind === "task.deleted") state.tasks.delete(task.id); else state.tasks.set(task.id, task);
       renderBoard();
     }
+  } else if (frame.stream.startsWith("runner/")) {
+    await handleSession(frame);
   } else if (frame.stream === "diag/health") {
     const line = event.service ? `${event.service} ${frame.type}${event.reason ? ": " + event.reason : ""}` :
       `${(event.event || {}).kind || frame.type} on ${event.service || "?"}`;
