@@ -14,6 +14,8 @@ enum ProviderLaunch {
         }
         if name.isEmpty {
             guard provider != "ndjson" else { throw BusError.badRequest("the ndjson provider needs a command") }
+            // Ollama's client is the runner's own program (`agor ollama-chat`).
+            if provider == "ollama" { return RunnerService.ownExecutable() }
             name = provider
         }
         if name.contains("/") {
@@ -31,7 +33,8 @@ enum ProviderLaunch {
     /// The program's arguments, and whether it takes its turns on stdin (Claude's stream-json).
     /// `extra` (the arguments given with the command) come first: they belong to the program (a
     /// script for an interpreter, a wrapper's own flags); the provider's flags follow.
-    static func arguments(provider: String, sessionId: String, model: String, extra: [String], prompt: String) -> (arguments: [String], turnsOnStdin: Bool) {
+    static func arguments(provider: String, sessionId: String, model: String, extra: [String], prompt: String,
+                          ollamaURL: String = "") -> (arguments: [String], turnsOnStdin: Bool) {
         switch provider {
         case "claude":
             var arguments = ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose",
@@ -42,11 +45,27 @@ enum ProviderLaunch {
             var arguments = ["exec", "--json", "--skip-git-repo-check"]
             if !model.isEmpty { arguments += ["-m", model] }
             return (extra + arguments + [prompt], false)
+        case "ollama":
+            return (extra + ["--url", ollamaURL, "--model", model], true)
         default:
             var arguments = extra
             if !model.isEmpty { arguments += ["--model", model] }
             return (arguments + [prompt], false)
         }
+    }
+
+    /// Ollama's address: `[runner.providers.ollama] url` in config.toml, else the runner's
+    /// `OLLAMA_HOST`, else http://127.0.0.1:11434.
+    static func ollamaURL(home: Home) -> String {
+        if let data = FileManager.default.contents(atPath: home.configFile.path),
+           let config = try? TOML.parse(String(decoding: data, as: UTF8.self)),
+           let url = config["runner"]?.table?["providers"]?.table?["ollama"]?.table?["url"]?.string, !url.isEmpty {
+            return url
+        }
+        if let host = ProcessInfo.processInfo.environment["OLLAMA_HOST"], !host.isEmpty {
+            return host.hasPrefix("http://") || host.hasPrefix("https://") ? host : "http://" + host
+        }
+        return "http://127.0.0.1:11434"
     }
 
     /// Arguments that resume a session where the provider can; nil where it cannot.

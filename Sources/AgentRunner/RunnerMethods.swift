@@ -143,6 +143,13 @@ extension RunnerService {
         if let spent = sessionLimits.dailyReason(today, of: request.project.isEmpty ? "group \(group)" : "project \(request.project)") {
             throw BusError.conflict("not started: the \(spent)")
         }
+        if request.provider == "ollama" && request.model.isEmpty {
+            let settings = try? Settings.load(from: home)
+            guard case .string(let named)? = settings?.effective("model.ollama", project: projectNamed(request.project), group: group)?.value,
+                  !named.isEmpty else {
+                throw BusError.badRequest("an Ollama session needs a model: --model, or the setting model.ollama")
+            }
+        }
         if sessionLimits.sandbox.strict == .required {
             throw BusError.unavailable("not started: the strict tier (bubblewrap) is required and this runner does not provide it")
         }
@@ -190,8 +197,20 @@ extension RunnerService {
         record.createdUs = BusProtocol.nowMicros()
         record.updatedUs = record.createdUs
         record.stream = RunnerRules.stream(group: group, session: id)
-        let (arguments, turnsOnStdin) = ProviderLaunch.arguments(provider: request.provider, sessionId: id, model: request.model,
-                                                                 extra: request.args, prompt: request.prompt)
+        var model = request.model
+        var extra = request.args
+        var ollamaURL = ""
+        if request.provider == "ollama" {
+            if model.isEmpty, let settings = try? Settings.load(from: home),
+               case .string(let named)? = settings.effective("model.ollama", project: projectNamed(request.project), group: group)?.value {
+                model = named
+            }
+            ollamaURL = ProviderLaunch.ollamaURL(home: home)
+            if program == RunnerService.ownExecutable() { extra = ["ollama-chat"] + extra }
+        }
+        let (arguments, turnsOnStdin) = ProviderLaunch.arguments(provider: request.provider, sessionId: id, model: model,
+                                                                 extra: extra, prompt: request.prompt, ollamaURL: ollamaURL)
+        record.model = model
         record.tightening = request.sandbox
         let session = LiveSession(record: record, turnsOnStdin: turnsOnStdin, limits: sessionLimits)
         owners.withLock { $0[id] = (group, agent.name) }
@@ -234,6 +253,10 @@ extension RunnerService {
         if sandbox.denyEgress {
             policy.denyEgress = true
             policy.allowedPorts = sandbox.ports + SandboxSettings.servicePorts(runtime.config)
+            // An Ollama agent reaches its model server.
+            if record.provider == "ollama", let server = try? HTTPLineStream(url: ProviderLaunch.ollamaURL(home: home)) {
+                policy.allowedPorts.append(UInt16(server.port))
+            }
         }
         if sandbox.cpuSeconds > 0 { policy.cpuSeconds = Int(sandbox.cpuSeconds) }
         layers["strict"] = sandbox.strict == .off ? "off" : "unavailable"
@@ -332,6 +355,10 @@ extension RunnerService {
             live.withLock { $0[id] = nil }
             try await store(session, [.error("spawn", "\(error)", fatal: true), { var e = AgentEvent(); e.sessionFinished.exitCode = 127; return e }()])
         }
+    }
+
+    func projectNamed(_ name: String) -> Project? {
+        name.isEmpty ? nil : (try? Projects.load(from: home))?.first { $0.name == name }
     }
 
     /// The session's limits from the settings cascade (project, group, global, built-in).

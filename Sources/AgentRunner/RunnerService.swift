@@ -64,6 +64,11 @@ public final class RunnerService: Sendable {
         registerMethods()
     }
 
+    /// The executable this runner runs from (it is also the Ollama provider's program).
+    static func ownExecutable() -> String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+    }
+
     static func findHelper() -> String {
         if let explicit = ProcessInfo.processInfo.environment["AGOR_EXEC_HELPER"], !explicit.isEmpty { return explicit }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()

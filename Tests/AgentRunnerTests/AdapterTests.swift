@@ -83,17 +83,21 @@ import Testing
     @Test func ollamaPiecesToolCallsDoneAndErrors() {
         let events = run(OllamaAdapter(), [
             #"{"model":"llama3.2","message":{"role":"assistant","content":"","tool_calls":[{"id":"call_a","function":{"index":0,"name":"get_weather","arguments":{"city":"Tokyo"}}}]},"done":false}"#,
+            #"{"model":"llama3.2","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":100,"eval_count":5}"#,
+            #"{"type":"agor.tool_result","id":"call_a","is_error":true,"content":"unavailable"}"#,
             #"{"model":"llama3.2","message":{"role":"assistant","content":"The"},"done":false}"#,
             #"{"model":"llama3.2","message":{"role":"assistant","content":" sky"},"done":false}"#,
             #"{"model":"llama3.2","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":169,"eval_count":15}"#,
             #"{"error":"an error was encountered while running the model"}"#,
             #"{"unrelated":true}"#,
         ])
-        #expect(events.map(\.typeName) == ["session.started", "tool.call", "assistant.text", "assistant.text", "usage", "turn.finished",
-                                           "error", "turn.finished", "error"])
+        // A round that called a tool is continued by the runner's client: its `done` is usage only.
+        #expect(events.map(\.typeName) == ["session.started", "tool.call", "usage", "tool.result", "assistant.text", "assistant.text",
+                                           "usage", "turn.finished", "error", "turn.finished", "error"])
         #expect(events[1].toolCall.name == "get_weather" && events[1].toolCall.inputJson == #"{"city":"Tokyo"}"#)
-        #expect(events[5].turnFinished.finalText == "The sky" && events[4].usage.usage.outputTokens == 15)
-        #expect(events[6].error.fatal && events[7].turnFinished.isError)
+        #expect(events[3].toolResult.id == "call_a" && events[3].toolResult.isError)
+        #expect(events[7].turnFinished.finalText == "The sky" && events[6].usage.usage.outputTokens == 15)
+        #expect(events[8].error.fatal && events[9].turnFinished.isError)
     }
 
     @Test func plainNDJSONKeepsUnicodeSeparatorsUnchanged() {
