@@ -260,6 +260,19 @@ extension RunnerService {
         }
         if sandbox.cpuSeconds > 0 { policy.cpuSeconds = Int(sandbox.cpuSeconds) }
         layers["strict"] = sandbox.strict == .off ? "off" : "unavailable"
+        if sandbox.user == .off {
+            layers["user"] = "off"
+        } else if geteuid() == 0, let user = AgentAccount.lookup() {
+            // Its own folders (home, work, temp, key copy) and worktree become the agent's.
+            policy.user = user
+            AgentAccount.give(folder.root.path, to: user)
+            if !record.worktree.isEmpty { AgentAccount.give(record.worktree, to: user) }
+        } else if sandbox.user == .required {
+            throw BusError.unavailable(geteuid() == 0 ? "the project requires agents to run as \(AgentAccount.name), which does not exist here (agor init creates it)"
+                                                      : "the project requires agents to run as \(AgentAccount.name), and only a runner that is root can switch users")
+        } else {
+            layers["user"] = "unavailable"
+        }
         if sandbox.memoryMB > 0 || sandbox.maxProcesses > 0 {
             var why = ""
             let caps = sandbox.caps == .off ? nil

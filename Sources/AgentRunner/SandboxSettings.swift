@@ -17,6 +17,8 @@ struct SandboxSettings: Sendable, Equatable {
     /// Memory and process caps by cgroups (else rlimits and the RSS watchdog).
     var caps: Need = .on
     var strict: Need = .off
+    /// Agents as the unprivileged user `agor-agent` (when the runner is root).
+    var user: Need = .on
 
     init() {}
 
@@ -27,6 +29,7 @@ struct SandboxSettings: Sendable, Equatable {
         landlock = need("runner.sandbox.landlock") ?? .on
         caps = need("runner.sandbox.caps") ?? .on
         strict = need("runner.sandbox.strict") ?? .off
+        user = need("runner.sandbox.user") ?? .on
         if case .string("deny")? = value("runner.sandbox.egress") { denyEgress = true }
         if case .list(let items)? = value("runner.sandbox.ports") { ports = items.compactMap { UInt16($0) } }
         memoryMB = integer("runner.sandbox.memory_mb") ?? 0

@@ -32,6 +32,7 @@ public enum SettingSchema {
         "runner.sandbox.cpu_seconds": .integer(0),
         "runner.sandbox.caps": .string("on"),
         "runner.sandbox.strict": .string("off"),
+        "runner.sandbox.user": .string("on"),
         "retention.keep_days": .integer(0),
         "retention.keep_messages": .integer(0),
     ]
@@ -49,7 +50,8 @@ public enum SettingSchema {
         (0 = forever), runner.sandbox.landlock (off|on|required), runner.sandbox.egress (allow|deny),
         runner.sandbox.ports (TCP ports an agent may connect to when egress is denied), runner.sandbox.memory_mb,
         runner.sandbox.max_processes, runner.sandbox.cpu_seconds (0 = none), runner.sandbox.caps (off|on|required:
-        memory and process caps by cgroups), runner.sandbox.strict (off|on|required: bubblewrap), retention.keep_days (days, 0 = forever),
+        memory and process caps by cgroups), runner.sandbox.strict (off|on|required: bubblewrap),
+        runner.sandbox.user (off|on|required: agents run as the user agor-agent when the runner is root), retention.keep_days (days, 0 = forever),
         retention.keep_messages (count, 0 = no limit), keybinding.CONTEXT.ACTION (chord like "Ctrl+K Ctrl+S";
         contexts: \(Keybinding.contexts.joined(separator: ", ")))
         """
@@ -124,7 +126,7 @@ public enum SettingSchema {
         case "runner.daily.max_cost_cents", "runner.daily.max_tokens", "runner.daily.max_turns": return .integer(0...1_000_000_000_000)
         case "runner.retention.keep_sessions": return .integer(0...1_000_000)
         case "runner.retention.keep_days": return .integer(0...36_500)
-        case "runner.sandbox.landlock", "runner.sandbox.caps", "runner.sandbox.strict": return .choice(["off", "on", "required"])
+        case "runner.sandbox.landlock", "runner.sandbox.caps", "runner.sandbox.strict", "runner.sandbox.user": return .choice(["off", "on", "required"])
         case "runner.sandbox.egress": return .choice(["allow", "deny"])
         case "runner.sandbox.ports": return .ports
         case "runner.sandbox.memory_mb": return .integer(0...1_048_576)

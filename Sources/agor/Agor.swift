@@ -1,3 +1,4 @@
+import AgentRunner
 import AgorKit
 import ArgumentParser
 import Bus
@@ -43,6 +44,7 @@ struct Init: AsyncParsableCommand {
         print("  logs:      \(home.logsFolder.path)")
         print(report.created.isEmpty ? "nothing new: everything existed already" : "created: \(report.created.count) item(s)")
         for item in report.created { print("  + \(item)") }
+        if let account = AgentAccount.ensure() { print(account) }
     }
 }
 

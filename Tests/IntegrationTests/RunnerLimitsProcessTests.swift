@@ -113,6 +113,34 @@ struct RunnerLimitsProcessTests {
         #expect(try Self.list(agor, project: "p1").count == 2)
     }
 
+    @Test("as root, agents run as agor-agent: its own folders are its, the home's keys are not (Landlock off, to show this layer alone)")
+    func agentUser() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        try Self.set(agor, "runner.sandbox.user", "on", project: nil)
+        try Self.set(agor, "runner.sandbox.landlock", "off", project: nil)
+        let script = #"""
+            say() { printf '{"type":"text","text":"%s"}\n' "$1"; }
+            say "uid $(id -u)"
+            if cat "$AGOR_HOME/keys/w1.key" >/dev/null 2>&1; then say "home key read"; else say "home key refused"; fi
+            if cat "$AGOR_KEY" >/dev/null 2>&1; then say "own key read"; else say "own key refused"; fi
+            if echo x > "$HOME/note" 2>/dev/null; then say "home written"; else say "home refused"; fi
+            """#
+        let started = try RunnerProcessTests.session(agor, ["start", "--agent", "w1", "--provider", "ndjson", "--command", "/bin/sh",
+                                                            "--arg=-c", "--arg=\(script)", "--prompt", "x", "--json"])
+        let id = try #require(((try? JSONSerialization.jsonObject(with: Data(started.out.utf8))) as? [String: Any])?["id"] as? String, "\(started.err)")
+        let ended = try await RunnerProcessTests.waitFor(agor, id, state: "finished")
+        let texts = try Self.logs(agor, id).compactMap { $0["text"] as? String }
+        let layer = (ended["sandbox"] as? [String: String])?["user"]
+        if geteuid() == 0 {
+            let account = try #require(getpwnam("agor-agent"), "agor init as root creates agor-agent")
+            #expect(layer == "held", "\(ended)")
+            #expect(texts == ["uid \(account.pointee.pw_uid)", "home key refused", "own key read", "home written"], "\(texts)")
+        } else {
+            #expect(layer == "unavailable" && texts.first == "uid \(geteuid())", "\(ended)")
+        }
+    }
+
     @Test("a memory cap ends an agent that goes over it, as a sandbox violation (cgroup where writable, else the watchdog)")
     func memoryCap() async throws {
         let agor = try await Self.makeHome()

@@ -18,6 +18,10 @@ final class AgorHome: @unchecked Sendable {
         home = Home(root: root)
         let result = try AgorHome.run(["init", "--home", root.path, "--port-base", "\(AgorHome.freePortBase())"])
         guard result.status == 0 else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: result.output]) }
+        // The fake agents live in this checkout, which the agents' own user (agor-agent, when the
+        // tests run as root) may not be able to read: the tests that are not about that layer turn it off.
+        let pinned = try AgorHome.run(["settings", "set", "runner.sandbox.user", "off", "--home", root.path])
+        guard pinned.status == 0 else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: pinned.output]) }
     }
 
     /// Runs `agor ARGS` (or another program) to completion; returns its exit status and output
