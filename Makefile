@@ -1,6 +1,6 @@
 # agor: `make up` starts the whole system, `make test` runs every test.
 SHELL := /bin/bash
-APT_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev pkg-config protobuf-compiler libprotobuf-c-dev protobuf-c-compiler gcc chromium git
+APT_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev pkg-config protobuf-compiler libprotobuf-c-dev protobuf-c-compiler gcc chromium git bubblewrap
 PY_PACKAGES := pyzmq "protobuf>=4.21,<5" "websockets>=12,<14" "schemathesis>=3.39,<4"
 SWIFT ?= swift
 AGOR := .build/debug/agor

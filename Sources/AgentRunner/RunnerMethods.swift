@@ -150,8 +150,8 @@ extension RunnerService {
                 throw BusError.badRequest("an Ollama session needs a model: --model, or the setting model.ollama")
             }
         }
-        if sessionLimits.sandbox.strict == .required {
-            throw BusError.unavailable("not started: the strict tier (bubblewrap) is required and this runner does not provide it")
+        if sessionLimits.sandbox.strict == .required && StrictTier.available == nil {
+            throw BusError.unavailable("not started: the strict tier is required and bubblewrap cannot make its namespaces here")
         }
         let id = UUID().uuidString.lowercased()
         let folder = SessionFolder(home: home, session: id)
@@ -259,7 +259,18 @@ extension RunnerService {
             }
         }
         if sandbox.cpuSeconds > 0 { policy.cpuSeconds = Int(sandbox.cpuSeconds) }
-        layers["strict"] = sandbox.strict == .off ? "off" : "unavailable"
+        var transport: [String: String] = [:]
+        if sandbox.strict == .off {
+            layers["strict"] = "off"
+        } else if let bubblewrap = StrictTier.available {
+            // Its own folders are writable inside; agor is reached through run/'s ipc endpoints.
+            policy.strict = StrictTier(bubblewrap: bubblewrap, writable: policy.readWrite)
+            transport["AGOR_TRANSPORT"] = "ipc"
+        } else if sandbox.strict == .required {
+            throw BusError.unavailable("the strict tier is required and bubblewrap cannot make its namespaces here")
+        } else {
+            layers["strict"] = "unavailable"
+        }
         if sandbox.user == .off {
             layers["user"] = "off"
         } else if geteuid() == 0, let user = AgentAccount.lookup() {
@@ -307,6 +318,7 @@ extension RunnerService {
         }
         let environment = secrets.merging(["PATH": SessionFolder.programSearchPath, "HOME": folder.root.path, "TMPDIR": folder.temporary, "LANG": "C.UTF-8",
                                            "AGOR_HOME": home.root.path, "AGOR_KEY": folder.key, "AGOR_SESSION": id]) { $1 }
+            .merging(transport) { $1 }
         let launch = AgentProcess.Launch(helper: helper, program: program, arguments: arguments, environment: environment,
                                          workingDirectory: record.cwd, policy: policy, lineLimit: session.limits.lineLimit)
         guard let adapter = Providers.adapter(for: record.provider) else { throw BusError.badRequest("unknown provider") }

@@ -23,6 +23,8 @@ public struct SandboxPolicy: Sendable, Equatable {
     public var cgroupsRequired = false
     /// Run the agent as this user and group (when the runner is root).
     public var user: AgentUser?
+    /// The strict tier (bubblewrap), or nil.
+    public var strict: StrictTier?
 
     public init() {}
 
@@ -74,7 +76,7 @@ public struct SandboxReport: Sendable, Equatable {
             error = "no report from the exec helper"
             return
         }
-        for key in ["process_group", "parent_death_signal", "no_new_privs", "rlimits", "landlock", "landlock_tcp", "cgroups", "user"] {
+        for key in ["process_group", "parent_death_signal", "no_new_privs", "rlimits", "landlock", "landlock_tcp", "cgroups", "user", "strict"] {
             if let value = object[key] as? String { layers[key] = value }
         }
         landlockABI = (object["landlock_abi"] as? NSNumber)?.intValue

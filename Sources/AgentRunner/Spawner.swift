@@ -81,8 +81,8 @@ final class Spawner: Sendable {
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let arguments = [launch.helper] + launch.policy.helperArguments(reportFD: 3)
-            + ["--chdir", launch.workingDirectory, "--", launch.program] + launch.arguments
+        let arguments = launch.policy.commandLine(helper: launch.helper, reportFD: 3, workingDirectory: launch.workingDirectory,
+                                                  program: launch.program, arguments: launch.arguments)
         let environment = launch.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]

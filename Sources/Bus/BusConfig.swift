@@ -73,7 +73,19 @@ public struct BusConfig: Sendable, Equatable {
             throw ConfigError(file: file.path, reason: "cannot read the file (run `agor init`?)")
         }
         do {
-            return try parse(String(decoding: data, as: UTF8.self))
+            var config = try parse(String(decoding: data, as: UTF8.self))
+            // A client in the runner's strict tier has no network: it reaches the services
+            // through their ipc endpoints in the home's run/ folder.
+            if ProcessInfo.processInfo.environment["AGOR_TRANSPORT"] == "ipc" {
+                let run = file.deletingLastPathComponent().appendingPathComponent("run").path
+                for index in config.services.indices {
+                    if let local = IPCEndpoints(runFolder: run, service: config.services[index].name) {
+                        config.services[index].rpc = local.rpc
+                        config.services[index].pub = local.pub
+                    }
+                }
+            }
+            return config
         } catch let error as TOMLError {
             throw ConfigError(file: file.path, reason: error.description)
         } catch let error as ConfigError {

@@ -39,7 +39,7 @@ public final class RPCServer: Sendable {
     private let observer: (@Sendable (String, Duration, Bool) -> Void)?
 
     /// Binds a CURVE server ROUTER at `endpoint`. The context's ZAPAuthenticator checks every client.
-    public init(context: Context, endpoint: String, serverKey: CurveKeyPair, directory: Directory,
+    public init(context: Context, endpoint: String, also: [String] = [], serverKey: CurveKeyPair, directory: Directory,
                 maxMessageSize: Int64 = BusProtocol.defaultMaxMessageSize, maxConcurrent: Int = 64,
                 logger: Logger = Logger(label: "agor.rpc"), monitor: Bool = false,
                 observer: (@Sendable (String, Duration, Bool) -> Void)? = nil) throws {
@@ -48,7 +48,7 @@ public final class RPCServer: Sendable {
                       .maxMessageSize(maxMessageSize), .linger(500), .routerMandatory(false),
                       .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000),
                       .heartbeatInterval(5_000), .heartbeatTimeout(15_000)],
-            bind: [endpoint], readUserId: true)
+            bind: [endpoint] + also, readUserId: true)
         configuration.monitor = monitor
         socket = try Socket(context: context, type: .router, configuration)
         self.directory = directory

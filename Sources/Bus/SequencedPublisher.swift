@@ -21,14 +21,14 @@ public final class SequencedPublisher: Sendable {
     /// Binds a CURVE server XPUB at `endpoint`. Each subscription is checked against the directory
     /// (the subscriber's ZAP User-Id) and the rule set with `restrictSubscriptions`; a refused
     /// subscription is never applied, so that subscriber receives nothing under it.
-    public init(context: Context, endpoint: String, serverKey: CurveKeyPair, database: DatabasePool,
+    public init(context: Context, endpoint: String, also: [String] = [], serverKey: CurveKeyPair, database: DatabasePool,
                 directory: Directory? = nil, sendHighWaterMark: Int32 = 100_000, monitor: Bool = false) throws {
         let rule = self.rule
         var configuration = Socket.Configuration(
             options: [.curveServer(secretKey: serverKey.secretKey), .zapDomain(ZAPAuthenticator.domain),
                       .sendHighWaterMark(sendHighWaterMark), .linger(500), .maxMessageSize(1024),
                       .heartbeatInterval(5_000), .heartbeatTimeout(15_000), .xpubManual(true)],
-            bind: [endpoint], readUserId: true)
+            bind: [endpoint] + also, readUserId: true)
         configuration.monitor = monitor
         configuration.subscriptionGate = { topic, userId in
             let prefix = String(decoding: topic, as: UTF8.self)

@@ -53,12 +53,16 @@ public final class ServiceRuntime: Sendable {
         let observer: (@Sendable (String, Duration, Bool) -> Void)? = instrumented
             ? { @Sendable method, duration, ok in latencies.record(method: method, duration: duration, succeeded: ok) }
             : nil
-        server = try RPCServer(context: context, endpoint: endpoints.rpc, serverKey: keyPair, directory: directory,
+        // Beside tcp, each service listens on ipc:// in the home's run/ folder, for agents in the
+        // strict tier (a network namespace of their own, run/ bind-mounted in). CURVE holds there too.
+        let local = IPCEndpoints(home: home, service: name).flatMap { $0.claim() ? $0 : nil }
+        server = try RPCServer(context: context, endpoint: endpoints.rpc, also: local.map { [$0.rpc] } ?? [], serverKey: keyPair, directory: directory,
                                maxMessageSize: config.maxMessageSize, logger: logger, monitor: instrumented,
                                observer: observer)
-        publisher = try SequencedPublisher(context: context, endpoint: endpoints.pub, serverKey: keyPair, database: database,
+        publisher = try SequencedPublisher(context: context, endpoint: endpoints.pub, also: local.map { [$0.pub] } ?? [], serverKey: keyPair, database: database,
                                            directory: directory, monitor: instrumented)
         publisher.serveReplay(on: server)
+        local?.openToAgents()
         if instrumented {
             let reporter = HealthReporter(service: name, interval: .milliseconds(config.heartbeatMilliseconds),
                                           publisher: publisher, server: server, zap: zap, latencies: latencies)

@@ -14,6 +14,10 @@
 //     --cgroup DIR            join the cgroup DIR (write our pid to DIR/cgroup.procs); repeatable
 //     --require-cgroups       refuse to run the agent when a cgroup cannot be joined
 //     --user UID:GID          run the agent as this user (no supplementary groups, no capabilities)
+//     --report-open           the outer half of the strict tier: report what held so far, leave
+//                             the report open (inherited) for the helper that bubblewrap starts
+//     --report-continue       the inner half: continue that report; the process group is the
+//                             outer half's (kept), and the layer "strict" is reported held
 //
 // Always: a new process group (the runner kills the whole group), the parent-death signal (SIGKILL
 // when the spawning thread ends), no_new_privs, no core dumps. Each layer is reported as held or
@@ -127,7 +131,7 @@ static int join_cgroup(const char *dir) {
 }
 
 int main(int argc, char **argv) {
-    int report_fd = -1, require_landlock = 0, deny_tcp = 0, require_cgroups = 0;
+    int report_fd = -1, require_landlock = 0, deny_tcp = 0, require_cgroups = 0, report_open = 0, report_continue = 0;
     const char *cgroups[4];
     int ncgroups = 0;
     const char *user = NULL;
@@ -145,6 +149,8 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--require-landlock")) { require_landlock = 1; continue; }
         if (!strcmp(a, "--deny-tcp")) { deny_tcp = 1; continue; }
         if (!strcmp(a, "--require-cgroups")) { require_cgroups = 1; continue; }
+        if (!strcmp(a, "--report-open")) { report_open = 1; continue; }
+        if (!strcmp(a, "--report-continue")) { report_continue = 1; continue; }
         if (!v) { fprintf(stderr, "agor-exec: %s needs a value\n", a); return 2; }
         if (!strcmp(a, "--report-fd")) report_fd = atoi(v);
         else if (!strcmp(a, "--chdir")) chdir_to = v;
@@ -163,16 +169,16 @@ int main(int argc, char **argv) {
         i++;
     }
     if (i >= argc) { fprintf(stderr, "usage: agor-exec [options] -- PROGRAM [ARGS...]\n"); return 2; }
-    if (report_fd >= 0) fcntl(report_fd, F_SETFD, FD_CLOEXEC);
-    note("{\"pid\":%d", (int)getpid());
+    if (report_fd >= 0) fcntl(report_fd, F_SETFD, report_open ? 0 : FD_CLOEXEC);
+    if (!report_continue) note("{\"pid\":%d", (int)getpid());
     if (chdir_to && chdir(chdir_to) != 0) return fail(report_fd, 126, "chdir");
 
     // Own process group, and die with the spawning thread.
     pid_t parent = getppid();
-    if (setpgid(0, 0) != 0) return fail(report_fd, 126, "setpgid");
+    if (!report_continue && setpgid(0, 0) != 0) return fail(report_fd, 126, "setpgid");
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return fail(report_fd, 126, "PR_SET_PDEATHSIG");
     if (getppid() != parent) return 126;       // the runner is already gone
-    note(",\"process_group\":\"held\",\"parent_death_signal\":\"held\"");
+    if (!report_continue) note(",\"process_group\":\"held\",\"parent_death_signal\":\"held\"");
     // Caps by cgroups, joined while still privileged to write cgroup.procs.
     if (ncgroups > 0) {
         int joined = 1;
@@ -199,6 +205,27 @@ int main(int argc, char **argv) {
         if (getppid() != parent) return 126;
         note(",\"user\":\"held\",\"uid\":%lu", uid);
     }
+    if (report_open) {
+        // The outer half: bubblewrap (not set-user-ID) is next, and the inner half reports the rest.
+        struct rlimit none = {0, 0};
+        if (setrlimit(RLIMIT_CORE, &none) != 0) return fail(report_fd, 126, "RLIMIT_CORE");
+        if (limits[0] && set_rlimit(RLIMIT_CPU, limits[0], "cpu") != 0) return fail(report_fd, 126, "RLIMIT_CPU");
+        if (limits[1] && set_rlimit(RLIMIT_AS, limits[1], "as") != 0) return fail(report_fd, 126, "RLIMIT_AS");
+        if (limits[2] && set_rlimit(RLIMIT_NOFILE, limits[2], "nofile") != 0) return fail(report_fd, 126, "RLIMIT_NOFILE");
+        if (limits[3] && set_rlimit(RLIMIT_NPROC, limits[3], "nproc") != 0) return fail(report_fd, 126, "RLIMIT_NPROC");
+        note(",\"rlimits\":\"held\"");
+        for (size_t off = 0; report_fd >= 0 && off < report_len;) {
+            ssize_t n = write(report_fd, report + off, report_len - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            off += (size_t)n;
+        }
+        execvp(argv[i], &argv[i]);
+        report_len = 0;
+        note(",\"strict\":\"unavailable\"");
+        return fail(report_fd, 126, "exec bubblewrap");
+    }
+    if (report_continue) note(",\"strict\":\"held\"");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail(report_fd, 126, "PR_SET_NO_NEW_PRIVS");
     note(",\"no_new_privs\":\"held\"");
 
@@ -208,7 +235,7 @@ int main(int argc, char **argv) {
     if (limits[1] && set_rlimit(RLIMIT_AS, limits[1], "as") != 0) return fail(report_fd, 126, "RLIMIT_AS");
     if (limits[2] && set_rlimit(RLIMIT_NOFILE, limits[2], "nofile") != 0) return fail(report_fd, 126, "RLIMIT_NOFILE");
     if (limits[3] && set_rlimit(RLIMIT_NPROC, limits[3], "nproc") != 0) return fail(report_fd, 126, "RLIMIT_NPROC");
-    note(",\"rlimits\":\"held\"");
+    if (!report_continue || limits[0] || limits[1] || limits[2] || limits[3]) note(",\"rlimits\":\"held\"");
 
     if (nrules > 0 || deny_tcp) {
         long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);

@@ -86,7 +86,7 @@ struct RunnerLimitsProcessTests {
         #expect(try Self.logs(agor, second).count >= 3)
     }
 
-    @Test("the sandbox from settings and start's flags: Landlock off, egress denied but for agor and allowed ports, strict required refused")
+    @Test("the sandbox from settings and start's flags: Landlock off, egress denied but for agor and allowed ports, strict required")
     func sandboxSettings() async throws {
         let agor = try await Self.makeHome()
         defer { agor.cleanUp() }
@@ -108,9 +108,17 @@ struct RunnerLimitsProcessTests {
         let shown = try await RunnerProcessTests.waitFor(agor, open, state: "finished")
         #expect((shown["sandbox"] as? [String: String])?["landlock"] == "off")
 
+        // --strict requires the strict tier: it holds where bubblewrap works, else the start is refused and nothing is recorded.
         let strict = try Self.start(agor, ["turn"], flags: ["--strict"])
-        #expect(strict.status != 0 && strict.err.contains("strict tier"), "\(strict)")
-        #expect(try Self.list(agor, project: "p1").count == 2)
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") {
+            let id = try #require(strict.id, "\(strict.err)")
+            let held = try await RunnerProcessTests.waitFor(agor, id, state: "finished")
+            #expect((held["sandbox"] as? [String: String])?["strict"] == "held", "\(held)")
+            #expect(try Self.list(agor, project: "p1").count == 3)
+        } else {
+            #expect(strict.status != 0 && strict.err.contains("strict tier"), "\(strict)")
+            #expect(try Self.list(agor, project: "p1").count == 2)
+        }
     }
 
     @Test("as root, agents run as agor-agent: its own folders are its, the home's keys are not (Landlock off, to show this layer alone)")
@@ -138,6 +146,33 @@ struct RunnerLimitsProcessTests {
             #expect(texts == ["uid \(account.pointee.pw_uid)", "home key refused", "own key read", "home written"], "\(texts)")
         } else {
             #expect(layer == "unavailable" && texts.first == "uid \(geteuid())", "\(ended)")
+        }
+    }
+
+    @Test("the strict tier: bubblewrap with no network but loopback; the agent reaches agor through ipc with its own key")
+    func strictTier() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        try Self.set(agor, "runner.sandbox.strict", "on", project: nil)
+        let script = #"""
+            say() { printf '{"type":"text","text":"%s"}\n' "$1"; }
+            say "net $(awk -F: 'NR > 2 { gsub(/ /, "", $1); printf "%s ", $1 }' /proc/net/dev)"
+            if n=$("$0" session list --json 2>/dev/null | wc -l) && [ "$n" -ge 1 ]; then say "agor over ipc"; else say "agor unreachable over ipc"; fi
+            if AGOR_TRANSPORT=tcp "$0" session list --timeout 1 >/dev/null 2>&1; then say "tcp reached"; else say "tcp unreachable"; fi
+            if echo x > note 2>/dev/null; then say "work written"; else say "work refused"; fi
+            """#
+        let started = try RunnerProcessTests.session(agor, ["start", "--agent", "w1", "--provider", "ndjson", "--command", "/bin/sh",
+                                                            "--arg=-c", "--arg=\(script)", "--arg=\(AgorHome.agor.path)", "--prompt", "x", "--json"])
+        let id = try #require(((try? JSONSerialization.jsonObject(with: Data(started.out.utf8))) as? [String: Any])?["id"] as? String, "\(started.err)")
+        let ended = try await RunnerProcessTests.waitFor(agor, id, state: "finished")
+        let sandbox = ended["sandbox"] as? [String: String] ?? [:]
+        let texts = try Self.logs(agor, id).compactMap { $0["text"] as? String }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") {
+            #expect(sandbox["strict"] == "held" && sandbox["process_group"] == "held" && sandbox["no_new_privs"] == "held", "\(sandbox)")
+            #expect(["held", "unavailable"].contains(sandbox["landlock"] ?? ""), "\(sandbox)")
+            #expect(texts == ["net lo ", "agor over ipc", "tcp unreachable", "work written"], "\(texts)")
+        } else {
+            #expect(sandbox["strict"] == "unavailable", "\(sandbox)")
         }
     }
 
