@@ -98,7 +98,29 @@ struct HTTPLineStream {
         return Answer(status: status, body: kept)
     }
 
+    /// A connection to the server, through `HTTP_PROXY` (a CONNECT tunnel) when the environment
+    /// names one: in the runner's strict tier that is the only way out.
     private func connect() throws -> Int32 {
+        let environment = ProcessInfo.processInfo.environment
+        guard let proxyURL = environment["HTTP_PROXY"] ?? environment["http_proxy"], !proxyURL.isEmpty else {
+            return try HTTPLineStream.open(host: host, port: port)
+        }
+        let proxy = try HTTPLineStream(url: proxyURL)
+        let fd = try HTTPLineStream.open(host: proxy.host, port: proxy.port)
+        do {
+            try send(fd, Array("CONNECT \(host):\(port) HTTP/1.1\r\nHost: \(host):\(port)\r\n\r\n".utf8))
+            let head = ModelProxy.readHead(fd) ?? ""
+            guard head.hasPrefix("HTTP/1.1 200") || head.hasPrefix("HTTP/1.0 200") else {
+                throw Failure(description: "the proxy at \(proxyURL) refused a tunnel to \(host):\(port): \(head.prefix(40))")
+            }
+            return fd
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    private static func open(host: String, port: Int) throws -> Int32 {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?

@@ -264,8 +264,25 @@ extension RunnerService {
             layers["strict"] = "off"
         } else if let bubblewrap = StrictTier.available {
             // Its own folders are writable inside; agor is reached through run/'s ipc endpoints.
-            policy.strict = StrictTier(bubblewrap: bubblewrap, writable: policy.readWrite)
+            policy.strict = StrictTier(bubblewrap: bubblewrap, writable: policy.readWrite + [folder.root.path])
             transport["AGOR_TRANSPORT"] = "ipc"
+            // The model API through the allow-listed proxy (the session's folder is bound in).
+            var hosts = sandbox.proxyHosts.isEmpty ? ModelProxy.defaultHosts(provider: record.provider) : sandbox.proxyHosts
+            if record.provider == "ollama", let server = try? HTTPLineStream(url: ProviderLaunch.ollamaURL(home: home)) { hosts.append(server.host) }
+            let owner = sandbox.user != .off && geteuid() == 0 ? AgentAccount.lookup() : nil
+            do {
+                let proxy = try ModelProxy(path: folder.root.appendingPathComponent("proxy.sock").path, allowed: Set(hosts), owner: owner) { [self] target in
+                    Task { try? await store(session, [.error("proxy_refused", "the model proxy refused a tunnel to \(target.prefix(200)) (not in runner.sandbox.proxy_hosts)")]) }
+                }
+                session.proxy.withLock { $0 = proxy }
+                policy.forward = (ModelProxy.agentPort, proxy.path)
+                policy.readWrite.append(proxy.path)
+                let address = "http://127.0.0.1:\(ModelProxy.agentPort)"
+                for name in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] { transport[name] = address }
+            } catch {
+                if sandbox.strict == .required { throw error }
+                layers["proxy"] = "unavailable"
+            }
         } else if sandbox.strict == .required {
             throw BusError.unavailable("the strict tier is required and bubblewrap cannot make its namespaces here")
         } else {
@@ -338,6 +355,7 @@ extension RunnerService {
             done.wait()
             if events.contains(where: { $0.typeName == "session.finished" }) {
                 session.caps.withLock { $0 }?.remove()
+                session.proxy.withLock { $0 }?.close()
                 Task { try? await sweepRetention() }
                 live.withLock { $0[id] = nil }
                 let ended = session.record.withLock { $0 }

@@ -259,6 +259,8 @@ final class LiveSession: Sendable {
     let process = Locked<AgentProcess?>(nil)
     /// The session's cgroups (nil: none, or not writable here: the watchdog checks its memory).
     let caps = Locked<CgroupCaps?>(nil)
+    /// The strict tier's model proxy, while the session runs.
+    let proxy = Locked<ModelProxy?>(nil)
     /// A sandbox violation was reported (once).
     let violated = Locked(false)
 

@@ -25,6 +25,13 @@ public struct SandboxPolicy: Sendable, Equatable {
     public var user: AgentUser?
     /// The strict tier (bubblewrap), or nil.
     public var strict: StrictTier?
+    /// Inside the strict tier: relay 127.0.0.1:PORT to this unix socket (the model proxy).
+    public var forward: (port: Int, path: String)? {
+        get { forwardPort.map { ($0, forwardPath) } }
+        set { forwardPort = newValue?.port; forwardPath = newValue?.path ?? "" }
+    }
+    var forwardPort: Int?
+    var forwardPath = ""
 
     public init() {}
 
@@ -51,6 +58,7 @@ public struct SandboxPolicy: Sendable, Equatable {
         for cgroup in cgroups { arguments += ["--cgroup", cgroup] }
         if cgroupsRequired && !cgroups.isEmpty { arguments.append("--require-cgroups") }
         if let user { arguments += ["--user", "\(user.uid):\(user.gid)"] }
+        if let forward { arguments += ["--forward", "\(forward.port):\(forward.path)"] }
         if landlock {
             for path in readWrite { arguments += ["--rw", path] }
             for path in readExecute { arguments += ["--rx", path] }
@@ -76,7 +84,7 @@ public struct SandboxReport: Sendable, Equatable {
             error = "no report from the exec helper"
             return
         }
-        for key in ["process_group", "parent_death_signal", "no_new_privs", "rlimits", "landlock", "landlock_tcp", "cgroups", "user", "strict"] {
+        for key in ["process_group", "parent_death_signal", "no_new_privs", "rlimits", "landlock", "landlock_tcp", "cgroups", "user", "strict", "proxy"] {
             if let value = object[key] as? String { layers[key] = value }
         }
         landlockABI = (object["landlock_abi"] as? NSNumber)?.intValue

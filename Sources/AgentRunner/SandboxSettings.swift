@@ -19,6 +19,8 @@ struct SandboxSettings: Sendable, Equatable {
     var strict: Need = .off
     /// Agents as the unprivileged user `agor-agent` (when the runner is root).
     var user: Need = .on
+    /// Hosts the strict tier's model proxy opens tunnels to (empty: the provider's own API).
+    var proxyHosts: [String] = []
 
     init() {}
 
@@ -30,6 +32,7 @@ struct SandboxSettings: Sendable, Equatable {
         caps = need("runner.sandbox.caps") ?? .on
         strict = need("runner.sandbox.strict") ?? .off
         user = need("runner.sandbox.user") ?? .on
+        if case .list(let items)? = value("runner.sandbox.proxy_hosts") { proxyHosts = items.map { $0.lowercased() } }
         if case .string("deny")? = value("runner.sandbox.egress") { denyEgress = true }
         if case .list(let items)? = value("runner.sandbox.ports") { ports = items.compactMap { UInt16($0) } }
         memoryMB = integer("runner.sandbox.memory_mb") ?? 0

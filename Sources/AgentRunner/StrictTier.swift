@@ -43,6 +43,7 @@ extension SandboxPolicy {
         }
         var outer = self
         outer.landlock = false
+        outer.forward = nil
         var inner = SandboxPolicy()
         inner.landlock = landlock
         inner.landlockRequired = landlockRequired
@@ -51,6 +52,7 @@ extension SandboxPolicy {
         inner.readExecute = readExecute + [helper]
         inner.denyEgress = denyEgress
         inner.allowedPorts = allowedPorts
+        inner.forward = forward
         return [helper] + outer.helperArguments(reportFD: reportFD) + ["--report-open", "--chdir", workingDirectory, "--", strict.bubblewrap]
             + strict.arguments(workingDirectory: workingDirectory)
             + [helper] + inner.helperArguments(reportFD: reportFD) + ["--report-continue", "--chdir", workingDirectory, "--", program] + arguments

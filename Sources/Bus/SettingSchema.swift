@@ -33,6 +33,7 @@ public enum SettingSchema {
         "runner.sandbox.caps": .string("on"),
         "runner.sandbox.strict": .string("off"),
         "runner.sandbox.user": .string("on"),
+        "runner.sandbox.proxy_hosts": .list([]),
         "retention.keep_days": .integer(0),
         "retention.keep_messages": .integer(0),
     ]
@@ -51,7 +52,9 @@ public enum SettingSchema {
         runner.sandbox.ports (TCP ports an agent may connect to when egress is denied), runner.sandbox.memory_mb,
         runner.sandbox.max_processes, runner.sandbox.cpu_seconds (0 = none), runner.sandbox.caps (off|on|required:
         memory and process caps by cgroups), runner.sandbox.strict (off|on|required: bubblewrap),
-        runner.sandbox.user (off|on|required: agents run as the user agor-agent when the runner is root), retention.keep_days (days, 0 = forever),
+        runner.sandbox.user (off|on|required: agents run as the user agor-agent when the runner is root),
+        runner.sandbox.proxy_hosts (hosts the strict tier's proxy opens tunnels to; empty = the provider's API),
+        retention.keep_days (days, 0 = forever),
         retention.keep_messages (count, 0 = no limit), keybinding.CONTEXT.ACTION (chord like "Ctrl+K Ctrl+S";
         contexts: \(Keybinding.contexts.joined(separator: ", ")))
         """
@@ -129,6 +132,7 @@ public enum SettingSchema {
         case "runner.sandbox.landlock", "runner.sandbox.caps", "runner.sandbox.strict", "runner.sandbox.user": return .choice(["off", "on", "required"])
         case "runner.sandbox.egress": return .choice(["allow", "deny"])
         case "runner.sandbox.ports": return .ports
+        case "runner.sandbox.proxy_hosts": return .list
         case "runner.sandbox.memory_mb": return .integer(0...1_048_576)
         case "runner.sandbox.max_processes": return .integer(0...1_000_000)
         case "runner.sandbox.cpu_seconds": return .integer(0...31_536_000)

@@ -16,6 +16,8 @@
 //     --user UID:GID          run the agent as this user (no supplementary groups, no capabilities)
 //     --report-open           the outer half of the strict tier: report what held so far, leave
 //                             the report open (inherited) for the helper that bubblewrap starts
+//     --forward PORT:PATH     (strict tier) relay TCP connections to 127.0.0.1:PORT, in the agent's
+//                             network namespace, to the unix socket PATH (the runner's model proxy)
 //     --report-continue       the inner half: continue that report; the process group is the
 //                             outer half's (kept), and the layer "strict" is reported held
 //
@@ -38,6 +40,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #ifndef SYS_landlock_create_ruleset
@@ -130,11 +136,81 @@ static int join_cgroup(const char *dir) {
     return written == n ? 0 : -1;
 }
 
+// Copies bytes both ways between two sockets until both directions have ended.
+static void relay(int a, int b) {
+    char buffer[65536];
+    int open_a = 1, open_b = 1;
+    while (open_a || open_b) {
+        struct pollfd fds[2] = {{a, open_a ? POLLIN : 0, 0}, {b, open_b ? POLLIN : 0, 0}};
+        if (poll(fds, 2, -1) < 0) { if (errno == EINTR) continue; return; }
+        for (int k = 0; k < 2; k++) {
+            if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            int from = k ? b : a, to = k ? a : b;
+            ssize_t n = read(from, buffer, sizeof buffer);
+            if (n <= 0) {
+                shutdown(to, SHUT_WR);
+                if (k) open_b = 0; else open_a = 0;
+                continue;
+            }
+            for (ssize_t off = 0; off < n;) {
+                ssize_t w = write(to, buffer + off, (size_t)(n - off));
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) return;
+                off += w;
+            }
+        }
+    }
+}
+
+// A child that listens on 127.0.0.1:PORT and relays each connection to the unix socket PATH; it
+// dies with the agent (its parent after the exec).
+static int start_forwarder(const char *spec) {
+    char *end = NULL;
+    unsigned long port = strtoul(spec, &end, 10);
+    if (!end || *end != ':' || port == 0 || port > 65535) { errno = EINVAL; return -1; }
+    const char *path = end + 1;
+    int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listener < 0) return -1;
+    int one = 1;
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in address = {0};
+    address.sin_family = AF_INET;
+    address.sin_port = htons((uint16_t)port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(listener, (struct sockaddr *)&address, sizeof address) != 0 || listen(listener, 64) != 0) { close(listener); return -1; }
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child < 0) { close(listener); return -1; }
+    if (child > 0) { close(listener); return 0; }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);
+    signal(SIGCHLD, SIG_IGN);
+    for (int fd = 0; fd < 3; fd++) { int null = open("/dev/null", O_RDWR); if (null >= 0 && null != fd) { dup2(null, fd); close(null); } }
+    // Nothing of the agent's stays open here: the report pipe must end when the agent starts.
+    for (int fd = 3; fd < 1024; fd++) if (fd != listener) close(fd);
+    for (;;) {
+        int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (client < 0) { if (errno == EINTR) continue; _exit(1); }
+        if (fork() == 0) {
+            close(listener);
+            int upstream = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            struct sockaddr_un unix_address = {0};
+            unix_address.sun_family = AF_UNIX;
+            strncpy(unix_address.sun_path, path, sizeof unix_address.sun_path - 1);
+            if (upstream < 0 || connect(upstream, (struct sockaddr *)&unix_address, sizeof unix_address) != 0) _exit(1);
+            relay(client, upstream);
+            _exit(0);
+        }
+        close(client);
+    }
+}
+
 int main(int argc, char **argv) {
     int report_fd = -1, require_landlock = 0, deny_tcp = 0, require_cgroups = 0, report_open = 0, report_continue = 0;
     const char *cgroups[4];
     int ncgroups = 0;
     const char *user = NULL;
+    const char *forward = NULL;
     struct rule rules[MAX_RULES];
     int nrules = 0;
     uint64_t ports[64];
@@ -156,6 +232,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--chdir")) chdir_to = v;
         else if (!strcmp(a, "--cgroup") && ncgroups < 4) cgroups[ncgroups++] = v;
         else if (!strcmp(a, "--user")) user = v;
+        else if (!strcmp(a, "--forward")) forward = v;
         else if (!strcmp(a, "--rlimit-cpu")) limits[0] = v;
         else if (!strcmp(a, "--rlimit-as")) limits[1] = v;
         else if (!strcmp(a, "--rlimit-nofile")) limits[2] = v;
@@ -278,6 +355,10 @@ int main(int argc, char **argv) {
         }
     } else {
         note(",\"landlock\":\"off\"");
+    }
+    if (forward) {
+        if (start_forwarder(forward) != 0) return fail(report_fd, 126, "starting the proxy forwarder");
+        note(",\"proxy\":\"held\"");
     }
     send_report(report_fd);
     execvp(argv[i], &argv[i]);

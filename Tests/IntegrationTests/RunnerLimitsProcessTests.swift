@@ -149,18 +149,27 @@ struct RunnerLimitsProcessTests {
         }
     }
 
-    @Test("the strict tier: bubblewrap with no network but loopback; the agent reaches agor through ipc with its own key")
+    @Test("the strict tier: bubblewrap with no network but loopback; agor through ipc with the agent's own key; the API through the allow-listed proxy")
     func strictTier() async throws {
         let agor = try await Self.makeHome()
         defer { agor.cleanUp() }
         try Self.set(agor, "runner.sandbox.strict", "on", project: nil)
+        let api = try Listener()
+        try Self.set(agor, "runner.sandbox.proxy_hosts", "127.0.0.1", project: nil)
         let script = #"""
             say() { printf '{"type":"text","text":"%s"}\n' "$1"; }
+            tunnel() { python3 -c 'import socket, sys
+            s = socket.create_connection(("127.0.0.1", 3128), timeout=5)
+            s.sendall(b"CONNECT " + sys.argv[1].encode() + b" HTTP/1.1\r\n\r\n")
+            print(s.recv(200).decode().split("\r\n")[0])' "$1"; }
             say "net $(awk -F: 'NR > 2 { gsub(/ /, "", $1); printf "%s ", $1 }' /proc/net/dev)"
             if n=$("$0" session list --json 2>/dev/null | wc -l) && [ "$n" -ge 1 ]; then say "agor over ipc"; else say "agor unreachable over ipc"; fi
             if AGOR_TRANSPORT=tcp "$0" session list --timeout 1 >/dev/null 2>&1; then say "tcp reached"; else say "tcp unreachable"; fi
             if echo x > note 2>/dev/null; then say "work written"; else say "work refused"; fi
-            """#
+            say "$HTTPS_PROXY"
+            say "allowed: $(tunnel 127.0.0.1:API_PORT)"
+            say "not allowed: $(tunnel example.com:443)"
+            """#.replacingOccurrences(of: "API_PORT", with: "\(api.port)")
         let started = try RunnerProcessTests.session(agor, ["start", "--agent", "w1", "--provider", "ndjson", "--command", "/bin/sh",
                                                             "--arg=-c", "--arg=\(script)", "--arg=\(AgorHome.agor.path)", "--prompt", "x", "--json"])
         let id = try #require(((try? JSONSerialization.jsonObject(with: Data(started.out.utf8))) as? [String: Any])?["id"] as? String, "\(started.err)")
@@ -170,7 +179,11 @@ struct RunnerLimitsProcessTests {
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") {
             #expect(sandbox["strict"] == "held" && sandbox["process_group"] == "held" && sandbox["no_new_privs"] == "held", "\(sandbox)")
             #expect(["held", "unavailable"].contains(sandbox["landlock"] ?? ""), "\(sandbox)")
-            #expect(texts == ["net lo ", "agor over ipc", "tcp unreachable", "work written"], "\(texts)")
+            #expect(texts == ["net lo ", "agor over ipc", "tcp unreachable", "work written", "http://127.0.0.1:3128",
+                              "allowed: HTTP/1.1 200 Connection established", "not allowed: HTTP/1.1 403 Forbidden"], "\(texts)")
+            #expect(sandbox["proxy"] == "held", "\(sandbox)")
+            let refusals = try Self.logs(agor, id).filter { $0["kind"] as? String == "proxy_refused" }.compactMap { $0["message"] as? String }
+            #expect(refusals.count == 1 && refusals[0].contains("example.com:443"), "\(refusals)")
         } else {
             #expect(sandbox["strict"] == "unavailable", "\(sandbox)")
         }

@@ -77,6 +77,19 @@ struct RunnerOllamaProcessTests {
         _ = try await RunnerProcessTests.waitFor(agor, id, state: "stopped")
     }
 
+    @Test("in the strict tier (no network) the Ollama client reaches its server through the runner's proxy")
+    func strictTier() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") else { return }
+        let (agor, server, _) = try await Self.makeHome()
+        defer { server.terminate(); agor.cleanUp() }
+        #expect(try AgorHome.run(["settings", "set", "runner.sandbox.strict", "required", "--home", agor.home.root.path]).status == 0)
+        let id = try #require(try Self.start(agor, model: "fake-model", prompt: "weather in Tokyo?").id)
+        let idle = try await RunnerProcessTests.waitFor(agor, id, state: "idle")
+        #expect((idle["sandbox"] as? [String: String])?["strict"] == "held")
+        #expect(try Self.turns(agor, id) == ["It is sunny."])
+        #expect(try RunnerProcessTests.session(agor, ["stop", id]).status == 0)
+    }
+
     @Test("Ollama's refusals: an unknown model (HTTP 404), an error mid-stream, no model at all")
     func refusals() async throws {
         let (agor, server, _) = try await Self.makeHome()
