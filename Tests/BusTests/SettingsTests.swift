@@ -64,6 +64,23 @@ struct SettingsTests {
         #expect(settings.global["plugins"] == .list(["lint", "fmt"]))
     }
 
+    @Test("the runner's sandbox, budget and retention settings refuse what is not theirs")
+    func runnerSettings() throws {
+        var settings = Settings()
+        for (key, value) in [("runner.sandbox.ports", "443,99999"), ("runner.sandbox.ports", "0"), ("runner.sandbox.ports", "https"),
+                             ("runner.sandbox.strict", "maybe"), ("runner.sandbox.user", "root"), ("runner.sandbox.egress", "some"),
+                             ("runner.sandbox.memory_mb", "-1"), ("runner.daily.max_turns", "many"), ("runner.retention.keep_days", "40000"),
+                             ("runner.sandbox.proxy_hosts", "api.anthropic.com,evil host")] {
+            #expect(throws: SettingsError.self, "\(key) = \(value)") { try settings.set(key, text: value, at: .global) }
+        }
+        #expect(settings.global.isEmpty)
+        try settings.set("runner.sandbox.ports", text: "443, 8080", at: .global)
+        #expect(settings.global["runner.sandbox.ports"] == .list(["443", "8080"]))
+        try settings.set("runner.sandbox.strict", text: "required", at: .group("web"))
+        try settings.set("runner.daily.max_cost_cents", text: "500", at: .global)
+        #expect(settings.effective("runner.sandbox.strict", group: "web")?.value == .string("required"))
+    }
+
     @Test("the file round-trips, and a damaged or hand-broken file is refused with where")
     func fileRoundTrip() throws {
         let home = tempHome()

@@ -105,6 +105,14 @@ struct RunnerOllamaProcessTests {
         #expect(texts.contains { $0["text"] as? String == "Let me" })
         #expect(texts.contains { $0["message"] as? String == "an error was encountered while running the model" })
 
+        // A server that breaks HTTP: the session fails with the reason; the runner goes on.
+        for (model, reason) in [("not-http", "not an HTTP response"), ("bad-chunk", "bad chunk size"), ("cut", "the connection ended inside a chunk")] {
+            let id = try #require(try Self.start(agor, model: model, prompt: "hi").id)
+            _ = try await RunnerProcessTests.waitFor(agor, id, state: "failed")
+            let messages = try RunnerLimitsProcessTests.logs(agor, id).compactMap { $0["message"] as? String }
+            #expect(messages.contains { $0.contains(reason) }, "\(model): \(messages)")
+        }
+
         let unnamed = try Self.start(agor, model: nil, prompt: "hi")
         #expect(unnamed.status != 0 && unnamed.id == nil && unnamed.err.contains("needs a model"), "\(unnamed)")
         #expect(try AgorHome.run(["settings", "set", "model.ollama", "fake-model", "--home", agor.home.root.path]).status == 0)

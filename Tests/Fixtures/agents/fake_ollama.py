@@ -9,6 +9,9 @@ usage: fake_ollama.py PORT_FILE LOG_FILE
   after a tool message             "It is" " sunny." then done with counts
   a later user turn                "Second" " answer" then done
   a user turn containing fail-mid  a text piece, then an error line (status still 200)
+  model "not-http"                 a reply that is not HTTP
+  model "bad-chunk"                a chunk size that is not hexadecimal
+  model "cut"                      the connection ends inside a chunk
 """
 import json
 import sys
@@ -42,6 +45,15 @@ class Chat(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            return
+        if body.get("model") in ("not-http", "bad-chunk", "cut"):
+            if body["model"] == "not-http":
+                self.wfile.write(b"SMTP ready\r\n\r\n")
+            else:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                self.wfile.write(b"zz\r\n" if body["model"] == "bad-chunk" else b"400\r\n{\"model\":\"fake\"")
+            self.wfile.flush()
+            self.close_connection = True
             return
         messages = body["messages"]
         users = [m for m in messages if m["role"] == "user"]
