@@ -9,8 +9,9 @@ import Glibc
 ///   passes), its own process group, and the sandbox the policy says.
 /// - Its stdout is read on a thread of its own in reads of up to 256 KiB, split on 0x0A by a `LineSplitter`
 ///   (a line over `lineLimit` is dropped and reported), turned into events by the provider's
-///   adapter, and handed to `onEvents` synchronously: while the consumer stores them, nothing more
-///   is read, the pipe fills and the child waits. That is the bound on pending bytes.
+///   adapter, and handed to `onEvents` synchronously: while the consumer holds the thread (the
+///   runner returns once the previous read's events are stored), nothing more is read, the pipe
+///   fills and the child waits. That is the bound on pending bytes.
 /// - stderr is drained (its last 4 KiB kept for the finish event's reason), so it never blocks.
 /// - When the program exits, what is left of its process group is killed (a grandchild holding the
 ///   pipe open cannot keep the session alive), the last output is read, and `session.finished`

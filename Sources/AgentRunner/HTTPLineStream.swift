@@ -161,7 +161,11 @@ struct HTTPLineStream {
         init(fd: Int32) { self.fd = fd }
 
         mutating func fill() throws -> Bool {
-            if start > 0 && start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
+            // What was read already is dropped first, so the buffer holds only what is pending.
+            if start > 0 {
+                buffer.removeFirst(start)
+                start = 0
+            }
             var chunk = [UInt8](repeating: 0, count: 65_536)
             while true {
                 let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }

@@ -13,6 +13,9 @@ final class ModelProxy: Sendable {
     let allowed: Set<String>
     private let listener: Int32
     private let refused: @Sendable (String) -> Void
+    /// Tunnels open now: each is a thread; past `maxTunnels` a connection is answered 503.
+    private let open = Locked(0)
+    static let maxTunnels = 32
 
     /// Listens at `path`; `refused` hears each host that was turned away.
     init(path: String, allowed: Set<String>, owner: AgentUser?, refused: @escaping @Sendable (String) -> Void) throws {
@@ -58,7 +61,20 @@ final class ModelProxy: Sendable {
                 Glibc.close(listener)
                 return
             }
-            Thread { [self] in serve(client) }.start()
+            let admitted = open.withLock { count -> Bool in
+                guard count < ModelProxy.maxTunnels else { return false }
+                count += 1
+                return true
+            }
+            guard admitted else {
+                ModelProxy.send(client, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+                Glibc.close(client)
+                continue
+            }
+            Thread { [self] in
+                serve(client)
+                open.withLock { $0 -= 1 }
+            }.start()
         }
     }
 

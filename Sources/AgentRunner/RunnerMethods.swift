@@ -339,21 +339,26 @@ extension RunnerService {
         let launch = AgentProcess.Launch(helper: helper, program: program, arguments: arguments, environment: environment,
                                          workingDirectory: record.cwd, policy: policy, lineLimit: session.limits.lineLimit)
         guard let adapter = Providers.adapter(for: record.provider) else { throw BusError.badRequest("unknown provider") }
+        // The previous read's events, being stored while the reader parses the next read: at most
+        // one read waits, so storing and parsing overlap and the bound on pending bytes holds.
+        let storing = Locked<DispatchSemaphore?>(nil)
         let process = try AgentProcess(launch, adapter: adapter) { [self] events in
-            // On the session's reader thread: nothing more is read until these are stored.
+            // On the session's reader thread, in order: a read's events are stored only after the
+            // previous read's were, and nothing more is read while two reads are unstored.
             var events = events
-            if let last = events.last, last.typeName == "session.finished" {
-                events.insert(contentsOf: session.violations(), at: events.count - 1)
-            }
+            let finished = events.last?.typeName == "session.finished"
+            if finished { events.insert(contentsOf: session.violations(), at: events.count - 1) }
+            storing.withLock { $0 }?.wait()
             let done = DispatchSemaphore(value: 0)
+            storing.withLock { $0 = done }
             Task {
                 do { try await store(session, events) } catch {
                     logger.error("session events not stored", metadata: ["runner.session": "\(id)", "runner.error": "\(error)"])
                 }
                 done.signal()
             }
-            done.wait()
-            if events.contains(where: { $0.typeName == "session.finished" }) {
+            if finished {
+                done.wait()
                 session.caps.withLock { $0 }?.remove()
                 session.proxy.withLock { $0 }?.close()
                 Task { try? await sweepRetention() }

@@ -29,8 +29,11 @@ public final class RunnerService: Sendable {
     public static func run(home: Home) async throws {
         let runtime = try ServiceRuntime(name: name, home: home) { RunnerSchema.register(in: &$0) }
         let service = try await RunnerService(runtime: runtime)
-        Task { await service.resumeInterrupted() }
-        service.keepRetention()
+        // Retention starts once the interrupted sessions were resumed (or left), never before.
+        Task {
+            await service.resumeInterrupted()
+            service.keepRetention()
+        }
         try await runtime.run()
         service.stopAll()
     }
