@@ -325,6 +325,18 @@ extension LiveSession.Limits {
 }
 
 extension LiveSession {
+    /// Removes what the runner held for the session's sandbox: its cgroups and its model proxy.
+    func releaseSandbox() {
+        caps.withLock { caps in
+            caps?.remove()
+            caps = nil
+        }
+        proxy.withLock { proxy in
+            proxy?.close()
+            proxy = nil
+        }
+    }
+
     /// Sandbox violations not yet reported, as fatal `sandbox_violation` errors: what the cgroups
     /// refused, or (without cgroups, `checkingMemory`) resident memory over the cap. At most once.
     func violations(checkingMemory: Bool = false) -> [AgentEvent] {

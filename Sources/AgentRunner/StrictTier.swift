@@ -7,11 +7,11 @@ import Foundation
 /// signal, cgroups, user, rlimits) and inside (no_new_privs, Landlock), one report between them.
 public struct StrictTier: Sendable, Equatable {
     public var bubblewrap: String
-    /// Folders bound read-write at the same path inside (the rest of / is read-only).
-    public var writable: [String]
+    /// Folders bound read-write inside besides the policy's read-write ones (the rest of / is read-only).
+    public var alsoWritable: [String]
 
-    /// bubblewrap's arguments, up to the inner command.
-    func arguments(workingDirectory: String) -> [String] {
+    /// bubblewrap's arguments, up to the inner command: `writable` bound read-write at the same path.
+    func arguments(workingDirectory: String, writable: [String]) -> [String] {
         var arguments = ["--die-with-parent", "--unshare-all", "--cap-drop", "ALL",
                          "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         for path in writable where !path.hasPrefix("/dev/") && FileManager.default.fileExists(atPath: path) {
@@ -54,7 +54,7 @@ extension SandboxPolicy {
         inner.allowedPorts = allowedPorts
         inner.forward = forward
         return [helper] + outer.helperArguments(reportFD: reportFD) + ["--report-open", "--chdir", workingDirectory, "--", strict.bubblewrap]
-            + strict.arguments(workingDirectory: workingDirectory)
+            + strict.arguments(workingDirectory: workingDirectory, writable: readWrite + strict.alsoWritable)
             + [helper] + inner.helperArguments(reportFD: reportFD) + ["--report-continue", "--chdir", workingDirectory, "--", program] + arguments
     }
 }
