@@ -121,6 +121,7 @@ public final class GatewayService: Sendable {
         }
         let api = APIRoutes(bridge: bridge)
         api.register(on: router)
+        api.registerSessionEvents(on: router)
         let document = OpenAPIDocument.json(routes: api.table.withLock { $0 })
         router.get("/openapi.json") { _, _ -> Response in JSONResponse.make(ByteBuffer(bytes: document)) }
         return router

@@ -31,6 +31,9 @@ enum OpenAPIDocument {
         Route(method: "put", path: "/v1/projects/{project}/files/{path}",
               summary: "Write a file: If-Match with the ETag read (412 with the current one if it changed), If-None-Match: * to create",
               requestMessage: "file", replyMessage: "none", status: 200),
+        Route(method: "get", path: "/v1/sessions/{id}/events",
+              summary: "A session's events from ?from=N (inclusive, default 1), at most ?limit= (default 500): {events, head_seq}",
+              requestMessage: nil, replyMessage: "object", status: 200),
         Route(method: "get", path: "/v1/stream", summary: "WebSocket upgrade: events of every service the person may see (see docs/GATEWAY.md)",
               requestMessage: nil, replyMessage: "none", status: 101),
     ]

@@ -246,6 +246,16 @@ struct RunnerProcessTests {
         #expect(events.map(\.seq) == Array(1...6))
         let shown = try await GatewayProcessTests.send("GET", "http://\(http)/v1/sessions/\(id)", token: ann)
         #expect(shown.status == 200 && shown.json["agent"] as? String == "w9")
+        // Its stored events over REST, from a number on.
+        let stored = try await GatewayProcessTests.send("GET", "http://\(http)/v1/sessions/\(id)/events?from=3&limit=2", token: ann)
+        let frames = stored.json["events"] as? [[String: Any]] ?? []
+        #expect(stored.status == 200 && frames.map { $0["seq"] as? Int } == [3, 4], "\(String(decoding: stored.body, as: UTF8.self))")
+        #expect(frames.allSatisfy { $0["stream"] as? String == "runner/web/\(id)" && $0["type"] is String && $0["event"] is [String: Any] })
+        #expect((stored.json["head_seq"] as? Int ?? 0) >= 6)
+        for query in ["from=0", "from=x", "limit=0", "limit=99999"] {
+            #expect(try await GatewayProcessTests.send("GET", "http://\(http)/v1/sessions/\(id)/events?\(query)", token: ann).status == 400, "\(query)")
+        }
+        #expect(try await GatewayProcessTests.send("GET", "http://\(http)/v1/sessions/\(id)/events", token: bob).status == 404)
         // A worker person sees neither the session nor its stream.
         #expect(try await GatewayProcessTests.send("GET", "http://\(http)/v1/sessions/\(id)", token: bob).status == 404)
         #expect(try await GatewayProcessTests.send("POST", "http://\(http)/v1/sessions/\(id)/stop", token: bob, json: [:]).status == 404)

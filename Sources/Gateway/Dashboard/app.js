@@ -195,10 +195,22 @@ async function act(id, verb, body) {
   }
 }
 
-function selectSession(id) {
+async function selectSession(id) {
   state.tailOf = id;
   const s = state.sessions.get(id);
   $("tail-title").textContent = s ? `${s.agent}: ${id}` : id;
+  if (!state.tails.has(id) && s) {
+    // Its last 200 stored events first; what arrives by push from now on is appended.
+    try {
+      const { events = [] } = await api("GET", `/v1/sessions/${id}/events?from=${Math.max(1, (s.last_seq || 0) - 199)}&limit=200`);
+      const known = state.tails.get(id) || [];
+      const first = known.length ? known[0].seq : Infinity;
+      state.tails.set(id, events.filter((f) => f.seq < first).map(tailLine).concat(known));
+    } catch (error) {
+      $("tail-title").textContent += ` (${error.message})`;
+    }
+  }
+  if (state.tailOf !== id) return;
   $("tail").replaceChildren(...(state.tails.get(id) || []).map(tailItem));
   renderSessions();
 }
