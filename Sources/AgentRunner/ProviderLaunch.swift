@@ -33,12 +33,18 @@ enum ProviderLaunch {
     /// The program's arguments, and whether it takes its turns on stdin (Claude's stream-json).
     /// `extra` (the arguments given with the command) come first: they belong to the program (a
     /// script for an interpreter, a wrapper's own flags); the provider's flags follow.
+    /// Claude asks agor before it uses a tool (`--permission-prompt-tool stdio`: an approval a
+    /// person answers), unless the project lets its agents act without asking.
+    static func permissions(ask: Bool) -> [String] {
+        ask ? ["--permission-prompt-tool", "stdio"] : ["--permission-mode", "bypassPermissions"]
+    }
+
     static func arguments(provider: String, sessionId: String, model: String, extra: [String], prompt: String,
-                          ollamaURL: String = "") -> (arguments: [String], turnsOnStdin: Bool) {
+                          ollamaURL: String = "", askApprovals: Bool = true) -> (arguments: [String], turnsOnStdin: Bool) {
         switch provider {
         case "claude":
             var arguments = ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose",
-                             "--session-id", sessionId, "--permission-prompt-tool", "stdio"]
+                             "--session-id", sessionId] + permissions(ask: askApprovals)
             if !model.isEmpty { arguments += ["--model", model] }
             return (extra + arguments, true)
         case "codex":
@@ -69,11 +75,12 @@ enum ProviderLaunch {
     }
 
     /// Arguments that resume a session where the provider can; nil where it cannot.
-    static func resumeArguments(provider: String, sessionId: String, providerSessionId: String, model: String, extra: [String]) -> [String]? {
+    static func resumeArguments(provider: String, sessionId: String, providerSessionId: String, model: String, extra: [String],
+                                askApprovals: Bool = true) -> [String]? {
         switch provider {
         case "claude":
             var arguments = ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose",
-                             "--resume", providerSessionId.isEmpty ? sessionId : providerSessionId, "--permission-prompt-tool", "stdio"]
+                             "--resume", providerSessionId.isEmpty ? sessionId : providerSessionId] + permissions(ask: askApprovals)
             if !model.isEmpty { arguments += ["--model", model] }
             return extra + arguments
         case "codex":

@@ -209,7 +209,8 @@ extension RunnerService {
             if program == RunnerService.ownExecutable() { extra = ["ollama-chat"] + extra }
         }
         let (arguments, turnsOnStdin) = ProviderLaunch.arguments(provider: request.provider, sessionId: id, model: model,
-                                                                 extra: extra, prompt: request.prompt, ollamaURL: ollamaURL)
+                                                                 extra: extra, prompt: request.prompt, ollamaURL: ollamaURL,
+                                                                 askApprovals: sessionLimits.askApprovals)
         record.model = model
         record.tightening = request.sandbox
         let session = LiveSession(record: record, turnsOnStdin: turnsOnStdin, limits: sessionLimits)
@@ -299,15 +300,16 @@ extension RunnerService {
     /// a good turn, it is left interrupted.
     func resume(_ id: String) async throws {
         guard var record = try await record(id), record.state == .interrupted else { return }
+        let resumedLimits = limits(project: record.project, group: record.group, tightening: record.tightening)
         guard let arguments = ProviderLaunch.resumeArguments(provider: record.provider, sessionId: id, providerSessionId: record.providerSessionID,
-                                                            model: record.model, extra: record.args), !record.command.isEmpty else { return }
+                                                            model: record.model, extra: record.args, askApprovals: resumedLimits.askApprovals),
+              !record.command.isEmpty else { return }
         guard record.resumesFailed < 3 else {
             try await changeState(id, to: .interrupted, reason: "not resumed: \(record.resumesFailed) resumes in a row failed")
             return
         }
         record.resumesFailed += 1
-        let session = LiveSession(record: record, turnsOnStdin: record.provider == "claude",
-                                  limits: limits(project: record.project, group: record.group, tightening: record.tightening))
+        let session = LiveSession(record: record, turnsOnStdin: record.provider == "claude", limits: resumedLimits)
         live.withLock { $0[id] = session }
         var change = Agor_Runner_V1_StateChanged()
         change.state = .starting
@@ -350,6 +352,7 @@ extension RunnerService {
         if let tokens = integer("runner.daily.max_tokens") { limits.dailyMaxTokens = tokens }
         if let turns = integer("runner.daily.max_turns") { limits.dailyMaxTurns = turns }
         limits.sandbox = SandboxSettings(settings: settings, project: project, group: group).tightened(by: tightening)
+        if case .string("auto")? = settings.effective("runner.approvals", project: project, group: group)?.value { limits.askApprovals = false }
         return limits
     }
 

@@ -249,6 +249,8 @@ final class LiveSession: Sendable {
         var dailyMaxTokens: Int64 = 0
         var dailyMaxTurns: Int64 = 0
         var sandbox = SandboxSettings()
+        /// Claude asks agor before it uses a tool (`runner.approvals = ask`), or acts without asking.
+        var askApprovals = true
     }
 
     let id: String

@@ -19,6 +19,7 @@ public enum SettingSchema {
         "runner.loop_guard": .integer(5),
         "runner.idle_timeout_s": .integer(3600),
         "runner.worktree": .string("off"),
+        "runner.approvals": .string("ask"),
         "runner.daily.max_cost_cents": .integer(0),
         "runner.daily.max_tokens": .integer(0),
         "runner.daily.max_turns": .integer(0),
@@ -46,7 +47,7 @@ public enum SettingSchema {
         runner.budget.max_tokens, runner.budget.max_turns (per session, 0 = none), runner.loop_guard (the same tool
         call this many times in a row pauses the session; 0 = off), runner.idle_timeout_s (an idle session's input is
         closed after this long, so it finishes; 0 = never), runner.worktree (off|on: a git worktree per session of a
-        project), runner.daily.max_cost_cents, runner.daily.max_tokens, runner.daily.max_turns (per project per UTC day,
+        project), runner.approvals (ask|auto: Claude asks agor before it uses a tool, or acts without asking), runner.daily.max_cost_cents, runner.daily.max_tokens, runner.daily.max_turns (per project per UTC day,
         0 = none), runner.retention.keep_sessions (ended sessions kept per project, 0 = all), runner.retention.keep_days
         (0 = forever), runner.sandbox.landlock (off|on|required), runner.sandbox.egress (allow|deny),
         runner.sandbox.ports (TCP ports an agent may connect to when egress is denied), runner.sandbox.memory_mb,
@@ -126,6 +127,7 @@ public enum SettingSchema {
         case "runner.loop_guard": return .integer(0...1000)
         case "runner.idle_timeout_s": return .integer(0...604_800)
         case "runner.worktree": return .choice(["off", "on"])
+        case "runner.approvals": return .choice(["ask", "auto"])
         case "runner.daily.max_cost_cents", "runner.daily.max_tokens", "runner.daily.max_turns": return .integer(0...1_000_000_000_000)
         case "runner.retention.keep_sessions": return .integer(0...1_000_000)
         case "runner.retention.keep_days": return .integer(0...36_500)

@@ -63,6 +63,20 @@ struct RunnerLimitsProcessTests {
         #expect(try RunnerProcessTests.session(agor, ["stop", id]).status == 0)
     }
 
+    @Test("a project whose agents may act without asking starts Claude with bypassPermissions: no approval is asked")
+    func approvalsAuto() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        try Self.set(agor, "runner.approvals", "auto")
+        let started = try RunnerProcessTests.session(agor, ["start", "--agent", "w1", "--provider", "claude", "--command", "/usr/bin/python3",
+                                                            "\(Self.fixtures)/fake_claude.py", "--arg=--approval", "--prompt", "go", "--project", "p1", "--json"])
+        let id = try #require(((try? JSONSerialization.jsonObject(with: Data(started.out.utf8))) as? [String: Any])?["id"] as? String, "\(started.err)")
+        _ = try await RunnerProcessTests.waitFor(agor, id, state: "idle")
+        let types = try Self.logs(agor, id).compactMap { $0["type"] as? String }
+        #expect(!types.contains("approval.requested") && types.contains("turn.finished"), "\(types)")
+        #expect(try RunnerProcessTests.session(agor, ["stop", id]).status == 0)
+    }
+
     @Test("retention keeps the last N ended sessions of a project and removes the rest with their events and folders")
     func retention() async throws {
         let agor = try await Self.makeHome()

@@ -24,7 +24,8 @@ def turn(n, prompt):
     for tid, name in (("t%d_a" % n, "Bash"), ("t%d_b" % n, "Read")):
         out({"type": "assistant", "message": {"id": mid, "content": [{"type": "tool_use", "id": tid, "name": name, "input": {"x": tid}}],
              "usage": usage}, "parent_tool_use_id": None, "session_id": session})
-    if "--approval" in args:
+    # Like Claude: it asks through stdio only with --permission-prompt-tool stdio (not when it may act without asking).
+    if "--approval" in args and "--permission-prompt-tool" in args:
         out({"type": "control_request", "request_id": "r%d" % n,
              "request": {"subtype": "can_use_tool", "tool_name": "Bash", "input": {"command": "rm -rf build"}}})
         answer = json.loads(sys.stdin.readline())
@@ -39,7 +40,9 @@ def turn(n, prompt):
          "session_id": session, "total_cost_usd": 0.01 * n})
 
 
-out({"type": "system", "subtype": "init", "cwd": ".", "session_id": session, "tools": ["Bash", "Read"], "model": "fake-1"})
+mode = args[args.index("--permission-mode") + 1] if "--permission-mode" in args else "default"
+out({"type": "system", "subtype": "init", "cwd": ".", "session_id": session, "tools": ["Bash", "Read"], "model": "fake-1",
+     "permissionMode": mode})
 if "--input-format" in args:
     n = 0
     for line in sys.stdin:
