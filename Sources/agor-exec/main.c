@@ -136,6 +136,18 @@ static int join_cgroup(const char *dir) {
     return written == n ? 0 : -1;
 }
 
+// No core dumps, and the limits given (CPU seconds, address space, open files, processes); the
+// name of the one that could not be set, or NULL.
+static const char *set_rlimits(const char *limits[4]) {
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) != 0) return "RLIMIT_CORE";
+    if (limits[0] && set_rlimit(RLIMIT_CPU, limits[0], "cpu") != 0) return "RLIMIT_CPU";
+    if (limits[1] && set_rlimit(RLIMIT_AS, limits[1], "as") != 0) return "RLIMIT_AS";
+    if (limits[2] && set_rlimit(RLIMIT_NOFILE, limits[2], "nofile") != 0) return "RLIMIT_NOFILE";
+    if (limits[3] && set_rlimit(RLIMIT_NPROC, limits[3], "nproc") != 0) return "RLIMIT_NPROC";
+    return NULL;
+}
+
 // Copies bytes both ways between two sockets until both directions have ended.
 static void relay(int a, int b) {
     char buffer[65536];
@@ -284,12 +296,8 @@ int main(int argc, char **argv) {
     }
     if (report_open) {
         // The outer half: bubblewrap (not set-user-ID) is next, and the inner half reports the rest.
-        struct rlimit none = {0, 0};
-        if (setrlimit(RLIMIT_CORE, &none) != 0) return fail(report_fd, 126, "RLIMIT_CORE");
-        if (limits[0] && set_rlimit(RLIMIT_CPU, limits[0], "cpu") != 0) return fail(report_fd, 126, "RLIMIT_CPU");
-        if (limits[1] && set_rlimit(RLIMIT_AS, limits[1], "as") != 0) return fail(report_fd, 126, "RLIMIT_AS");
-        if (limits[2] && set_rlimit(RLIMIT_NOFILE, limits[2], "nofile") != 0) return fail(report_fd, 126, "RLIMIT_NOFILE");
-        if (limits[3] && set_rlimit(RLIMIT_NPROC, limits[3], "nproc") != 0) return fail(report_fd, 126, "RLIMIT_NPROC");
+        const char *failed = set_rlimits(limits);
+        if (failed) return fail(report_fd, 126, failed);
         note(",\"rlimits\":\"held\"");
         for (size_t off = 0; report_fd >= 0 && off < report_len;) {
             ssize_t n = write(report_fd, report + off, report_len - off);
@@ -306,13 +314,9 @@ int main(int argc, char **argv) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail(report_fd, 126, "PR_SET_NO_NEW_PRIVS");
     note(",\"no_new_privs\":\"held\"");
 
-    struct rlimit none = {0, 0};
-    if (setrlimit(RLIMIT_CORE, &none) != 0) return fail(report_fd, 126, "RLIMIT_CORE");
-    if (limits[0] && set_rlimit(RLIMIT_CPU, limits[0], "cpu") != 0) return fail(report_fd, 126, "RLIMIT_CPU");
-    if (limits[1] && set_rlimit(RLIMIT_AS, limits[1], "as") != 0) return fail(report_fd, 126, "RLIMIT_AS");
-    if (limits[2] && set_rlimit(RLIMIT_NOFILE, limits[2], "nofile") != 0) return fail(report_fd, 126, "RLIMIT_NOFILE");
-    if (limits[3] && set_rlimit(RLIMIT_NPROC, limits[3], "nproc") != 0) return fail(report_fd, 126, "RLIMIT_NPROC");
-    if (!report_continue || limits[0] || limits[1] || limits[2] || limits[3]) note(",\"rlimits\":\"held\"");
+    const char *failed = set_rlimits(limits);
+    if (failed) return fail(report_fd, 126, failed);
+    if (!report_continue) note(",\"rlimits\":\"held\"");   // inside the strict tier the outer half set them
 
     if (nrules > 0 || deny_tcp) {
         long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);

@@ -42,7 +42,8 @@ struct AgentProcessTests {
     }
 
     @Test func aClaudeSessionWithParallelToolsAndAnApprovalAnsweredThroughStdin() async throws {
-        let (process, collector, folder) = try Self.start("fake_claude.py", ["-p", "list", "--approval"], adapter: ClaudeAdapter())
+        let (process, collector, folder) = try Self.start("fake_claude.py", ["-p", "list", "--approval", "--permission-prompt-tool", "stdio"],
+                                                          adapter: ClaudeAdapter())
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect(process.sandbox.holds("process_group") && process.sandbox.holds("no_new_privs"))
         #expect(process.sandbox.layers["landlock"] == "held" || process.sandbox.layers["landlock"] == "unavailable")
