@@ -25,6 +25,7 @@ LOAD=.build/release/btmsg-bench
 mkdir -p Benchmarks/c/bin
 gcc -O2 -o Benchmarks/c/bin/curve_echo Benchmarks/c/curve_echo.c -lzmq -lpthread
 ECHO=Benchmarks/c/bin/curve_echo
+. scripts/proc-cost.sh
 
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -66,13 +67,6 @@ row["service_cpu_us"]=round(ticks/hz*1e6/n,1); row["ctx_switches"]=round(ctx/n,2
 row["syscalls"]=round(int(calls)/n,1) if calls else None
 print(json.dumps(row))' "$row" "$N" "$((cpu1 - cpu0))" "$(getconf CLK_TCK)" "$((ctx1 - ctx0))" "${calls:-}" | tee -a "$out"
   kill "$btmsg_pid"; wait "$btmsg_pid" 2>/dev/null || true; btmsg_pid=
-}
-
-cpu_ticks() {  # utime + stime of a process, in clock ticks
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
-}
-ctx_switches() {  # voluntary + involuntary context switches of every live thread of a process
-  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { sum += $2 } END { print sum + 0 }'
 }
 
 # --- the ceiling: a CURVE echo in C (no work), in a process of its own.

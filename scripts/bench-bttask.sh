@@ -5,7 +5,9 @@
 # Debian's PostgreSQL on its own cluster on a free loopback port, 10,000 rows with a partial index on
 # the ready ones, and pgbench with 50 clients claiming with FOR UPDATE SKIP LOCKED, both at full
 # durability (PostgreSQL's defaults; bttask fsyncs every commit). A short run under strace counts
-# bttask's syncs. Prints one JSON line per part, then the summary line.
+# bttask's syncs. Also in the same run: the wire's ceiling for 50 clients (a raw libzmq CURVE echo
+# in C, no work), and bttask's CPU per request over the load (from /proc). Prints one JSON line per
+# part, then the summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKERS=${WORKERS:-50}
@@ -22,6 +24,9 @@ fi
 [ -x .build/release/bttask-bench ] || swift build -c release --product bttask-bench >&2
 AGOR=.build/release/agor
 LOAD=.build/release/bttask-bench
+mkdir -p Benchmarks/c/bin
+gcc -O2 -o Benchmarks/c/bin/curve_echo Benchmarks/c/curve_echo.c -lzmq -lpthread
+. scripts/proc-cost.sh
 
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -42,8 +47,15 @@ home="$work/home"
 for i in $(seq "$WORKERS"); do "$AGOR" agent add "w$i" --group bench --role worker --home "$home" >/dev/null; done
 "$AGOR" serve bttask --home "$home" >"$work/bttask.out" 2>&1 &
 bttask_pid=$!
+for _ in $(seq 100); do [ -e "/proc/$bttask_pid/stat" ] && break; sleep 0.05; done
+cpu0=$(cpu_ticks "$bttask_pid")
 load=$("$LOAD" "$home" "$WORKERS" "$TASKS" "$WATCHERS" "$UPDATES")
+cpu1=$(cpu_ticks "$bttask_pid")
 echo "$load"
+# Requests of the load: the creates, the claims and the updates.
+service_cpu_us=$(python3 -c "print(round(($cpu1 - $cpu0) / $(getconf CLK_TCK) * 1e6 / ($TASKS * 2 + $UPDATES), 1))")
+ceiling=$(Benchmarks/c/bin/curve_echo "$WORKERS" 1 "$TASKS" 64)
+echo "$ceiling"
 # Checked from the database: claimed rows, and claim events per task.
 db_check=$(python3 - "$home/data/bttask.db" <<'PY'
 import sqlite3, sys
@@ -90,14 +102,17 @@ pg_claimed=$(psql -c "SELECT COUNT(*) FROM tasks WHERE status = 'in_progress'")
 pg_rate=$(python3 -c "print(round($pg_claimed / ($end - $start)))")
 echo "{\"bench\": \"postgres-claims\", \"clients\": $WORKERS, \"claimed_rows\": $pg_claimed, \"claims_per_s\": $pg_rate}"
 
-python3 - "$load" "$db_check" "$syncs" "$pg_rate" <<'PY'
+python3 - "$load" "$db_check" "$syncs" "$pg_rate" "$ceiling" "$service_cpu_us" <<'PY'
 import json, sys
 load, db, syncs, pg = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+ceiling, service_cpu_us = json.loads(sys.argv[5])["msgs_per_s"], float(sys.argv[6])
 double = load["double_claims"] + max(0, db["claim_events"] - db["claimed_rows"])
 print(json.dumps({"bench": "bttask", "claims_per_s": load["claims_per_s"], "postgres_claims_per_s": round(pg),
                   "ratio": round(load["claims_per_s"] / pg, 3) if pg else 0, "double_claims": double,
                   "claimed_rows": db["claimed_rows"], "tasks": load["tasks"],
                   "fsyncs_per_1000_claims": round(syncs / 2, 1),
                   "update_p50_ms": load["update_p50_ms"], "update_p99_ms": load["update_p99_ms"],
-                  "watchers": load["watchers"]}))
+                  "watchers": load["watchers"], "ceiling_msgs_per_s_50": ceiling,
+                  "ceiling_ratio_50": round(load["claims_per_s"] / ceiling, 3) if ceiling else 0,
+                  "service_cpu_us": service_cpu_us}))
 PY
