@@ -1,3 +1,4 @@
+import CSodium
 import Foundation
 
 /// Random identifiers (UUID version 4, lowercase). Foundation's `UUID()` on Linux opens
@@ -9,24 +10,25 @@ public enum RandomID {
     /// A time-ordered id (UUID version 7: milliseconds since 1970, then random bits). Request ids
     /// use it: the server's dedup index then grows at its end instead of at random pages.
     public static func timeOrdered() -> String {
-        var generator = SystemRandomNumberGenerator()
         let ms = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-        let random = generator.next() as UInt64
+        let (random, next) = pool.two()
         let high = (ms << 16) | 0x7000 | (random & 0x0FFF)
-        var low = generator.next() as UInt64
+        var low = next
         low = (low & ~(0xC000 << 48)) | (0x8000 << 48)
         return format(high: high, low: low)
     }
 
     /// A new lowercase UUIDv4 string, e.g. `7253dc78-2678-41c8-b333-bf127a109fdc`.
     public static func uuid() -> String {
-        var generator = SystemRandomNumberGenerator()
-        var high = generator.next() as UInt64
-        var low = generator.next() as UInt64
+        var (high, low) = pool.two()
         high = (high & ~0xF000) | 0x4000                           // version 4
         low = (low & ~(0xC000 << 48)) | (0x8000 << 48)             // variant 10xx
         return format(high: high, low: low)
     }
+
+    /// Ids draw from the system generator through a pool (one getrandom per 256 ids, not two
+    /// syscalls per id: a request and a message each make one). Secrets do not use it.
+    static let pool = RandomPool()
 
     /// Fills `buffer` from the system generator (secrets: tokens, session ids).
     public static func fill(_ buffer: UnsafeMutableRawBufferPointer) {
@@ -57,6 +59,25 @@ public enum RandomID {
             put(low >> 48, nibbles: 4); dash()
             put(low & 0xFFFF_FFFF_FFFF, nibbles: 12)
             return 36
+        }
+    }
+}
+
+/// Bytes from the system generator, read 4 KiB at a time and handed out once each.
+final class RandomPool: Sendable {
+    private let state = Locked((bytes: [UInt64](repeating: 0, count: 512), next: 512))
+
+    /// Two fresh 64-bit random words.
+    func two() -> (UInt64, UInt64) {
+        state.withLock { state in
+            if state.next + 2 > state.bytes.count {
+                // One getrandom(2) for the whole buffer (libsodium's system generator).
+                _ = sodium_init()
+                state.bytes.withUnsafeMutableBytes { raw in randombytes_buf(raw.baseAddress!, raw.count) }
+                state.next = 0
+            }
+            defer { state.next += 2 }
+            return (state.bytes[state.next], state.bytes[state.next + 1])
         }
     }
 }

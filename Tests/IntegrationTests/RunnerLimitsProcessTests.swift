@@ -154,7 +154,7 @@ struct RunnerLimitsProcessTests {
         let ended = try await RunnerProcessTests.waitFor(agor, id, state: "finished")
         let texts = try Self.logs(agor, id).compactMap { $0["text"] as? String }
         let layer = (ended["sandbox"] as? [String: String])?["user"]
-        if geteuid() == 0 {
+        if geteuid() == 0 && ["/usr/sbin/useradd", "/sbin/useradd"].contains(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
             let account = try #require(getpwnam("agor-agent"), "agor init as root creates agor-agent")
             #expect(layer == "held", "\(ended)")
             #expect(texts == ["uid \(account.pointee.pw_uid)", "home key refused", "own key read", "home written"], "\(texts)")
