@@ -28,11 +28,20 @@ public final class RPCClient: Sendable {
 
     private struct Pending {
         var continuation: CheckedContinuation<[UInt8], Error>
-        var timer: Task<Void, Never>?
+        /// Which call under this id (an id may be used again once its call ended).
+        var generation: UInt64
+        /// Attempts in all, and those still to send after the current one (idempotent calls).
+        var attempts: Int
+        var retriesLeft: Int
+        var frames: [[UInt8]]
+        var timeout: Duration
     }
 
     public let socket: Socket
     private let pending = Locked<[String: Pending]>([:])
+    private let generations = Locked<UInt64>(0)
+    /// Every call's deadline, on one task per client.
+    private let deadlines: DeadlineWheel
     private let receiver = Mutex<Task<Void, Never>?>(nil)
     /// Set while the server refuses this client's key (its last handshake failed authentication).
     private let refused = Locked(false)
@@ -49,7 +58,33 @@ public final class RPCClient: Sendable {
         // Always monitored: a handshake the server refuses must fail the calls at once, not at
         // their deadlines. (Diagnostics reads the same monitor through `HealthReporter.watch`.)
         configuration.monitor = true
-        socket = try Socket(context: context, type: .dealer, configuration)
+        let socket = try Socket(context: context, type: .dealer, configuration)
+        self.socket = socket
+        let pending = self.pending
+        deadlines = DeadlineWheel { entries in
+            var again: [(DeadlineWheel.Entry, ContinuousClock.Instant)] = []
+            for entry in entries {
+                // Due: send again while retries are left (same id: the server applies it once),
+                // else the call fails with a timeout.
+                let action = pending.withLock { table -> (resend: [[UInt8]]?, timeout: Duration, fail: Pending?) in
+                    guard var call = table[entry.id], call.generation == entry.generation else { return (nil, .zero, nil) }
+                    if call.retriesLeft > 0 {
+                        call.retriesLeft -= 1
+                        table[entry.id] = call
+                        return (call.frames, call.timeout, nil)
+                    }
+                    table.removeValue(forKey: entry.id)
+                    return (nil, .zero, call)
+                }
+                if let frames = action.resend {
+                    _ = socket.trySend(OutgoingMessage(frames: frames))
+                    again.append((entry, .now + action.timeout))
+                } else if let failed = action.fail {
+                    failed.continuation.resume(throwing: BusError.timeout("no reply within \(failed.timeout * failed.attempts)"))
+                }
+            }
+            return again
+        }
         socket.monitor?.observe { [pending, refused] event in
             switch event.kind {
             case .handshakeFailedAuth:
@@ -67,7 +102,6 @@ public final class RPCClient: Sendable {
                 guard message.frameCount >= 1,
                       let envelope = try? Envelope(serializedBytes: message.frame(0)) else { continue }
                 guard let entry = pending.withLock({ $0.removeValue(forKey: envelope.requestID) }) else { continue }
-                entry.timer?.cancel()
                 if envelope.kind == .error || envelope.hasError {
                     entry.continuation.resume(throwing: BusError(code: envelope.error.code, message: envelope.error.message))
                 } else {
@@ -93,29 +127,20 @@ public final class RPCClient: Sendable {
         envelope.deadlineUnixMs = Int64(Date().timeIntervalSince1970 * 1000) + totalMs
         let frames = [envelope.bytes(), body]
         let timeout = options.timeout
+        let generation = generations.withLock { value -> UInt64 in
+            value += 1
+            return value
+        }
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], Error>) in
             // One entry for the whole call: a reply that arrives while a retry is being sent still
             // finds it (per-attempt entries dropped replies that crossed a retry).
-            let timer = Task { [pending, socket] in
-                for _ in 1..<attempts {
-                    try? await Task.sleep(for: timeout)
-                    if Task.isCancelled || pending.withLock({ $0[id] == nil }) { return }
-                    _ = socket.trySend(OutgoingMessage(frames: frames))
-                }
-                try? await Task.sleep(for: timeout)
-                if Task.isCancelled { return }
-                if let entry = pending.withLock({ $0.removeValue(forKey: id) }) {
-                    entry.continuation.resume(throwing: BusError.timeout("no reply within \(timeout * attempts)"))
-                }
-            }
-            let previous = pending.withLock { $0.updateValue(Pending(continuation: continuation, timer: timer), forKey: id) }
-            if let previous {
-                previous.timer?.cancel()
-                previous.continuation.resume(throwing: BusError.conflict("request id \(id) reused while in flight"))
-            }
+            let call = Pending(continuation: continuation, generation: generation, attempts: attempts, retriesLeft: attempts - 1,
+                               frames: frames, timeout: timeout)
+            let previous = pending.withLock { $0.updateValue(call, forKey: id) }
+            previous?.continuation.resume(throwing: BusError.conflict("request id \(id) reused while in flight"))
+            deadlines.schedule(.init(id: id, generation: generation), at: .now + timeout)
             if !socket.trySend(OutgoingMessage(frames: frames)) {
                 if let entry = pending.withLock({ $0.removeValue(forKey: id) }) {
-                    timer.cancel()
                     entry.continuation.resume(throwing: BusError.unavailable("send queue full or client closed"))
                 }
             }
@@ -147,7 +172,6 @@ public final class RPCClient: Sendable {
             return all
         }
         for entry in entries {
-            entry.timer?.cancel()
             entry.continuation.resume(throwing: error)
         }
     }
