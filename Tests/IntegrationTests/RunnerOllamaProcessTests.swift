@@ -27,6 +27,12 @@ struct RunnerOllamaProcessTests {
         return (agor, server, log)
     }
 
+    /// SIGKILL: the test process may pass SIGTERM on ignored, and Python keeps that.
+    static func stop(_ server: Process) {
+        kill(server.processIdentifier, SIGKILL)
+        server.waitUntilExit()
+    }
+
     static func start(_ agor: AgorHome, model: String?, prompt: String) throws -> (id: String?, status: Int32, err: String) {
         let result = try RunnerProcessTests.session(agor, ["start", "--agent", "w1", "--provider", "ollama", "--prompt", prompt, "--json"]
                                                            + (model.map { ["--model", $0] } ?? []))
@@ -41,7 +47,7 @@ struct RunnerOllamaProcessTests {
     @Test("a multi-turn Ollama session: tool calls answered unavailable, the history sent back, a second turn, stop")
     func conversation() async throws {
         let (agor, server, log) = try await Self.makeHome()
-        defer { server.terminate(); agor.cleanUp() }
+        defer { Self.stop(server); agor.cleanUp() }
         let id = try #require(try Self.start(agor, model: "fake-model", prompt: "weather in Tokyo?").id)
         _ = try await RunnerProcessTests.waitFor(agor, id, state: "idle")
         let events = try RunnerLimitsProcessTests.logs(agor, id)
@@ -81,7 +87,7 @@ struct RunnerOllamaProcessTests {
     func strictTier() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") else { return }
         let (agor, server, _) = try await Self.makeHome()
-        defer { server.terminate(); agor.cleanUp() }
+        defer { Self.stop(server); agor.cleanUp() }
         #expect(try AgorHome.run(["settings", "set", "runner.sandbox.strict", "required", "--home", agor.home.root.path]).status == 0)
         let id = try #require(try Self.start(agor, model: "fake-model", prompt: "weather in Tokyo?").id)
         let idle = try await RunnerProcessTests.waitFor(agor, id, state: "idle")
@@ -93,7 +99,7 @@ struct RunnerOllamaProcessTests {
     @Test("Ollama's refusals: an unknown model (HTTP 404), an error mid-stream, no model at all")
     func refusals() async throws {
         let (agor, server, _) = try await Self.makeHome()
-        defer { server.terminate(); agor.cleanUp() }
+        defer { Self.stop(server); agor.cleanUp() }
         let missing = try #require(try Self.start(agor, model: "missing", prompt: "hi").id)
         _ = try await RunnerProcessTests.waitFor(agor, missing, state: "failed")
         let errors = try RunnerLimitsProcessTests.logs(agor, missing).compactMap { $0["message"] as? String }

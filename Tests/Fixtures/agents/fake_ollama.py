@@ -78,6 +78,8 @@ class Chat(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+import signal
+signal.signal(signal.SIGTERM, signal.SIG_DFL)   # a test runner may hand SIGTERM down ignored
 server = ThreadingHTTPServer(("127.0.0.1", 0), Chat)
 with open(port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
