@@ -120,7 +120,8 @@ struct HTTPLineStream {
         }
     }
 
-    private static func open(host: String, port: Int) throws -> Int32 {
+    /// A TCP connection to `host:port` (each address it resolves to, in turn); the model proxy's too.
+    static func open(host: String, port: Int) throws -> Int32 {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?

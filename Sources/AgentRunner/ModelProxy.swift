@@ -97,7 +97,7 @@ final class ModelProxy: Sendable {
             ModelProxy.send(client, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
             return
         }
-        guard let upstream = ModelProxy.connect(host: host, port: port) else {
+        guard let upstream = try? HTTPLineStream.open(host: host, port: port) else {
             ModelProxy.send(client, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
             return
         }
@@ -117,24 +117,6 @@ final class ModelProxy: Sendable {
             guard n == 1 else { return nil }
             head.append(byte)
             if head.count >= 4 && head.suffix(4) == [13, 10, 13, 10] { return String(decoding: head, as: UTF8.self) }
-        }
-        return nil
-    }
-
-    static func connect(host: String, port: Int) -> Int32? {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, "\(port)", &hints, &list) == 0 else { return nil }
-        defer { freeaddrinfo(list) }
-        var entry = list
-        while let info = entry {
-            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), info.pointee.ai_protocol)
-            if fd >= 0 {
-                if Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { return fd }
-                Glibc.close(fd)
-            }
-            entry = info.pointee.ai_next
         }
         return nil
     }

@@ -143,12 +143,10 @@ extension RunnerService {
         if let spent = sessionLimits.dailyReason(today, of: request.project.isEmpty ? "group \(group)" : "project \(request.project)") {
             throw BusError.conflict("not started: the \(spent)")
         }
-        if request.provider == "ollama" && request.model.isEmpty {
-            let settings = try? Settings.load(from: home)
-            guard case .string(let named)? = settings?.effective("model.ollama", project: projectNamed(request.project), group: group)?.value,
-                  !named.isEmpty else {
-                throw BusError.badRequest("an Ollama session needs a model: --model, or the setting model.ollama")
-            }
+        // Ollama's model: the request's, else the setting model.ollama.
+        let model = request.provider == "ollama" && request.model.isEmpty ? sessionLimits.ollamaModel ?? "" : request.model
+        if request.provider == "ollama" && model.isEmpty {
+            throw BusError.badRequest("an Ollama session needs a model: --model, or the setting model.ollama")
         }
         if sessionLimits.sandbox.strict == .required && StrictTier.available == nil {
             throw BusError.unavailable("not started: the strict tier is required and bubblewrap cannot make its namespaces here")
@@ -197,14 +195,9 @@ extension RunnerService {
         record.createdUs = BusProtocol.nowMicros()
         record.updatedUs = record.createdUs
         record.stream = RunnerRules.stream(group: group, session: id)
-        var model = request.model
         var extra = request.args
         var ollamaURL = ""
         if request.provider == "ollama" {
-            if model.isEmpty, let settings = try? Settings.load(from: home),
-               case .string(let named)? = settings.effective("model.ollama", project: projectNamed(request.project), group: group)?.value {
-                model = named
-            }
             ollamaURL = ProviderLaunch.ollamaURL(home: home)
             if program == RunnerService.ownExecutable() { extra = ["ollama-chat"] + extra }
         }
@@ -327,19 +320,12 @@ extension RunnerService {
         }
     }
 
-    func projectNamed(_ name: String) -> Project? {
-        name.isEmpty ? nil : (try? Projects.load(from: home))?.first { $0.name == name }
-    }
-
     /// The session's limits from the settings cascade (project, group, global, built-in).
     func limits(project: String, group: String, tightening: Agor_Runner_V1_Tightening = .init()) -> LiveSession.Limits {
         var limits = LiveSession.Limits()
         guard let settings = try? Settings.load(from: home) else { return limits }
         let project = project.isEmpty ? nil : (try? Projects.load(from: home))?.first { $0.name == project }
-        func integer(_ key: String) -> Int64? {
-            if case .integer(let value)? = settings.effective(key, project: project, group: group)?.value { return value }
-            return nil
-        }
+        func integer(_ key: String) -> Int64? { settings.integer(key, project: project, group: group) }
         if let seconds = integer("stall_threshold_s") { limits.stall = .seconds(seconds) }
         if let seconds = integer("runner.tool_timeout_s") { limits.toolTimeout = .seconds(seconds) }
         if let megabytes = integer("runner.line_limit_mb") { limits.lineLimit = Int(megabytes) << 20 }
@@ -352,7 +338,8 @@ extension RunnerService {
         if let tokens = integer("runner.daily.max_tokens") { limits.dailyMaxTokens = tokens }
         if let turns = integer("runner.daily.max_turns") { limits.dailyMaxTurns = turns }
         limits.sandbox = SandboxSettings(settings: settings, project: project, group: group).tightened(by: tightening)
-        if case .string("auto")? = settings.effective("runner.approvals", project: project, group: group)?.value { limits.askApprovals = false }
+        limits.askApprovals = settings.string("runner.approvals", project: project, group: group) != "auto"
+        limits.ollamaModel = settings.string("model.ollama", project: project, group: group).flatMap { $0.isEmpty ? nil : $0 }
         return limits
     }
 

@@ -251,6 +251,8 @@ final class LiveSession: Sendable {
         var sandbox = SandboxSettings()
         /// Claude asks agor before it uses a tool (`runner.approvals = ask`), or acts without asking.
         var askApprovals = true
+        /// The setting model.ollama, for Ollama sessions started without a model.
+        var ollamaModel: String?
     }
 
     let id: String

@@ -25,16 +25,15 @@ struct SandboxSettings: Sendable, Equatable {
     init() {}
 
     init(settings: Settings, project: Project?, group: String) {
-        func value(_ key: String) -> SettingValue? { settings.effective(key, project: project, group: group)?.value }
-        func need(_ key: String) -> Need? { if case .string(let text)? = value(key) { Need(rawValue: text) } else { nil } }
-        func integer(_ key: String) -> Int64? { if case .integer(let number)? = value(key) { number } else { nil } }
+        func need(_ key: String) -> Need? { settings.string(key, project: project, group: group).flatMap(Need.init(rawValue:)) }
+        func integer(_ key: String) -> Int64? { settings.integer(key, project: project, group: group) }
         landlock = need("runner.sandbox.landlock") ?? .on
         caps = need("runner.sandbox.caps") ?? .on
         strict = need("runner.sandbox.strict") ?? .off
         user = need("runner.sandbox.user") ?? .on
-        if case .list(let items)? = value("runner.sandbox.proxy_hosts") { proxyHosts = items.map { $0.lowercased() } }
-        if case .string("deny")? = value("runner.sandbox.egress") { denyEgress = true }
-        if case .list(let items)? = value("runner.sandbox.ports") { ports = items.compactMap { UInt16($0) } }
+        proxyHosts = (settings.list("runner.sandbox.proxy_hosts", project: project, group: group) ?? []).map { $0.lowercased() }
+        denyEgress = settings.string("runner.sandbox.egress", project: project, group: group) == "deny"
+        ports = (settings.list("runner.sandbox.ports", project: project, group: group) ?? []).compactMap { UInt16($0) }
         memoryMB = integer("runner.sandbox.memory_mb") ?? 0
         maxProcesses = integer("runner.sandbox.max_processes") ?? 0
         cpuSeconds = integer("runner.sandbox.cpu_seconds") ?? 0

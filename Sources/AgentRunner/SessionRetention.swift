@@ -28,11 +28,8 @@ extension RunnerService {
             let id = row.id, group = row.group, name = row.project
             guard ended.contains(row.state), !running.contains(id) else { continue }
             let project = projects.first { $0.name == name }
-            func integer(_ key: String) -> Int64 {
-                if case .integer(let value)? = settings?.effective(key, project: project, group: group)?.value { return value }
-                return 0
-            }
-            let keepSessions = integer("runner.retention.keep_sessions"), keepDays = integer("runner.retention.keep_days")
+            let keepSessions = settings?.integer("runner.retention.keep_sessions", project: project, group: group) ?? 0
+            let keepDays = settings?.integer("runner.retention.keep_days", project: project, group: group) ?? 0
             let owner = group + "\u{0}" + name
             let rank = kept[owner, default: 0]
             kept[owner] = rank + 1

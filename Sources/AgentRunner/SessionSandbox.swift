@@ -21,6 +21,8 @@ extension RunnerService {
         let sandbox = session.limits.sandbox
         let id = record.id
         var layers: [String: String] = [:]
+        // An Ollama agent reaches its model server (through egress rules, or the strict tier's proxy).
+        let ollamaServer = record.provider == "ollama" ? try? HTTPLineStream(url: ProviderLaunch.ollamaURL(home: home)) : nil
         switch sandbox.landlock {
         case .off: policy.landlock = false
         case .required: policy.landlockRequired = true
@@ -29,10 +31,7 @@ extension RunnerService {
         if sandbox.denyEgress {
             policy.denyEgress = true
             policy.allowedPorts = sandbox.ports + SandboxSettings.servicePorts(runtime.config)
-            // An Ollama agent reaches its model server.
-            if record.provider == "ollama", let server = try? HTTPLineStream(url: ProviderLaunch.ollamaURL(home: home)) {
-                policy.allowedPorts.append(UInt16(server.port))
-            }
+            if let ollamaServer { policy.allowedPorts.append(UInt16(ollamaServer.port)) }
         }
         if sandbox.cpuSeconds > 0 { policy.cpuSeconds = Int(sandbox.cpuSeconds) }
         var transport: [String: String] = [:]
@@ -44,7 +43,7 @@ extension RunnerService {
             transport["AGOR_TRANSPORT"] = "ipc"
             // The model API through the allow-listed proxy (the session's folder is bound in).
             var hosts = sandbox.proxyHosts.isEmpty ? ModelProxy.defaultHosts(provider: record.provider) : sandbox.proxyHosts
-            if record.provider == "ollama", let server = try? HTTPLineStream(url: ProviderLaunch.ollamaURL(home: home)) { hosts.append(server.host) }
+            if let ollamaServer { hosts.append(ollamaServer.host) }
             let owner = sandbox.user != .off && geteuid() == 0 ? AgentAccount.lookup() : nil
             do {
                 let proxy = try ModelProxy(path: folder.root.appendingPathComponent("proxy.sock").path, allowed: Set(hosts), owner: owner) { [self] target in

@@ -167,6 +167,24 @@ public struct Settings: Sendable, Equatable {
     }
 
     /// Every key with a value for this scope, sorted, each with the level that gives it.
+    /// The effective whole number for `key` (nil when unset or of another type).
+    public func integer(_ key: String, project: Project? = nil, group: String? = nil) -> Int64? {
+        if case .integer(let value)? = effective(key, project: project, group: group)?.value { return value }
+        return nil
+    }
+
+    /// The effective text (or choice) for `key`.
+    public func string(_ key: String, project: Project? = nil, group: String? = nil) -> String? {
+        if case .string(let value)? = effective(key, project: project, group: group)?.value { return value }
+        return nil
+    }
+
+    /// The effective list for `key`.
+    public func list(_ key: String, project: Project? = nil, group: String? = nil) -> [String]? {
+        if case .list(let value)? = effective(key, project: project, group: group)?.value { return value }
+        return nil
+    }
+
     public func effectiveAll(project: Project? = nil, group: String? = nil) -> [(key: String, value: SettingValue, level: SettingLevel)] {
         var keys: Set<String> = []
         for level in Settings.chain(project: project, group: group) { keys.formUnion(values(at: level).keys) }
