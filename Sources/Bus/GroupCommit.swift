@@ -57,6 +57,37 @@ public final class GroupCommit: Sendable {
         }
     }
 
+    /// Runs `works` in one transaction now, on the calling thread (the ROUTER's writer loop), and
+    /// returns each one's reply or refusal after the commit. A failed commit fails them all.
+    func commitNow(_ works: [Work]) -> [Result<[UInt8], any Error>] {
+        state.withLock { $0.batches += 1; $0.sends += works.count }
+        do {
+            let results = try publisher.writeNow { db, events in try self.run(works, db, &events) }
+            afterCommit()
+            return results
+        } catch {
+            return works.map { _ in .failure(error) }
+        }
+    }
+
+    private func run(_ works: [Work], _ db: Database, _ events: inout EventBatchWriter) throws -> [Result<[UInt8], any Error>] {
+        let mark = try beginBatch(db)
+        let results = try works.map { work -> Result<[UInt8], any Error> in
+            // A write checks everything before it changes anything, so a refusal (BusError) leaves
+            // nothing behind. No savepoint per write: in SQLite each one makes FTS5 flush its
+            // pending index as a new segment, which cost more than a btmsg send itself.
+            let eventMark = events.count
+            do {
+                return .success(try work(db, &events))
+            } catch let refusal as BusError {
+                events.discard(after: eventMark)
+                return .failure(refusal)
+            }
+        }
+        try endBatch(db, mark)
+        return results
+    }
+
     private func drain() async {
         while true {
             let jobs = state.withLock { state -> [Job] in
@@ -67,24 +98,8 @@ public final class GroupCommit: Sendable {
             }
             if jobs.isEmpty { return }
             do {
-                let results = try await publisher.write { db, events in
-                    let mark = try self.beginBatch(db)
-                    let results = try jobs.map { job -> Result<[UInt8], any Error> in
-                        // A write checks everything before it changes anything, so a refusal
-                        // (BusError) leaves nothing behind. No savepoint per write: in SQLite each
-                        // one makes FTS5 flush its pending index as a new segment, which cost more
-                        // than a btmsg send itself.
-                        let eventMark = events.count
-                        do {
-                            return .success(try job.work(db, &events))
-                        } catch let refusal as BusError {
-                            events.discard(after: eventMark)
-                            return .failure(refusal)
-                        }
-                    }
-                    try self.endBatch(db, mark)
-                    return results
-                }
+                let works = jobs.map(\.work)
+                let results = try await publisher.write { db, events in try self.run(works, db, &events) }
                 for (job, result) in zip(jobs, results) { job.continuation.resume(with: result) }
                 afterCommit()
             } catch {

@@ -39,17 +39,42 @@ public final class ReceivedBatch: Sendable, RandomAccessCollection {
     let messageEnds: [Int]
     /// The authenticated sender of each message (ZMQ User-Id), when the socket reads it.
     let userIds: [String?]
+    /// The messages of the batch this one shows, when it shows only some of them (`selecting`).
+    let selected: [Int]?
 
-    init(bytes: [UInt8], frameEnds: [Int], messageEnds: [Int], userIds: [String?]) {
+    init(bytes: [UInt8], frameEnds: [Int], messageEnds: [Int], userIds: [String?], selected: [Int]? = nil) {
         self.bytes = bytes
         self.frameEnds = frameEnds
         self.messageEnds = messageEnds
         self.userIds = userIds
+        self.selected = selected
     }
 
     public var startIndex: Int { 0 }
-    public var endIndex: Int { messageEnds.count }
-    public subscript(position: Int) -> ReceivedMessage { ReceivedMessage(batch: self, index: position) }
+    public var endIndex: Int { selected?.count ?? messageEnds.count }
+    public subscript(position: Int) -> ReceivedMessage {
+        ReceivedMessage(batch: self, index: selected?[position] ?? position)
+    }
+
+    /// A batch made of messages given frame by frame (requests unpacked from a request batch, for
+    /// the async handlers), each with its sender's User-Id.
+    static func assembled(_ messages: [[[UInt8]]], userIds: [String?]) -> ReceivedBatch {
+        var bytes: [UInt8] = [], frameEnds: [Int] = [], messageEnds: [Int] = []
+        for frames in messages {
+            for frame in frames {
+                bytes.append(contentsOf: frame)
+                frameEnds.append(bytes.count)
+            }
+            messageEnds.append(frameEnds.count)
+        }
+        return ReceivedBatch(bytes: bytes, frameEnds: frameEnds, messageEnds: messageEnds, userIds: userIds)
+    }
+
+    /// The same batch showing only the messages at `positions` (shares the bytes, copies nothing).
+    func selecting(_ positions: [Int]) -> ReceivedBatch {
+        ReceivedBatch(bytes: bytes, frameEnds: frameEnds, messageEnds: messageEnds, userIds: userIds,
+                      selected: positions.map { selected?[$0] ?? $0 })
+    }
 
     /// Total bytes of all frames.
     public var byteCount: Int { bytes.count }

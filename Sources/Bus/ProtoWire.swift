@@ -66,4 +66,38 @@ enum ProtoWire {
         }
         return items
     }
+
+    /// The envelope's kind (field 2) and method (field 4), read without decoding the rest: what the
+    /// writer loop needs to route a request. Nil when the bytes are not a well-formed message.
+    static func envelopeHead(_ bytes: UnsafeRawBufferPointer) -> (kind: UInt64, method: String)? {
+        var offset = 0
+        var kind: UInt64 = 0
+        var method = 0..<0
+        while offset < bytes.count {
+            guard let key = readVarint(bytes, &offset) else { return nil }
+            switch key & 7 {
+            case 0:
+                guard let value = readVarint(bytes, &offset) else { return nil }
+                if key >> 3 == 2 { kind = value }
+            case 1:
+                guard bytes.count - offset >= 8 else { return nil }
+                offset += 8
+            case 2:
+                guard let length = readVarint(bytes, &offset), length <= UInt64(bytes.count - offset) else { return nil }
+                if key >> 3 == 4 { method = offset..<(offset + Int(length)) }
+                offset += Int(length)
+            case 5:
+                guard bytes.count - offset >= 4 else { return nil }
+                offset += 4
+            default:
+                return nil
+            }
+        }
+        return (kind, String(decoding: UnsafeRawBufferPointer(rebasing: bytes[method]), as: UTF8.self))
+    }
+
+    /// Appends one (envelope, body) pair in the EventBatch layout (request and reply batches use it too).
+    static func appendPacked(envelope: [UInt8], body: [UInt8], to out: inout [UInt8]) {
+        appendPackedEvent(envelope: envelope, body: body, to: &out)
+    }
 }

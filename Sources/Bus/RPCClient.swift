@@ -48,13 +48,15 @@ public final class RPCClient: Sendable {
 
     /// Connects a CURVE client DEALER to `endpoint`, whose server key is `serverKey`.
     public init(context: Context, endpoint: String, serverKey: [UInt8], clientKey: CurveKeyPair,
-                maxMessageSize: Int64 = BusProtocol.defaultMaxMessageSize) throws {
+                maxMessageSize: Int64 = BusProtocol.defaultMaxMessageSize, pipelining: Bool = true) throws {
         var configuration = Socket.Configuration(
             options: [.curveClient(publicKey: clientKey.publicKey, secretKey: clientKey.secretKey, serverKey: serverKey),
                       .maxMessageSize(maxMessageSize), .linger(0), .reconnectInterval(100),
                       .reconnectIntervalMax(2_000), .heartbeatInterval(5_000), .heartbeatTimeout(15_000),
                       .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000)],
             connect: [endpoint])
+        // Requests queued at once go out packed in one frame (the server answers them in one).
+        configuration.packRequests = pipelining
         // Always monitored: a handshake the server refuses must fail the calls at once, not at
         // their deadlines. (Diagnostics reads the same monitor through `HealthReporter.watch`.)
         configuration.monitor = true
@@ -101,11 +103,17 @@ public final class RPCClient: Sendable {
             for await message in messages {
                 guard message.frameCount >= 1,
                       let envelope = try? Envelope(serializedBytes: message.frame(0)) else { continue }
-                guard let entry = pending.withLock({ $0.removeValue(forKey: envelope.requestID) }) else { continue }
-                if envelope.kind == .error || envelope.hasError {
-                    entry.continuation.resume(throwing: BusError(code: envelope.error.code, message: envelope.error.message))
-                } else {
-                    entry.continuation.resume(returning: message.frameCount >= 2 ? message.frame(1) : [])
+                guard envelope.kind == .replyBatch else {
+                    RPCClient.complete(pending, envelope, body: message.frameCount >= 2 ? message.frame(1) : [])
+                    continue
+                }
+                // The answers to requests this client sent packed in one frame.
+                guard message.frameCount >= 2, let items = message.withFrame(1, { raw in
+                    ProtoWire.splitEventBatch(raw).map { $0.map { (Array(raw[$0.envelope]), Array(raw[$0.body])) } }
+                }) else { continue }
+                for (bytes, body) in items {
+                    guard let inner = try? Envelope(serializedBytes: bytes) else { continue }
+                    RPCClient.complete(pending, inner, body: body)
                 }
             }
         }
@@ -163,6 +171,17 @@ public final class RPCClient: Sendable {
     public func close() async {
         await socket.close()
         RPCClient.failAll(pending, with: .unavailable("client closed"))
+    }
+
+    /// Ends the call a reply or error answers; replies nobody waits for (late, or for another
+    /// generation of the id) are dropped.
+    private static func complete(_ pending: Locked<[String: Pending]>, _ envelope: Envelope, body: [UInt8]) {
+        guard let entry = pending.withLock({ $0.removeValue(forKey: envelope.requestID) }) else { return }
+        if envelope.kind == .error || envelope.hasError {
+            entry.continuation.resume(throwing: BusError(code: envelope.error.code, message: envelope.error.message))
+        } else {
+            entry.continuation.resume(returning: body)
+        }
     }
 
     private static func failAll(_ pending: Locked<[String: Pending]>, with error: BusError) {

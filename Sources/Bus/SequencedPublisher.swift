@@ -93,6 +93,23 @@ public final class SequencedPublisher: Sendable {
         }
     }
 
+    /// `write` for a thread that may block (the ROUTER's writer loop): runs `body` in one write
+    /// transaction on the calling thread, waiting for the writer connection if another write holds it.
+    public func writeNow<T>(_ body: (Database, inout EventBatchWriter) throws -> T) throws -> T {
+        try database.writeWithoutTransaction { db in
+            var writer = EventBatchWriter(db: db)
+            var result: T?
+            try db.inTransaction {
+                writer.events = []
+                result = try body(db, &writer)
+                try writer.flushHeads()
+                return .commit
+            }
+            self.publish(writer.events)
+            return result!
+        }
+    }
+
     /// Queues already-committed events for sending, and records each stream's published head.
     /// Both happen under one lock with the head announcer, so a HEAD marker queued after an event
     /// never carries a lower number than that event.

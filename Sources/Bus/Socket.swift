@@ -17,6 +17,7 @@ public final class Socket: Sendable {
     let core: SocketCore
 
     public typealias SubscriptionGate = @Sendable (_ topic: [UInt8], _ userId: String?) -> Bool
+    typealias InlineHandler = @Sendable (ReceivedBatch) -> (replies: [OutgoingMessage], rest: [ReceivedBatch])
 
     public struct Configuration: Sendable {
         public var options: [SocketOption] = []
@@ -39,6 +40,13 @@ public final class Socket: Sendable {
         /// applied, refused ones are not (the subscriber receives nothing under that prefix).
         /// Subscription messages are consumed here and never reach `messages`.
         public var subscriptionGate: SubscriptionGate?
+        /// Work done on the socket's own thread with each batch as read, before anything is handed
+        /// over: what it returns to send goes out at once, and only the messages it leaves reach
+        /// `messages` (RPCServer serves its write methods this way, see InlineWrites).
+        var inlineHandler: InlineHandler?
+        /// DEALER clients of RPCServer: requests queued at once are sent as one request batch frame
+        /// (up to `maxCoalescedBytes`), answered by reply batches (docs/PROTOCOL.md, "Pipelining").
+        var packRequests = false
 
         public init(options: [SocketOption] = [], bind: [String] = [], connect: [String] = [],
                     readUserId: Bool = false) {

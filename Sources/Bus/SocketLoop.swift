@@ -89,7 +89,16 @@ struct SocketLoop {
         core.counters.messagesIn.add(batch.count, ordering: .relaxed)
         core.counters.bytesIn.add(bytes, ordering: .relaxed)
         core.counters.batchesIn.add(1, ordering: .relaxed)
-        _ = core.inbound.push(batch)
+        guard let inline = configuration.inlineHandler else {
+            _ = core.inbound.push(batch)
+            return true
+        }
+        let (replies, rest) = inline(batch)
+        for reply in replies {
+            pending.append(.message(reply))
+            pendingBytes += reply.byteCount
+        }
+        for batch in rest { _ = core.inbound.push(batch) }
         return true
     }
 
@@ -143,11 +152,20 @@ struct SocketLoop {
             do {
                 switch pending[pendingHead] {
                 case .message(let message):
-                    guard try raw.send(message) else { return true }
-                    sentBytes += message.byteCount
-                    pendingBytes -= message.byteCount
-                    pendingHead += 1
-                    sent += 1
+                    let run = configuration.packRequests ? requestRun(from: pendingHead) : 1
+                    if run == 1 {
+                        guard try raw.send(message) else { return true }
+                        sentBytes += message.byteCount
+                        pendingBytes -= message.byteCount
+                    } else {
+                        let frame = buildRequestBatch(pendingHead..<(pendingHead + run))
+                        guard try raw.send(frame) else { return true }
+                        sentBytes += frame.byteCount
+                        core.counters.messagesCoalesced.add(run, ordering: .relaxed)
+                        for index in pendingHead..<(pendingHead + run) { pendingBytes -= pending[index].byteCount }
+                    }
+                    pendingHead += run
+                    sent += run
                 case .event:
                     let run = coalescibleRun(from: pendingHead)
                     if run == 1 {
@@ -188,6 +206,33 @@ struct SocketLoop {
             index += 1
         }
         return index - start
+    }
+
+    /// How many queued requests ([envelope, body] each) from `start` fit in one request batch frame.
+    private func requestRun(from start: Int) -> Int {
+        guard configuration.maxCoalescedBytes > 0 else { return 1 }
+        var bytes = 0
+        var index = start
+        while index < pending.count, case .message(let message) = pending[index], case .multi(let frames) = message.storage,
+              frames.count == 2 {
+            bytes += message.byteCount + 8
+            if bytes > configuration.maxCoalescedBytes && index > start { break }
+            index += 1
+        }
+        return max(1, index - start)
+    }
+
+    /// [envelope(KIND_REQUEST_BATCH), packed (envelope, body) pairs] for the queued requests in `range`.
+    private func buildRequestBatch(_ range: Range<Int>) -> OutgoingMessage {
+        var body: [UInt8] = []
+        body.reserveCapacity(range.count * 128)
+        for index in range {
+            guard case .message(let message) = pending[index], case .multi(let frames) = message.storage else { continue }
+            ProtoWire.appendPacked(envelope: frames[0], body: frames[1], to: &body)
+        }
+        var header = Envelope(kind: .requestBatch)
+        header.batchCount = UInt32(range.count)
+        return OutgoingMessage(frames: [header.bytes(), body])
     }
 
     /// [topic, envelope(KIND_EVENT_BATCH), EventBatch] for the queued events in `range`.

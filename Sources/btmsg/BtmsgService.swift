@@ -83,6 +83,15 @@ public final class BtmsgService: Sendable {
         }
     }
 
+    /// Registers a write method served in the writer loop, noting the caller's presence.
+    func handleWrite(_ method: String, _ prepare: @escaping @Sendable (RequestContext, [UInt8]) throws -> GroupCommit.Work) {
+        let presence = self.presence
+        runtime.server.registerWrite(method, through: batcher) { context, body in
+            presence.touch(context.principal)
+            return try prepare(context, body)
+        }
+    }
+
     static func limit(_ requested: Int32, default value: Int, max: Int = 1000) throws -> Int {
         guard requested >= 0 else { throw BusError.badRequest("limit must not be negative") }
         return requested == 0 ? value : min(Int(requested), max)

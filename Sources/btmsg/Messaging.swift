@@ -5,11 +5,12 @@ import GRDB
 /// Sending, reading and acknowledging messages.
 extension BtmsgService {
     func registerMessaging() {
-        let directory = self.directory, batcher = self.batcher, database = self.database, publisher = self.publisher
+        let directory = self.directory, database = self.database, publisher = self.publisher
 
         // btmsg.send SendRequest -> SendReply. Acknowledged after commit; a repeated request id
         // returns the first reply (also after a restart: the dedup record is in the same commit).
-        handle("btmsg.send") { context, body in
+        // Served on the ROUTER's thread in the service's writer loop (RPCServer.registerWrite).
+        handleWrite("btmsg.send") { context, body in
             let request = try RequestChecks.decode(Agor_Btmsg_V1_SendRequest.self, body)
             let sender = context.principal
             guard !request.body.isEmpty else { throw BusError.badRequest("the message body is empty") }
@@ -47,7 +48,7 @@ extension BtmsgService {
                 target = .channel(request.channelID)
             }
             let connection = context.sender, requestId = context.requestId, prepared = message
-            return try await batcher.submit { db, events in
+            return { db, events in
                 try RequestDedup.once(db, principal: sender.name, requestId: requestId) {
                     var m = prepared
                     switch target {

@@ -8,15 +8,14 @@ extension BttaskService {
     static let maxTitleBytes = 500
     static let maxTextBytes = 64 * 1024
 
-    /// Registers a change handler: decode and static checks in `prepare`, then `work` in the next
-    /// batch transaction, once per request id.
+    /// Registers a change, served in the service's writer loop (RPCServer.registerWrite): decode
+    /// and static checks in `prepare`, then `work` in the next batch transaction, once per request id.
     private func change(_ method: String,
                         _ work: @escaping @Sendable (RequestContext, [UInt8]) throws -> GroupCommit.Work) {
-        let commits = self.commits
-        runtime.server.register(method) { context, body in
+        runtime.server.registerWrite(method, through: commits) { context, body in
             let inner = try work(context, body)
             let principal = context.principal.name, requestId = context.requestId
-            return try await commits.submit { db, events in
+            return { db, events in
                 try RequestDedup.once(db, principal: principal, requestId: requestId) { try inner(db, &events) }
             }
         }

@@ -52,6 +52,12 @@ public nonisolated enum Agor_Bus_V1_Kind: SwiftProtobuf.Enum, Swift.CaseIterable
 
   /// sent shortly after activity so a subscriber notices dropped tail events
   case live // = 7
+
+  /// figures): seq 0, never stored, never replayed; sequenced subscribers skip it
+  case requestBatch // = 8
+
+  /// requests a client had queued at once, packed into one frame (pipelining)
+  case replyBatch // = 9
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -68,6 +74,8 @@ public nonisolated enum Agor_Bus_V1_Kind: SwiftProtobuf.Enum, Swift.CaseIterable
     case 5: self = .eventBatch
     case 6: self = .head
     case 7: self = .live
+    case 8: self = .requestBatch
+    case 9: self = .replyBatch
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -82,6 +90,8 @@ public nonisolated enum Agor_Bus_V1_Kind: SwiftProtobuf.Enum, Swift.CaseIterable
     case .eventBatch: return 5
     case .head: return 6
     case .live: return 7
+    case .requestBatch: return 8
+    case .replyBatch: return 9
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -96,6 +106,8 @@ public nonisolated enum Agor_Bus_V1_Kind: SwiftProtobuf.Enum, Swift.CaseIterable
     .eventBatch,
     .head,
     .live,
+    .requestBatch,
+    .replyBatch,
   ]
 
 }
@@ -252,7 +264,7 @@ public nonisolated struct Agor_Bus_V1_Envelope: Sendable {
   /// requests: the client gives up after this
   public var deadlineUnixMs: Int64 = 0
 
-  /// KIND_EVENT_BATCH: number of items in the body
+  /// KIND_EVENT_BATCH, KIND_REQUEST_BATCH, KIND_REPLY_BATCH: items in the body
   public var batchCount: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -419,7 +431,7 @@ public nonisolated struct Agor_Bus_V1_BackupReply: Sendable {
 fileprivate nonisolated let _protobuf_package = "agor.bus.v1"
 
 nonisolated extension Agor_Bus_V1_Kind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}KIND_REQUEST\0\u{1}KIND_REPLY\0\u{1}KIND_ERROR\0\u{1}KIND_EVENT\0\u{1}KIND_EVENT_BATCH\0\u{1}KIND_HEAD\0\u{1}KIND_LIVE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}KIND_REQUEST\0\u{1}KIND_REPLY\0\u{1}KIND_ERROR\0\u{1}KIND_EVENT\0\u{1}KIND_EVENT_BATCH\0\u{1}KIND_HEAD\0\u{1}KIND_LIVE\0\u{1}KIND_REQUEST_BATCH\0\u{1}KIND_REPLY_BATCH\0")
 }
 
 nonisolated extension Agor_Bus_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
