@@ -155,7 +155,7 @@ extension BttaskService {
                 t.assignee = p.name
                 t.status = .inProgress
                 t.version += 1; t.updatedAtUs = BusProtocol.nowMicros()
-                try TaskStore.save(db, t)
+                try TaskStore.saveClaim(db, t)
                 return try Self.reply(t, revision: try Self.record(&events, kind: "task.claimed", task: t, by: p.name))
             }
         }

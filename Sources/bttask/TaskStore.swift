@@ -48,6 +48,12 @@ enum TaskStore {
                                      t.createdAtUs, t.updatedAtUs, t.version])
     }
 
+    /// A claim's narrow write: only the columns a claim changes, so indexes on the others stay untouched.
+    static func saveClaim(_ db: Database, _ t: Agor_Bttask_V1_Task) throws {
+        try db.cachedStatement(sql: "UPDATE tasks SET status = ?, assignee = ?, updated_at = ?, version = ? WHERE id = ?")
+            .execute(arguments: [t.status.rawValue, t.assignee, t.updatedAtUs, t.version, t.id])
+    }
+
     /// Whether adding "task is blocked by blocker" closes a cycle: is `task` reachable from
     /// `blocker` by following blocked-by edges (or parent links)?
     static func wouldCycle(_ db: Database, task: String, blocker: String) throws -> Bool {
