@@ -2,6 +2,7 @@ import AgorKit
 import Bus
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 /// "Once and in order" per stream for every WebSocket client of the Gateway while a service is
@@ -23,14 +24,18 @@ struct GatewayRestartTests {
         let (ann, http) = try await GatewayProcessTests.startSystem(home)
         let base = "http://\(http)"
         let stream = "bttask/web/"
+        // Stopped by a flag, never cancelled: cancelling a task while FoundationNetworking completes
+        // its request can deadlock (URLSessionTask.cancel waits on the session's queue while that
+        // queue waits for the task's status lock).
+        let stop = Atomic<Bool>(false)
         let load = Task {
             var i = 0
-            while !Task.isCancelled {
+            while !stop.load(ordering: .relaxed) {
                 _ = try? await GatewayProcessTests.send("POST", base + "/v1/tasks", token: ann, json: ["group": "web", "title": "load \(i)"])
                 i += 1
             }
         }
-        defer { load.cancel() }
+        defer { stop.store(true, ordering: .relaxed) }
         for _ in 0..<400 where Self.head(home, stream) < 30 { try await Task.sleep(for: .milliseconds(25)) }
         #expect(Self.head(home, stream) >= 30)
 
@@ -63,5 +68,7 @@ struct GatewayRestartTests {
             #expect(seqs == Array((cursor + 1)..<(cursor + 1 + UInt64(seqs.count))),
                     "client \(index) from \(cursor): not every seq once, ascending: \(seqs)")
         }
+        stop.store(true, ordering: .relaxed)
+        await load.value
     }
 }
