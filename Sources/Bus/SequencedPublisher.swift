@@ -116,10 +116,10 @@ public final class SequencedPublisher: Sendable {
     public func publish(_ events: [BusEvent]) {
         guard !events.isEmpty else { return }
         let start = heads.withLock { state -> Bool in
+            // One hand-over to the socket's thread for the whole commit.
+            let queued = socket.tryPublish(events.map { (Array($0.stream.utf8), $0.envelope.bytes(), $0.body) })
+            if queued < events.count { dropped.add(events.count - queued, ordering: .relaxed) }
             for event in events {
-                if !socket.tryPublish(topic: Array(event.stream.utf8), envelope: event.envelope.bytes(), body: event.body) {
-                    dropped.add(1, ordering: .relaxed)
-                }
                 state.published[event.stream] = max(state.published[event.stream] ?? 0, event.seq)
                 state.touched.insert(event.stream)
             }

@@ -120,6 +120,13 @@ public final class Socket: Sendable {
         core.tryEnqueue(.event(topic: topic, envelope: envelope, body: body))
     }
 
+    /// PUB: queues events [topic, envelope, body] in order with one hand-over; returns how many
+    /// were queued (the rest did not fit in the send queue).
+    @discardableResult
+    public func tryPublish(_ events: [(topic: [UInt8], envelope: [UInt8], body: [UInt8])]) -> Int {
+        core.tryEnqueue(contentsOf: events.map { .event(topic: $0.topic, envelope: $0.envelope, body: $0.body) })
+    }
+
     // MARK: receiving
 
     /// Batches of received messages, as read per wake-up. One consumer at a time.

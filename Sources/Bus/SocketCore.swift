@@ -97,6 +97,22 @@ final class SocketCore: Sendable {
         return ok
     }
 
+    /// Queues as many of `items` as the send queue has room for, in order, with one lock and at
+    /// most one wake-up. Returns how many were queued.
+    func tryEnqueue(contentsOf items: [Outbound]) -> Int {
+        let (queued, wake): (Int, Bool) = shared.withLock { s in
+            guard !s.closing, s.sendWaiters.isEmpty else { return (0, false) }
+            let count = min(items.count, max(0, sendQueueLimit - s.outbound.count))
+            guard count > 0 else { return (0, false) }
+            s.outbound.append(contentsOf: items.prefix(count))
+            let wake = s.sleeping
+            s.sleeping = false
+            return (count, wake)
+        }
+        if wake { wakeup.signal() }
+        return queued
+    }
+
     func perform<T: Sendable>(_ body: @escaping @Sendable (RawSocket) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
             let accepted = shared.withLock { s -> Bool in
