@@ -1,11 +1,12 @@
 import Foundation
 import GRDB
 
-/// Group commit: every write that arrives while a commit is in flight joins the next transaction,
-/// so N concurrent writers cost one commit (and, with fsync on, one fsync) instead of N. Each write
-/// is still checked, deduplicated and answered on its own; one refused write does not affect the
-/// others in its batch. A write must throw a `BusError` only before it changes anything; any other
-/// error fails the whole batch and no one in it is acknowledged.
+/// Group commit: the writes the writer loop read in one pass (`RPCServer.registerWrite`,
+/// InlineWrites) run in one transaction, so N concurrent writers cost one commit (and, with fsync
+/// on, one fsync) instead of N. Each write is still checked, deduplicated and answered on its own;
+/// one refused write does not affect the others in its batch. A write must throw a `BusError` only
+/// before it changes anything; any other error fails the whole batch and no one in it is
+/// acknowledged.
 ///
 /// `beginBatch` and `endBatch` run once per transaction around the writes (btmsg fills its search
 /// index there, once per batch).
@@ -14,14 +15,7 @@ public final class GroupCommit: Sendable {
     public typealias BeginBatch = @Sendable (Database) throws -> Int64
     public typealias EndBatch = @Sendable (Database, Int64) throws -> Void
 
-    private struct Job: Sendable {
-        let work: Work
-        let continuation: CheckedContinuation<[UInt8], any Error>
-    }
-
     private struct State: Sendable {
-        var pending: [Job] = []
-        var draining = false
         var batches = 0
         var sends = 0
     }
@@ -42,19 +36,6 @@ public final class GroupCommit: Sendable {
         self.beginBatch = beginBatch
         self.endBatch = endBatch
         self.afterCommit = afterCommit
-    }
-
-    /// Runs `work` in the next batch transaction; returns its reply after the commit.
-    public func submit(_ work: @escaping Work) async throws -> [UInt8] {
-        try await withCheckedThrowingContinuation { continuation in
-            let start = state.withLock { state -> Bool in
-                state.pending.append(Job(work: work, continuation: continuation))
-                if state.draining { return false }
-                state.draining = true
-                return true
-            }
-            if start { Task { await self.drain() } }
-        }
     }
 
     /// Runs `works` in one transaction now, on the calling thread (the ROUTER's writer loop), and
@@ -86,25 +67,5 @@ public final class GroupCommit: Sendable {
         }
         try endBatch(db, mark)
         return results
-    }
-
-    private func drain() async {
-        while true {
-            let jobs = state.withLock { state -> [Job] in
-                let jobs = state.pending
-                state.pending = []
-                if jobs.isEmpty { state.draining = false } else { state.batches += 1; state.sends += jobs.count }
-                return jobs
-            }
-            if jobs.isEmpty { return }
-            do {
-                let works = jobs.map(\.work)
-                let results = try await publisher.write { db, events in try self.run(works, db, &events) }
-                for (job, result) in zip(jobs, results) { job.continuation.resume(with: result) }
-                afterCommit()
-            } catch {
-                for job in jobs { job.continuation.resume(throwing: error) }
-            }
-        }
     }
 }
