@@ -20,9 +20,11 @@ public final class SequencedPublisher: Sendable {
 
     /// Binds a CURVE server XPUB at `endpoint`. Each subscription is checked against the directory
     /// (the subscriber's ZAP User-Id) and the rule set with `restrictSubscriptions`; a refused
-    /// subscription is never applied, so that subscriber receives nothing under it.
+    /// subscription is never applied, so that subscriber receives nothing under it. `host`: run on
+    /// that socket's thread (a service's ROUTER: the writer loop then publishes on its own thread).
     public init(context: Context, endpoint: String, also: [String] = [], serverKey: CurveKeyPair, database: DatabasePool,
-                directory: Directory? = nil, sendHighWaterMark: Int32 = 100_000, monitor: Bool = false) throws {
+                directory: Directory? = nil, sendHighWaterMark: Int32 = 100_000, monitor: Bool = false,
+                sharingThreadWith host: Socket? = nil) throws {
         let rule = self.rule
         var configuration = Socket.Configuration(
             options: [.curveServer(secretKey: serverKey.secretKey), .zapDomain(ZAPAuthenticator.domain),
@@ -30,6 +32,7 @@ public final class SequencedPublisher: Sendable {
                       .heartbeatInterval(5_000), .heartbeatTimeout(15_000), .xpubManual(true)],
             bind: [endpoint] + also, readUserId: true)
         configuration.monitor = monitor
+        configuration.sharesThreadWith = host
         configuration.subscriptionGate = { topic, userId in
             let prefix = String(decoding: topic, as: UTF8.self)
             // Heartbeats (and the topics that start like them) are for services and operators.

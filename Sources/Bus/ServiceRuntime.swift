@@ -60,7 +60,7 @@ public final class ServiceRuntime: Sendable {
                                maxMessageSize: config.maxMessageSize, logger: logger, monitor: instrumented,
                                observer: observer)
         publisher = try SequencedPublisher(context: context, endpoint: endpoints.pub, also: local.map { [$0.pub] } ?? [], serverKey: keyPair, database: database,
-                                           directory: directory, monitor: instrumented)
+                                           directory: directory, monitor: instrumented, sharingThreadWith: server.socket)
         publisher.serveReplay(on: server)
         local?.openToAgents()
         if instrumented {

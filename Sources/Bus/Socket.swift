@@ -47,6 +47,9 @@ public final class Socket: Sendable {
         /// DEALER clients of RPCServer: requests queued at once are sent as one request batch frame
         /// (up to `maxCoalescedBytes`), answered by reply batches (docs/PROTOCOL.md, "Pipelining").
         var packRequests = false
+        /// Run on the thread of this socket instead of a thread of its own (a service's PUB on its
+        /// ROUTER's thread: the writer loop then writes its events without waking another thread).
+        public var sharesThreadWith: Socket?
 
         public init(options: [SocketOption] = [], bind: [String] = [], connect: [String] = [],
                     readUserId: Bool = false) {

@@ -29,24 +29,25 @@ final class SocketCore: Sendable {
     }
 
     private let shared = Mutex(Shared())
-    private let wakeup = Wakeup()
+    /// The thread that owns the libzmq socket (shared with other sockets, or its own).
+    let thread: SocketThread
+    private var wakeup: Wakeup { thread.wakeup }
     let inbound: BatchChannel<ReceivedBatch>
     let counters = SocketCounters()
     let monitor: SocketMonitor?
     private let sendQueueLimit: Int
 
     init(raw: RawSocket, configuration: Socket.Configuration, linger: Int32, monitor: SocketMonitor?) {
-        let wakeup = self.wakeup
-        inbound = BatchChannel(capacity: configuration.receiveQueueBatches, onSpace: { wakeup.signal() })
+        let host = configuration.sharesThreadWith?.core.thread
+        let thread = host ?? SocketThread()
+        self.thread = thread
+        inbound = BatchChannel(capacity: configuration.receiveQueueBatches, onSpace: { thread.wakeup.signal() })
         sendQueueLimit = configuration.sendQueueLimit
         self.monitor = monitor
-        let transfer = UnsafeTransfer(raw)
-        let thread = Thread { [self] in
-            var loop = SocketLoop(core: self, raw: transfer.value, configuration: configuration, linger: linger)
-            loop.run()
-        }
-        thread.name = "agor.bus.\(raw.type)"
-        thread.start()
+        let loop = SocketLoop(core: self, raw: raw, configuration: configuration, linger: linger)
+        if let host, host.adopt(loop) { return }
+        // A thread of its own, or the host's again when that one has already ended.
+        thread.start(loop, name: "agor.bus.\(raw.type)")
     }
 
     // MARK: called from any thread

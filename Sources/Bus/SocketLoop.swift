@@ -2,7 +2,7 @@ import CLibZMQ
 import Foundation
 import SwiftProtobuf
 
-/// The body of a socket's own thread: sleep in `zmq_poll`, read everything readable as one batch,
+/// One socket's part of its thread's loop (`SocketThread`): read everything readable as one batch,
 /// write everything queued, run control operations. Nothing here runs on the cooperative pool.
 struct SocketLoop {
     let core: SocketCore
@@ -24,46 +24,40 @@ struct SocketLoop {
         self.builder = BatchBuilder(readUserId: configuration.readUserId)
     }
 
-    mutating func run() {
-        var items = [zmq_pollitem_t](repeating: zmq_pollitem_t(), count: 2)
-        items[0].fd = core.wakeupFD
-        items[0].events = Int16(ZMQ_POLLIN)
-        items[1].socket = raw.handle
-        let canReceive = raw.type.canReceive
-        var terminated = false
+    /// Whether the last `pollRequest` asked to read (the receive queue had room).
+    private var reading = false
 
-        while true {
-            let before = pending.count
-            let work = core.takeWork(into: &pending, takeOutbound: pendingHead == pending.count)
-            for index in before..<pending.count { pendingBytes += pending[index].byteCount }
-            for operation in work.operations { operation(raw) }
-            for waiter in work.resumed { waiter.resume() }
-            if !flushPending() { terminated = true }
-            if work.closing || terminated { break }
+    /// Runs queued control operations and writes what is queued until libzmq would block. False when
+    /// the socket is to close (closed by its owner, or the context ended).
+    mutating func service() -> Bool {
+        let before = pending.count
+        let work = core.takeWork(into: &pending, takeOutbound: pendingHead == pending.count)
+        for index in before..<pending.count { pendingBytes += pending[index].byteCount }
+        for operation in work.operations { operation(raw) }
+        for waiter in work.resumed { waiter.resume() }
+        let alive = flushPending()
+        return alive && !work.closing
+    }
 
-            let stillBlocked = pendingHead < pending.count
-            let reading = canReceive && !core.inbound.isPaused
-            var socketEvents: Int16 = 0
-            if reading { socketEvents |= Int16(ZMQ_POLLIN) }
-            if stillBlocked { socketEvents |= Int16(ZMQ_POLLOUT) }
-            items[1].events = socketEvents
-            items[0].revents = 0
-            items[1].revents = 0
-            // Sleep only when nothing is queued; otherwise just look at the socket. While blocked on
-            // POLLOUT the eventfd still wakes the thread for new work or a close.
-            let timeout: Int = core.prepareToSleep(blocked: stillBlocked) ? -1 : 0
-            let rc = zmq_poll(&items, 2, timeout)
-            core.markAwake()
-            if rc < 0 {
-                let error = zmq_errno()
-                if error == EINTR { continue }
-                break  // ETERM: the context is shutting down
-            }
-            if items[0].revents & Int16(ZMQ_POLLIN) != 0 { core.drainWakeup() }
-            if reading && items[1].revents & Int16(ZMQ_POLLIN) != 0 {
-                if !receiveAvailable() { break }
-            }
-        }
+    /// What to poll the socket for, and whether the thread may sleep as far as this socket goes
+    /// (nothing queued; the socket is then marked asleep so that its producers signal the eventfd).
+    /// While blocked on POLLOUT the eventfd still wakes the thread for new work or a close.
+    mutating func pollRequest() -> (events: Int16, maySleep: Bool) {
+        let stillBlocked = pendingHead < pending.count
+        reading = raw.type.canReceive && !core.inbound.isPaused
+        var events: Int16 = 0
+        if reading { events |= Int16(ZMQ_POLLIN) }
+        if stillBlocked { events |= Int16(ZMQ_POLLOUT) }
+        return (events, core.prepareToSleep(blocked: stillBlocked))
+    }
+
+    /// The socket polled readable: reads what is there. False when the context ended.
+    mutating func polled() -> Bool {
+        reading ? receiveAvailable() : true
+    }
+
+    /// Writes what it still can, then closes the socket (with its linger) and ends its sequences.
+    mutating func finish() {
         _ = flushPending()
         // Stop the monitor first: libzmq sends its last events blocking, and nobody may read them.
         if core.monitor != nil { zmq_socket_monitor(raw.handle, nil, 0) }

@@ -39,7 +39,7 @@ final class TestBed: Sendable {
                                maxMessageSize: maxMessageSize)
         publisher = try SequencedPublisher(context: context, endpoint: "tcp://127.0.0.1:*", serverKey: serverKey,
                                            database: database, directory: gated ? directory : nil,
-                                           sendHighWaterMark: publisherHighWaterMark)
+                                           sendHighWaterMark: publisherHighWaterMark, sharingThreadWith: server.socket)
         if gated {
             publisher.restrictSubscriptions { principal, prefix in
                 let parts = prefix.split(separator: "/", omittingEmptySubsequences: false)
