@@ -171,7 +171,7 @@ extension BttaskService {
                 try db.execute(sql: "DELETE FROM tasks WHERE id = ?", arguments: [t.id])
                 try db.execute(sql: "DELETE FROM dependencies WHERE task_id = ? OR blocked_by = ?", arguments: [t.id, t.id])
                 try db.execute(sql: "DELETE FROM comments WHERE task_id = ?", arguments: [t.id])
-                try db.execute(sql: "UPDATE tasks SET parent = '' WHERE parent = ?", arguments: [t.id])
+                try db.execute(sql: "UPDATE tasks SET parent = '' WHERE parent = ? AND parent <> ''", arguments: [t.id])
                 return try Self.reply(t, revision: try Self.record(&events, kind: "task.deleted", task: t, by: p.name))
             }
         }

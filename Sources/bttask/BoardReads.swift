@@ -95,7 +95,11 @@ extension BttaskService {
                 var reply = Agor_Bttask_V1_ShowReply()
                 reply.task = task
                 reply.comments = try TaskStore.comments(db, task: task.id)
-                reply.children = try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE parent = ? ORDER BY sort_order, created_at", arguments: [task.id])
+                // `parent <> ''` lets SQLite use the partial index tasks_parent (it cannot prove
+                // that of a bound parameter); without it every show scanned the whole board.
+                reply.children = try Row.fetchAll(db.cachedStatement(sql: """
+                    SELECT * FROM tasks WHERE parent = ? AND parent <> '' ORDER BY sort_order, created_at
+                    """), arguments: [task.id])
                     .map { try TaskStore.complete(db, TaskStore.task($0)) }
                 reply.revision = try Self.revision(db, group: task.group)
                 return try reply.serializedBytes()

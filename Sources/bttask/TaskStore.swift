@@ -70,7 +70,7 @@ enum TaskStore {
     }
 
     static func comments(_ db: Database, task: String) throws -> [Agor_Bttask_V1_Comment] {
-        try Row.fetchAll(db, sql: "SELECT * FROM comments WHERE task_id = ? ORDER BY created_at, id", arguments: [task]).map { row in
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM comments WHERE task_id = ? ORDER BY created_at, id"), arguments: [task]).map { row in
             var c = Agor_Bttask_V1_Comment()
             c.id = row["id"]; c.taskID = row["task_id"]; c.author = row["author"]; c.body = row["body"]; c.createdAtUs = row["created_at"]
             return c

@@ -40,6 +40,30 @@ struct BoardTests {
         await bed.close()
     }
 
+    @Test("show lists a task's children, and only its own; deleting the parent frees them")
+    func children() async throws {
+        let bed = try await BttaskBed(withBtmsg: false)
+        let parent = try await bed.create("mia", "parent")
+        let other = try await bed.create("mia", "another parent")
+        var child = Agor_Bttask_V1_CreateRequest(); child.title = "first child"; child.parent = parent.id
+        let first = try await bed.call("mia", "bttask.create", child).task
+        child.title = "second child"
+        let second = try await bed.call("mia", "bttask.create", child).task
+        child.title = "not a child of parent"; child.parent = other.id
+        _ = try await bed.call("mia", "bttask.create", child).task
+        var ref = Agor_Bttask_V1_TaskRef(); ref.id = parent.id
+        let shown = try await bed.call("mia", "bttask.show", ref, as: Agor_Bttask_V1_ShowReply.self)
+        #expect(shown.children.map(\.id) == [first.id, second.id])
+        // A task with no children (parent '' of the top-level tasks is not a parent).
+        ref.id = first.id
+        #expect(try await bed.call("mia", "bttask.show", ref, as: Agor_Bttask_V1_ShowReply.self).children.isEmpty)
+        var delete = Agor_Bttask_V1_DeleteRequest(); delete.id = parent.id; delete.expectedVersion = parent.version
+        _ = try await bed.call("mia", "bttask.delete", delete)
+        #expect(try await bed.stored(first.id)?.parent == "")
+        #expect(try await bed.stored(second.id)?.parent == "")
+        await bed.close()
+    }
+
     @Test("the docs show the rights table the code uses")
     func docsTable() throws {
         let docs = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
