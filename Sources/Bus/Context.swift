@@ -6,6 +6,9 @@ import CLibZMQ
 /// `ZMQError.terminated`; the context is terminated when the last reference goes away.
 public final class Context: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
+    /// The one thread of this context's client sockets (RPC clients, subscribers): started with the
+    /// first, ended after the last closed.
+    let clientThread = SocketThread()
 
     public init(ioThreads: Int32 = 1) {
         guard let handle = zmq_ctx_new() else {

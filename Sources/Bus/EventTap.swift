@@ -19,10 +19,12 @@ public final class EventTap: Sendable {
     private let reader: Task<Void, Never>
 
     public init(context: Context, endpoint: String, serverKey: [UInt8], key: CurveKeyPair, prefix: String) throws {
-        socket = try Socket(context: context, type: .sub, .init(
+        var configuration = Socket.Configuration(
             options: [.curveClient(publicKey: key.publicKey, secretKey: key.secretKey, serverKey: serverKey),
                       .linger(0), .reconnectInterval(100), .subscribe(prefix)],
-            connect: [endpoint]))
+            connect: [endpoint])
+        configuration.thread = context.clientThread
+        socket = try Socket(context: context, type: .sub, configuration)
         let items = self.items
         reader = Task { [messages = socket.messages] in
             for await message in messages {

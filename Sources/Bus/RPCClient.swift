@@ -60,6 +60,8 @@ public final class RPCClient: Sendable {
         // Always monitored: a handshake the server refuses must fail the calls at once, not at
         // their deadlines. (Diagnostics reads the same monitor through `HealthReporter.watch`.)
         configuration.monitor = true
+        // On the context's one thread for client sockets, not a thread per client.
+        configuration.thread = context.clientThread
         let socket = try Socket(context: context, type: .dealer, configuration)
         self.socket = socket
         let pending = self.pending

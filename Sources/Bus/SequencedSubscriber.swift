@@ -71,6 +71,7 @@ public final class SequencedSubscriber: Sendable {
                       .heartbeatInterval(2_000), .heartbeatTimeout(6_000)] + prefixes.map { .subscribe($0) },
             connect: [endpoint])
         configuration.monitor = true
+        configuration.thread = context.clientThread
         socket = try Socket(context: context, type: .sub, configuration)
         self.replay = replay
         self.logger = logger

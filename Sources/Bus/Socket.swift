@@ -50,6 +50,8 @@ public final class Socket: Sendable {
         /// Run on the thread of this socket instead of a thread of its own (a service's PUB on its
         /// ROUTER's thread: the writer loop then writes its events without waking another thread).
         public var sharesThreadWith: Socket?
+        /// Run on this thread (a context's thread for its client sockets).
+        var thread: SocketThread?
 
         public init(options: [SocketOption] = [], bind: [String] = [], connect: [String] = [],
                     readUserId: Bool = false) {

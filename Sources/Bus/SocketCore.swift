@@ -38,16 +38,12 @@ final class SocketCore: Sendable {
     private let sendQueueLimit: Int
 
     init(raw: RawSocket, configuration: Socket.Configuration, linger: Int32, monitor: SocketMonitor?) {
-        let host = configuration.sharesThreadWith?.core.thread
-        let thread = host ?? SocketThread()
+        let thread = configuration.thread ?? configuration.sharesThreadWith?.core.thread ?? SocketThread()
         self.thread = thread
         inbound = BatchChannel(capacity: configuration.receiveQueueBatches, onSpace: { thread.wakeup.signal() })
         sendQueueLimit = configuration.sendQueueLimit
         self.monitor = monitor
-        let loop = SocketLoop(core: self, raw: raw, configuration: configuration, linger: linger)
-        if let host, host.adopt(loop) { return }
-        // A thread of its own, or the host's again when that one has already ended.
-        thread.start(loop, name: "agor.bus.\(raw.type)")
+        thread.host(SocketLoop(core: self, raw: raw, configuration: configuration, linger: linger), name: "agor.bus.\(raw.type)")
     }
 
     // MARK: called from any thread

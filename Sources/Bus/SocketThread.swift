@@ -8,34 +8,38 @@ import Synchronization
 /// and PUB share theirs, so the writer loop's commit, its replies and its events are written by one
 /// thread without waking another (docs/BUS.md, "The writer loop").
 ///
-/// The thread ends when its last socket has closed; a socket that arrives after that starts it again.
+/// The thread starts with its first socket and ends when its last socket has closed; a socket that
+/// arrives after that starts it again. Every `Context` has one such thread for its client sockets
+/// (RPC clients, subscribers), so a process with many clients has one socket thread, not one each.
 final class SocketThread: Sendable {
     let wakeup = Wakeup()
     private struct Arrivals {
         var loops: [UnsafeTransfer<SocketLoop>] = []
-        var finished = false
+        /// No OS thread runs this one (not started yet, or every socket on it closed).
+        var finished = true
     }
     private let arrivals = Mutex(Arrivals())
 
-    /// Starts the thread with `loop` (again, when it had ended: the sockets' producers keep
-    /// signalling this object's eventfd).
-    func start(_ loop: SocketLoop, name: String) {
-        arrivals.withLock { $0.finished = false }
+    /// Runs `loop` on this thread: hands it over when the thread is running, else starts it with
+    /// `loop` as its first socket (again, when every earlier socket had closed; the sockets'
+    /// producers keep signalling this object's eventfd).
+    func host(_ loop: SocketLoop, name: String) {
+        let start = arrivals.withLock { state -> Bool in
+            if state.finished {
+                state.finished = false
+                return true
+            }
+            state.loops.append(UnsafeTransfer(loop))
+            return false
+        }
+        guard start else {
+            wakeup.signal()
+            return
+        }
         let transfer = UnsafeTransfer(loop)
         let body = Thread { [self] in run(first: transfer.value) }
         body.name = name
         body.start()
-    }
-
-    /// Hands `loop` to this running thread. False when the thread has ended.
-    func adopt(_ loop: SocketLoop) -> Bool {
-        let accepted = arrivals.withLock { state -> Bool in
-            if state.finished { return false }
-            state.loops.append(UnsafeTransfer(loop))
-            return true
-        }
-        if accepted { wakeup.signal() }
-        return accepted
     }
 
     private func run(first: SocketLoop) {
