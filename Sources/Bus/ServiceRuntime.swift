@@ -23,8 +23,8 @@ public final class ServiceRuntime: Sendable {
     public let logger: Logger
     public let startedAt = ContinuousClock.now
     private let watcher: DirectoryWatcher
-    private let pruning: Task<Void, Never>
-    private let checkpointer: WALCheckpointer
+    let checkpointer: WALCheckpointer
+    private let dedupWindow: TimeInterval
 
     /// Opens everything. `migrations` registers the service's own schema after the Bus's.
     /// `fsyncEveryCommit: true` makes this service fsync every commit whatever config.toml says
@@ -87,14 +87,15 @@ public final class ServiceRuntime: Sendable {
             let request = try RequestChecks.decode(Agor_Bus_V1_BackupRequest.self, body)
             return try await DatabaseBackup.write(database, to: request.path).serializedBytes()
         }
-        let window = TimeInterval(config.dedupWindowSeconds)
-        let db = database
-        // Dedup records outlive their window by at most an hour.
-        pruning = Task {
-            while !Task.isCancelled {
-                _ = try? await db.write { try RequestDedup.prune($0, olderThan: window) }
-                try? await Task.sleep(for: .seconds(3600))
-            }
+        dedupWindow = TimeInterval(config.dedupWindowSeconds)
+    }
+
+    /// Forgets dedup records older than the window, hourly (they outlive it by at most an hour),
+    /// until the calling task is cancelled.
+    func pruneDedupRecords() async {
+        while !Task.isCancelled {
+            _ = try? await database.write { [dedupWindow] in try RequestDedup.prune($0, olderThan: dedupWindow) }
+            try? await Task.sleep(for: .seconds(3600))
         }
     }
 
@@ -129,21 +130,25 @@ public final class ServiceRuntime: Sendable {
         await publisher.close()
         await zap.stop()
         watcher.stop()
-        pruning.cancel()
-        checkpointer.stop()
     }
 }
 
-/// The runtime's sockets as a swift-service-lifecycle `Service`.
+/// The runtime as a swift-service-lifecycle `Service`: the request loop, the WAL checkpointer and
+/// the dedup pruner run as child tasks of its `run`, so none outlives it; a graceful shutdown closes
+/// the sockets (which ends the request loop) and cancels the others.
 struct BusEndpointsService: Service {
     let runtime: ServiceRuntime
 
     func run() async throws {
-        let server = runtime.server
-        let serving = Task { await server.run() }
-        runtime.health?.start()
-        try? await gracefulShutdown()
-        await runtime.shutdown()
-        await serving.value
+        let server = runtime.server, runtime = self.runtime
+        await withDiscardingTaskGroup { group in
+            group.addTask { await server.run() }
+            group.addTask { await runtime.checkpointer.run() }
+            group.addTask { await runtime.pruneDedupRecords() }
+            runtime.health?.start()
+            try? await gracefulShutdown()
+            await runtime.shutdown()
+            group.cancelAll()
+        }
     }
 }
