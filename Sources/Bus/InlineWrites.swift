@@ -122,11 +122,7 @@ final class InlineWrites: Sendable {
     private func unpack(_ request: ReceivedMessage, table: [String: Method], started: ContinuousClock.Instant, into pass: inout Pass) {
         let route = request.frame(0)
         let outer = try? Envelope(serializedBytes: request.frame(1))
-        let items: [(envelope: [UInt8], body: [UInt8])]? = request.withFrame(2) { raw in
-            ProtoWire.splitEventBatch(raw).map { ranges in
-                ranges.map { (Array(raw[$0.envelope]), Array(raw[$0.body])) }
-            }
-        }
+        let items = request.withFrame(2, ProtoWire.packedPairs)
         guard let items, !items.isEmpty else {
             admission.count { $0.requests += 1; $0.malformed += 1 }
             pass.replies.append(admission.reply(route, outer, error: .badRequest("malformed request batch")))
@@ -173,7 +169,7 @@ final class InlineWrites: Sendable {
             for (index, result) in zip(members, results) {
                 let request = admitted[index]
                 answer(request.route, request.context.envelope, result, packedInto: request.packedInto, into: &pass)
-                if case .success = result { observer?(request.context.method, elapsed, true) } else { observer?(request.context.method, elapsed, false) }
+                observer?(request.context.method, elapsed, (try? result.get()) != nil)
             }
         }
     }

@@ -16,8 +16,9 @@ enum ProtoWire {
         return n
     }
 
-    /// Appends field 1 of EventBatch: a PackedEvent{envelope = 1, body = 2}.
-    static func appendPackedEvent(envelope: [UInt8], body: [UInt8], to out: inout [UInt8]) {
+    /// Appends field 1 of EventBatch: a PackedEvent{envelope = 1, body = 2}. Request and reply
+    /// batches use the same layout.
+    static func appendPacked(envelope: [UInt8], body: [UInt8], to out: inout [UInt8]) {
         let inner = 1 + varintSize(envelope.count) + envelope.count + 1 + varintSize(body.count) + body.count
         out.append(0x0A)
         appendVarint(UInt64(inner), to: &out)
@@ -96,8 +97,8 @@ enum ProtoWire {
         return (kind, String(decoding: UnsafeRawBufferPointer(rebasing: bytes[method]), as: UTF8.self))
     }
 
-    /// Appends one (envelope, body) pair in the EventBatch layout (request and reply batches use it too).
-    static func appendPacked(envelope: [UInt8], body: [UInt8], to out: inout [UInt8]) {
-        appendPackedEvent(envelope: envelope, body: body, to: &out)
+    /// The (envelope, body) pairs of a body in the EventBatch layout, copied out. Nil when malformed.
+    static func packedPairs(_ bytes: UnsafeRawBufferPointer) -> [(envelope: [UInt8], body: [UInt8])]? {
+        splitEventBatch(bytes).map { ranges in ranges.map { (Array(bytes[$0.envelope]), Array(bytes[$0.body])) } }
     }
 }

@@ -110,9 +110,7 @@ public final class RPCClient: Sendable {
                     continue
                 }
                 // The answers to requests this client sent packed in one frame.
-                guard message.frameCount >= 2, let items = message.withFrame(1, { raw in
-                    ProtoWire.splitEventBatch(raw).map { $0.map { (Array(raw[$0.envelope]), Array(raw[$0.body])) } }
-                }) else { continue }
+                guard message.frameCount >= 2, let items = message.withFrame(1, ProtoWire.packedPairs) else { continue }
                 for (bytes, body) in items {
                     guard let inner = try? Envelope(serializedBytes: bytes) else { continue }
                     RPCClient.complete(pending, inner, body: body)

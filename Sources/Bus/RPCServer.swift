@@ -3,8 +3,10 @@ import Logging
 import Synchronization
 
 /// The ROUTER side of request/reply: authenticates every request through the directory, decodes the
-/// envelope, dispatches by method and replies with the body or a typed error. Bad input is answered
-/// with an error (or dropped when there is no one to answer) and counted; the server goes on.
+/// envelope, dispatches by method and replies with the body or a typed error. Write methods
+/// (`registerWrite`) are served on the socket's thread in batches (InlineWrites); the others by
+/// async handlers (`register`). Bad input is answered with an error (or dropped when there is no one
+/// to answer) and counted; the server goes on.
 public final class RPCServer: Sendable {
     public typealias Handler = @Sendable (RequestContext, [UInt8]) async throws -> [UInt8]
 

@@ -81,36 +81,28 @@ public final class SequencedPublisher: Sendable {
 
     /// Runs `body` in one write transaction; events it appends are published after the commit.
     public func write<T: Sendable>(_ body: @escaping @Sendable (Database, inout EventBatchWriter) throws -> T) async throws -> T {
-        try await database.writeWithoutTransaction { db in
-            var writer = EventBatchWriter(db: db)
-            var result: T?
-            try db.inTransaction {
-                writer.events = []
-                result = try body(db, &writer)
-                try writer.flushHeads()
-                return .commit
-            }
-            // Still on the serialized writer: publish order equals commit order.
-            self.publish(writer.events)
-            return result!
-        }
+        try await database.writeWithoutTransaction { db in try self.commit(db, body) }
     }
 
     /// `write` for a thread that may block (the ROUTER's writer loop): runs `body` in one write
     /// transaction on the calling thread, waiting for the writer connection if another write holds it.
     public func writeNow<T>(_ body: (Database, inout EventBatchWriter) throws -> T) throws -> T {
-        try database.writeWithoutTransaction { db in
-            var writer = EventBatchWriter(db: db)
-            var result: T?
-            try db.inTransaction {
-                writer.events = []
-                result = try body(db, &writer)
-                try writer.flushHeads()
-                return .commit
-            }
-            self.publish(writer.events)
-            return result!
+        try database.writeWithoutTransaction { db in try commit(db, body) }
+    }
+
+    /// One transaction with its events, then their publication: still on the serialized writer, so
+    /// publish order equals commit order.
+    private func commit<T>(_ db: Database, _ body: (Database, inout EventBatchWriter) throws -> T) throws -> T {
+        var writer = EventBatchWriter(db: db)
+        var result: T?
+        try db.inTransaction {
+            writer.events = []
+            result = try body(db, &writer)
+            try writer.flushHeads()
+            return .commit
         }
+        publish(writer.events)
+        return result!
     }
 
     /// Queues already-committed events for sending, and records each stream's published head.

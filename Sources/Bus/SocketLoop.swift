@@ -144,39 +144,24 @@ struct SocketLoop {
         }
         while pendingHead < pending.count {
             do {
+                // A run of queued items leaves as one frame: a single message or event as it is,
+                // several requests as a request batch, several events of one topic as an event batch.
+                let run: Int
+                let frame: OutgoingMessage
                 switch pending[pendingHead] {
                 case .message(let message):
-                    let run = configuration.packRequests ? requestRun(from: pendingHead) : 1
-                    if run == 1 {
-                        guard try raw.send(message) else { return true }
-                        sentBytes += message.byteCount
-                        pendingBytes -= message.byteCount
-                    } else {
-                        let frame = buildRequestBatch(pendingHead..<(pendingHead + run))
-                        guard try raw.send(frame) else { return true }
-                        sentBytes += frame.byteCount
-                        core.counters.messagesCoalesced.add(run, ordering: .relaxed)
-                        for index in pendingHead..<(pendingHead + run) { pendingBytes -= pending[index].byteCount }
-                    }
-                    pendingHead += run
-                    sent += run
-                case .event:
-                    let run = coalescibleRun(from: pendingHead)
-                    if run == 1 {
-                        guard case .event(let topic, let envelope, let body) = pending[pendingHead] else { return true }
-                        guard try raw.send(OutgoingMessage(frames: [topic, envelope, body])) else { return true }
-                        sentBytes += topic.count + envelope.count + body.count
-                        pendingBytes -= topic.count + envelope.count + body.count
-                    } else {
-                        let frame = buildBatch(pendingHead..<(pendingHead + run))
-                        guard try raw.send(frame) else { return true }
-                        sentBytes += frame.byteCount
-                        core.counters.messagesCoalesced.add(run, ordering: .relaxed)
-                        for index in pendingHead..<(pendingHead + run) { pendingBytes -= pending[index].byteCount }
-                    }
-                    pendingHead += run
-                    sent += run
+                    run = configuration.packRequests ? requestRun(from: pendingHead) : 1
+                    frame = run == 1 ? message : buildRequestBatch(pendingHead..<(pendingHead + run))
+                case .event(let topic, let envelope, let body):
+                    run = coalescibleRun(from: pendingHead)
+                    frame = run == 1 ? OutgoingMessage(frames: [topic, envelope, body]) : buildBatch(pendingHead..<(pendingHead + run))
                 }
+                guard try raw.send(frame) else { return true }
+                sentBytes += frame.byteCount
+                if run > 1 { core.counters.messagesCoalesced.add(run, ordering: .relaxed) }
+                for index in pendingHead..<(pendingHead + run) { pendingBytes -= pending[index].byteCount }
+                pendingHead += run
+                sent += run
             } catch {
                 if error.isTerminated { return false }
                 // Unroutable or refused message: dropped and counted, the socket goes on.
@@ -236,7 +221,7 @@ struct SocketLoop {
         body.reserveCapacity(range.count * 96)
         for index in range {
             guard case .event(_, let envelope, let eventBody) = pending[index] else { continue }
-            ProtoWire.appendPackedEvent(envelope: envelope, body: eventBody, to: &body)
+            ProtoWire.appendPacked(envelope: envelope, body: eventBody, to: &body)
         }
         var header = Envelope(kind: .eventBatch)
         header.batchCount = UInt32(range.count)

@@ -78,12 +78,6 @@ import Testing
 /// Bad frames: an error reply where there is someone to answer, a dropped connection for oversize
 /// frames, and the server keeps serving everyone else.
 @Suite struct MalformedInputTests {
-    func rawClient(_ bed: TestBed, _ key: CurveKeyPair) throws -> Socket {
-        try Socket(context: bed.context, type: .dealer, .init(
-            options: [.curveClient(publicKey: key.publicKey, secretKey: key.secretKey, serverKey: bed.serverKey.publicKey), .linger(0)],
-            connect: [bed.server.endpoint]))
-    }
-
     func nextEnvelope(_ socket: Socket) async throws -> Envelope {
         var iterator = socket.messages.makeAsyncIterator()
         let message = try #require(await iterator.next())
@@ -92,7 +86,7 @@ import Testing
 
     @Test func garbageGetsBadRequestAndServerGoesOn() async throws {
         let bed = try TestBed()
-        let raw = try rawClient(bed, bed.alice)
+        let raw = try bed.rawDealer(bed.alice)
         await raw.send(frames: [[0xFF, 0xFF, 0xFF, 0x01]])
         let reply = try await nextEnvelope(raw)
         #expect(reply.kind == .error)
@@ -117,7 +111,7 @@ import Testing
 
     @Test func oversizeFrameDropsTheConnectionNotTheServer() async throws {
         let bed = try TestBed(maxMessageSize: 16 * 1024)
-        let raw = try rawClient(bed, bed.alice)
+        let raw = try bed.rawDealer(bed.alice)
         await raw.send(frames: [Envelope.request(method: "echo", id: "big").bytes(), [UInt8](repeating: 1, count: 64 * 1024)])
         try await Task.sleep(for: .milliseconds(300))
         #expect(bed.server.statistics.requests == 0)

@@ -70,6 +70,13 @@ final class TestBed: Sendable {
         Task { await server.run() }
     }
 
+    /// A bare CURVE DEALER connected to the server, for frames no RPCClient would send.
+    func rawDealer(_ key: CurveKeyPair) throws -> Socket {
+        try Socket(context: context, type: .dealer, .init(
+            options: [.curveClient(publicKey: key.publicKey, secretKey: key.secretKey, serverKey: serverKey.publicKey), .linger(0)],
+            connect: [server.endpoint]))
+    }
+
     func noteCount() throws -> Int {
         try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM notes") ?? 0 }
     }

@@ -112,9 +112,7 @@ import Testing
     @Test func badRequestsForWriteMethodsAreRefusedAndTheLoopGoesOn() async throws {
         let bed = try TestBed()
         _ = registerNoteWrite(bed)
-        let raw = try Socket(context: bed.context, type: .dealer, .init(
-            options: [.curveClient(publicKey: bed.alice.publicKey, secretKey: bed.alice.secretKey, serverKey: bed.serverKey.publicKey), .linger(0)],
-            connect: [bed.server.endpoint]))
+        let raw = try bed.rawDealer(bed.alice)
         var iterator = raw.messages.makeAsyncIterator()
         func next() async throws -> Envelope {
             let message = try #require(await iterator.next())
@@ -194,9 +192,7 @@ import Testing
     @Test func aRequestBatchIsAnsweredItemByItem() async throws {
         let bed = try TestBed()
         _ = registerNoteWrite(bed)
-        let raw = try Socket(context: bed.context, type: .dealer, .init(
-            options: [.curveClient(publicKey: bed.alice.publicKey, secretKey: bed.alice.secretKey, serverKey: bed.serverKey.publicKey), .linger(0)],
-            connect: [bed.server.endpoint]))
+        let raw = try bed.rawDealer(bed.alice)
         var wrongVersion = Envelope.request(method: "note.write", id: "r4")
         wrongVersion.version = 5
         await raw.send(frames: packed([
@@ -214,9 +210,7 @@ import Testing
             let envelope = try Envelope(serializedBytes: message.frame(0))
             if envelope.kind == .replyBatch {
                 #expect(envelope.batchCount == 5)
-                let items = try #require(message.withFrame(1) { raw in
-                    ProtoWire.splitEventBatch(raw).map { $0.map { (Array(raw[$0.envelope]), Array(raw[$0.body])) } }
-                })
+                let items = try #require(message.withFrame(1, ProtoWire.packedPairs))
                 for (bytes, body) in items {
                     let inner = try Envelope(serializedBytes: bytes)
                     answers[inner.requestID.isEmpty ? "?" : inner.requestID] = (inner.error.code, body)
@@ -258,8 +252,7 @@ import Testing
                 route = message.frame(0)
                 let envelope = try Envelope(serializedBytes: message.frame(1))
                 if envelope.kind == .requestBatch {
-                    for (bytes, _) in try #require(message.withFrame(2) { raw in
-                        ProtoWire.splitEventBatch(raw).map { $0.map { (Array(raw[$0.envelope]), Array(raw[$0.body])) } } }) {
+                    for (bytes, _) in try #require(message.withFrame(2, ProtoWire.packedPairs)) {
                         requests.append(try Envelope(serializedBytes: bytes))
                     }
                 } else {
