@@ -52,10 +52,14 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // Each service's wire API (generated proto, method descriptors, stream names, access rules):
+        // what clients link instead of the server.
+        .target(name: "BtmsgAPI", dependencies: ["Bus", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "BttaskAPI", dependencies: ["Bus", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(
             name: "btmsg",
             dependencies: [
-                "Bus",
+                "Bus", "BtmsgAPI",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -64,7 +68,7 @@ let package = Package(
         .target(
             name: "bttask",
             dependencies: [
-                "Bus", "btmsg",
+                "Bus", "BttaskAPI", "BtmsgAPI",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -93,7 +97,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Bus", "btmsg", "bttask", "Diagnostics", "AgentRunner",
+                "Bus", "BtmsgAPI", "BttaskAPI", "Diagnostics", "AgentRunner",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -126,7 +130,7 @@ let package = Package(
         .target(
             name: "AgorCLI",
             dependencies: [
-                "AgorKit", "Bus",
+                "Bus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -134,7 +138,7 @@ let package = Package(
         .executableTarget(
             name: "BtmsgCLI",
             dependencies: [
-                "AgorCLI", "AgorKit", "Bus", "btmsg",
+                "AgorCLI", "AgorKit", "Bus", "BtmsgAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
@@ -143,7 +147,7 @@ let package = Package(
         .executableTarget(
             name: "BttaskCLI",
             dependencies: [
-                "AgorCLI", "AgorKit", "Bus", "bttask",
+                "AgorCLI", "Bus", "BttaskAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
@@ -156,24 +160,24 @@ let package = Package(
         ),
         .executableTarget(
             name: "BtmsgBench",
-            dependencies: ["AgorKit", "Bus", "btmsg"],
+            dependencies: ["AgorKit", "Bus", "BtmsgAPI"],
             path: "Benchmarks/BtmsgBench"
         ),
         .executableTarget(
             name: "BttaskBench",
-            dependencies: ["AgorKit", "Bus", "bttask"],
+            dependencies: ["AgorKit", "Bus", "BttaskAPI"],
             path: "Benchmarks/BttaskBench"
         ),
         .executableTarget(
             name: "GatewayBench",
-            dependencies: ["AgorKit", "Bus", "btmsg",
+            dependencies: ["AgorKit", "Bus", "BtmsgAPI",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio")],
             path: "Benchmarks/GatewayBench"
         ),
         .executableTarget(
             name: "RevokeBench",
-            dependencies: ["AgorKit", "Bus", "bttask", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["AgorKit", "Bus", "BttaskAPI", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/RevokeBench"
         ),
         .executableTarget(
@@ -183,16 +187,16 @@ let package = Package(
         ),
         .testTarget(name: "BusTests", dependencies: ["Bus"]),
         .testTarget(name: "AgentRunnerTests", dependencies: ["AgentRunner", "Bus"]),
-        .testTarget(name: "BtmsgTests", dependencies: ["Bus", "btmsg", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
+        .testTarget(name: "BtmsgTests", dependencies: ["Bus", "btmsg", "BtmsgAPI", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .testTarget(name: "BttaskTests", dependencies: ["Bus", "btmsg", "bttask", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
+        .testTarget(name: "BttaskTests", dependencies: ["Bus", "btmsg", "BtmsgAPI", "bttask", "BttaskAPI", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                     .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Bus", "Diagnostics", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                         .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .testTarget(name: "GatewayTests", dependencies: ["Bus", "Gateway", .product(name: "Hummingbird", package: "hummingbird"),
+        .testTarget(name: "GatewayTests", dependencies: ["Bus", "Gateway", "BtmsgAPI", "BttaskAPI", .product(name: "Hummingbird", package: "hummingbird"),
                                                      .product(name: "NIOEmbedded", package: "swift-nio"),
                                                      .product(name: "NIOWebSocket", package: "swift-nio")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Bus", "AgorKit", "btmsg", "bttask",
+        .testTarget(name: "IntegrationTests", dependencies: ["Bus", "AgorKit", "btmsg", "BtmsgAPI", "bttask", "BttaskAPI",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]

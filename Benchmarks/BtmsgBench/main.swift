@@ -8,10 +8,10 @@
 // `sink` (worker) in group `bench`. CLIENTS connections each keep DEPTH sends in flight until COUNT
 // messages in all are acknowledged and delivered. Prints one JSON line.
 import AgorKit
+import BtmsgAPI
 import Bus
 import Foundation
 import Synchronization
-import btmsg
 
 let arguments = CommandLine.arguments
 guard arguments.count == 5, let clients = Int(arguments[2]), let depth = Int(arguments[3]), let count = Int(arguments[4]),
@@ -50,7 +50,7 @@ var live = false
 for _ in 0..<200 {
     let before = delivered.load(ordering: .relaxed)
     // The service may still be starting: a probe that times out is simply sent again.
-    _ = try? await probe.call("btmsg.send", probeRequest, as: Agor_Btmsg_V1_SendReply.self, options: .init(timeout: .seconds(1)))
+    _ = try? await probe.call(BtmsgMethods.send, probeRequest, options: .init(timeout: .seconds(1)))
     try await Task.sleep(for: .milliseconds(50))
     if delivered.load(ordering: .relaxed) > before { live = true; break }
 }
@@ -78,7 +78,7 @@ await withTaskGroup(of: Void.self) { group in
                 while issued.add(1, ordering: .relaxed).newValue <= count {
                     let t0 = now()
                     do {
-                        let reply = try await rpc.call("btmsg.send", requestBytes, options: .init(timeout: .seconds(30)))
+                        let reply = try await rpc.call(BtmsgMethods.send.name, requestBytes, options: .init(timeout: .seconds(30)))
                         let id = try Agor_Btmsg_V1_SendReply(serializedBytes: reply).message.id
                         sentAt.withLock { $0[id] = t0 }
                     } catch {

@@ -8,10 +8,10 @@
 // won. Then UPDATES title updates measure latency while WATCHERS subscribers stream
 // the board. Prints one JSON line; the script checks the database afterwards.
 import AgorKit
+import BttaskAPI
 import Bus
 import Foundation
 import Synchronization
-import bttask
 
 let arguments = CommandLine.arguments
 guard arguments.count == 6, let workers = Int(arguments[2]), let taskCount = Int(arguments[3]),
@@ -28,7 +28,7 @@ let boss = try ServiceClient(home: home, keyFile: home.secretKeyFile("boss"), co
 let bossRPC = try boss.rpc("bttask")
 var answered = false
 for _ in 0..<100 {
-    if (try? await bossRPC.call("bttask.list", Agor_Bttask_V1_ListRequest(), as: Agor_Bttask_V1_TaskList.self,
+    if (try? await bossRPC.call(BttaskMethods.list, Agor_Bttask_V1_ListRequest(),
                                 options: .init(timeout: .seconds(1)))) != nil { answered = true; break }
 }
 guard answered else { FileHandle.standardError.write(Data("bttask-bench: bttask does not answer\n".utf8)); exit(1) }
@@ -42,7 +42,7 @@ await withTaskGroup(of: Void.self) { group in
             while next.add(1, ordering: .relaxed).newValue <= taskCount {
                 var r = Agor_Bttask_V1_CreateRequest()
                 r.title = "task"
-                if let reply = try? await bossRPC.call("bttask.create", r, as: Agor_Bttask_V1_TaskReply.self, options: .init(timeout: .seconds(30))) {
+                if let reply = try? await bossRPC.call(BttaskMethods.create, r, options: .init(timeout: .seconds(30))) {
                     ids.withLock { $0.append(reply.task.id) }
                 }
             }
@@ -74,7 +74,7 @@ await withTaskGroup(of: Void.self) { group in
         group.addTask {
             while true {
                 do {
-                    let reply = try await rpc.call("bttask.claim", Agor_Bttask_V1_ClaimRequest(), as: Agor_Bttask_V1_TaskReply.self,
+                    let reply = try await rpc.call(BttaskMethods.claim, Agor_Bttask_V1_ClaimRequest(),
                                                    options: .init(timeout: .seconds(30)))
                     won.withLock { $0[reply.task.id, default: 0] += 1 }
                 } catch let error as BusError where error.errorCode == .notFound {
@@ -104,11 +104,11 @@ await withTaskGroup(of: Void.self) { group in
                 guard index < updates, !taskIds.isEmpty else { return }
                 let id = taskIds[index % taskIds.count]
                 var ref = Agor_Bttask_V1_TaskRef(); ref.id = id
-                guard let current = try? await rpc.call("bttask.show", ref, as: Agor_Bttask_V1_ShowReply.self) else { continue }
+                guard let current = try? await rpc.call(BttaskMethods.show, ref) else { continue }
                 var r = Agor_Bttask_V1_UpdateRequest()
                 r.id = id; r.expectedVersion = current.task.version; r.title = "task \(index)"
                 let t0 = now()
-                if (try? await rpc.call("bttask.update", r, as: Agor_Bttask_V1_TaskReply.self)) != nil {
+                if (try? await rpc.call(BttaskMethods.update, r)) != nil {
                     let ms = Double(now() - t0) / 1e6
                     latencies.withLock { $0.append(ms) }
                 }

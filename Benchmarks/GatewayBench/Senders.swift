@@ -1,7 +1,7 @@
+import BtmsgAPI
 import Bus
 import NIOCore
 import Synchronization
-import btmsg
 
 /// Where the load's messages enter the system under test.
 protocol LoadSender: Sendable {
@@ -28,7 +28,7 @@ struct AgorSender: LoadSender {
                     request.to = recipients[group]
                     request.body = String(repeating: "m", count: bodyLength)
                     let sentNs = monotonicNanos()
-                    guard let reply = try? await rpcs[group].call("btmsg.send", request, as: Agor_Btmsg_V1_SendReply.self, options: .init(timeout: .seconds(10))),
+                    guard let reply = try? await rpcs[group].call(BtmsgMethods.send, request, options: .init(timeout: .seconds(10))),
                           let key = Keys.ofHex(reply.message.id.utf8) else { return false }
                     log.record(key, step: step, sentNs: sentNs, acknowledgedNs: monotonicNanos())
                     return true

@@ -11,11 +11,11 @@
 // `bttask list` takes to be refused. `keeper` follows the stream throughout with a sequenced
 // subscriber; at the end its events must be every number once, in order. Prints one JSON line.
 import AgorKit
+import BttaskAPI
 import Bus
 import Foundation
 import GRDB
 import Synchronization
-import bttask
 
 let arguments = CommandLine.arguments
 guard arguments.count == 5, let rounds = Int(arguments[4]), rounds > 0 else {
@@ -65,7 +65,7 @@ let boss = try ServiceClient(home: home, keyFile: home.secretKeyFile("boss"), co
 let bossRPC = try boss.rpc("bttask")
 var answered = false
 for _ in 0..<100 where !answered {
-    answered = (try? await bossRPC.call("bttask.list", Agor_Bttask_V1_ListRequest(), as: Agor_Bttask_V1_TaskList.self,
+    answered = (try? await bossRPC.call(BttaskMethods.list, Agor_Bttask_V1_ListRequest(),
                                         options: .init(timeout: .seconds(1)))) != nil
 }
 guard answered else { FileHandle.standardError.write(Data("revoke-bench: bttask does not answer\n".utf8)); exit(1) }
@@ -88,7 +88,7 @@ let load = Task {
                     var request = Agor_Bttask_V1_CreateRequest()
                     request.group = "bench"
                     request.title = "load \(creator).\(i)"
-                    if (try? await bossRPC.call("bttask.create", request, as: Agor_Bttask_V1_TaskReply.self)) != nil {
+                    if (try? await bossRPC.call(BttaskMethods.create, request)) != nil {
                         created.add(1, ordering: .relaxed)
                     }
                     i += 1

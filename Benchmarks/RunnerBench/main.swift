@@ -37,7 +37,7 @@ let operatorClient = try ServiceClient(home: home, keyFile: home.secretKeyFile("
 let rpc = try operatorClient.rpc("runner")
 var ping: Agor_Bus_V1_PingReply?
 for _ in 0..<100 where ping == nil {
-    if let reply = try? await rpc.call("bus.ping", [], options: .init(timeout: .seconds(1))) {
+    if let reply = try? await rpc.call(BusMethods.ping.name, [], options: .init(timeout: .seconds(1))) {
         ping = try? Agor_Bus_V1_PingReply(serializedBytes: reply)
     }
 }
@@ -57,7 +57,7 @@ func start(_ provider: String, script: String, file: String) async throws -> Ago
     request.command = "/bin/sh"
     request.args = ["-c", script, file]
     request.prompt = "go"
-    return try await rpc.call("runner.start", request, as: Agor_Runner_V1_Session.self, options: .init(timeout: .seconds(30)))
+    return try await rpc.call(RunnerAPI.start, request, options: .init(timeout: .seconds(30)))
 }
 
 /// Waits for `session.finished` on a session's stream; returns the events received and when.
@@ -130,7 +130,7 @@ while true {
     var ask = Agor_Bus_V1_ReplayRequest()
     ask.stream = session.stream
     ask.afterSeq = cursor
-    let reply = try await rpc.call("bus.replay", ask, as: Agor_Bus_V1_ReplayReply.self)
+    let reply = try await rpc.call(BusMethods.replay, ask)
     replayed += reply.events.count
     guard let last = reply.events.last.flatMap({ BusEvent(packed: $0) }) else { break }
     cursor = last.seq

@@ -9,21 +9,19 @@ extension RunnerService {
 
     func registerMethods() {
         let server = runtime.server
-        server.register("runner.start") { [self] context, body in
-            let request = try RequestChecks.decode(Agor_Runner_V1_StartRequest.self, body)
-            return try await start(request, by: context.principal).serializedBytes()
+        server.register(RunnerAPI.start) { [self] context, request in
+            try await start(request, by: context.principal)
         }
-        server.register("runner.stop") { [self] context, body in
-            let (session, record) = try await liveSession(try RequestChecks.decode(Agor_Runner_V1_SessionRef.self, body).id, managedBy: context.principal)
+        server.register(RunnerAPI.stop) { [self] context, request in
+            let (session, record) = try await liveSession(request.id, managedBy: context.principal)
             session.health.withLock { $0.stopRequested = true }
             if let process = session.process.withLock({ $0 }) {
                 process.closeInput()
                 process.stop(grace: .seconds(5))
             }
-            return try record.serializedBytes()
+            return record
         }
-        server.register("runner.input") { [self] context, body in
-            let request = try RequestChecks.decode(Agor_Runner_V1_InputRequest.self, body)
+        server.register(RunnerAPI.input) { [self] context, request in
             guard !request.text.isEmpty, request.text.utf8.count <= RunnerService.maxPromptBytes else {
                 throw BusError.badRequest("a turn is 1 byte to 1 MiB of text")
             }
@@ -36,10 +34,9 @@ extension RunnerService {
             }
             // A new turn from a person lifts a pause.
             if let change = session.health.withLock({ $0.lift() }) { try await store(session, [change]) }
-            return try record.serializedBytes()
+            return record
         }
-        server.register("runner.answer") { [self] context, body in
-            let request = try RequestChecks.decode(Agor_Runner_V1_AnswerRequest.self, body)
+        server.register(RunnerAPI.answer) { [self] context, request in
             let (session, _) = try await liveSession(request.id, managedBy: context.principal)
             let pending = session.health.withLock { $0.pendingApprovals }
             // No approval pending but a pause (a budget, the loop guard): allow lets it go on, deny stops it.
@@ -50,7 +47,7 @@ extension RunnerService {
                     session.health.withLock { $0.stopRequested = true }
                     session.process.withLock { $0 }?.stop(grace: .seconds(5))
                 }
-                return try session.record.withLock { $0 }.serializedBytes()
+                return session.record.withLock { $0 }
             }
             let requestId = request.requestID.isEmpty ? pending.first : pending.first { $0 == request.requestID }
             guard let requestId, let process = session.process.withLock({ $0 }) else {
@@ -66,18 +63,16 @@ extension RunnerService {
             var event = AgentEvent()
             event.approvalAnswered = answered
             try await store(session, [event])
-            return try session.record.withLock { $0 }.serializedBytes()
+            return session.record.withLock { $0 }
         }
-        server.register("runner.show") { [self] context, body in
-            let id = try RequestChecks.decode(Agor_Runner_V1_SessionRef.self, body).id
+        server.register(RunnerAPI.show) { [self] context, request in
+            let id = request.id
             guard let record = try await record(id), RunnerRules.mayRead(context.principal, group: record.group, agent: record.agent) else {
                 throw BusError.notFound("no session \(id) that \(context.principal.name) may read")
             }
-            return try record.serializedBytes()
+            return record
         }
-        server.register("runner.untrack") { [self] context, body in
-            let request = try RequestChecks.decode(Agor_Runner_V1_UntrackRequest.self, body)
-            guard context.principal.role == .operator_ else { throw BusError.forbidden("untracking a project is for operators") }
+        server.register(RunnerAPI.untrack) { [self] context, request in
             guard !request.project.isEmpty else { throw BusError.badRequest("name the project") }
             let running = live.withLock { $0.values.filter { $0.record.withLock { $0.project } == request.project }.map(\.id) }
             guard running.isEmpty else {
@@ -90,10 +85,9 @@ extension RunnerService {
             logger.notice("project untracked", metadata: ["runner.project": "\(request.project)", "runner.sessions": "\(deleted.count)"])
             var reply = Agor_Runner_V1_UntrackReply()
             reply.sessionsDeleted = Int32(deleted.count)
-            return try reply.serializedBytes()
+            return reply
         }
-        server.register("runner.list") { [self] context, body in
-            let request = try RequestChecks.decode(Agor_Runner_V1_ListRequest.self, body)
+        server.register(RunnerAPI.list) { [self] context, request in
             let principal = context.principal
             let limit = request.limit <= 0 ? 100 : min(Int(request.limit), 1000)
             let records = try await runtime.database.read { db in
@@ -106,7 +100,7 @@ extension RunnerService {
             }
             var list = Agor_Runner_V1_SessionList()
             list.sessions = Array(records)
-            return try list.serializedBytes()
+            return list
         }
     }
 

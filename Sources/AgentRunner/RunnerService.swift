@@ -30,11 +30,10 @@ public final class RunnerService: Sendable {
         let runtime = try ServiceRuntime(name: name, home: home) { RunnerSchema.register(in: &$0) }
         let service = try await RunnerService(runtime: runtime)
         // Retention starts once the interrupted sessions were resumed (or left), never before.
-        Task {
+        try await runtime.run(background: [BackgroundWork("resume interrupted sessions") {
             await service.resumeInterrupted()
             service.keepRetention()
-        }
-        try await runtime.run()
+        }])
         service.stopAll()
     }
 

@@ -1,4 +1,3 @@
-import AgorKit
 import ArgumentParser
 import Bus
 import Foundation
@@ -49,15 +48,16 @@ public struct ServiceSession: Sendable {
     public let timeout: Duration
     public let json: Bool
 
-    /// A request that changes nothing: asked once.
-    public func call<Q: SwiftProtobufMessage, R: SwiftProtobufMessage>(_ method: String, _ request: Q, as type: R.Type) async throws -> R {
-        try await rpc.call(method, request, as: type, options: .init(timeout: timeout, idempotent: true, retries: 0))
-    }
-
-    /// A change: one client request id for every attempt, so a retry is applied once.
-    public func change<Q: SwiftProtobufMessage, R: SwiftProtobufMessage>(_ method: String, _ request: Q, as type: R.Type) async throws -> R {
-        try await rpc.call(method, request, as: type,
-                           options: .init(timeout: timeout / 3, idempotent: true, retries: 2, requestId: RandomID.timeOrdered()))
+    /// Calls `method`: a read is asked once; a change keeps one client request id for every
+    /// attempt, so a retry is applied once.
+    public func call<Q, R>(_ method: Method<Q, R>, _ request: Q) async throws -> R {
+        switch method.effect {
+        case .read:
+            return try await rpc.call(method, request, options: .init(timeout: timeout, idempotent: true, retries: 0))
+        case .change:
+            return try await rpc.call(method, request, options: .init(timeout: timeout / 3, idempotent: true, retries: 2,
+                                                                      requestId: RandomID.timeOrdered()))
+        }
     }
 
     public func close() async { await rpc.close() }

@@ -44,7 +44,7 @@ public enum Backup {
             var request = Agor_Bus_V1_BackupRequest()
             request.path = folder.appendingPathComponent("data/\(service).db").standardizedFileURL.path
             do {
-                let reply = try await rpc.call("bus.backup", request, as: Agor_Bus_V1_BackupReply.self, options: .init(timeout: .seconds(120)))
+                let reply = try await rpc.call(BusMethods.backup, request, options: .init(timeout: .seconds(120)))
                 services[service] = reply.bytes
                 say("\(service): \(reply.bytes) bytes")
             } catch let error as BusError {

@@ -1,7 +1,9 @@
+import btmsg
+import BtmsgAPI
+import bttask
+import BttaskAPI
 import Bus
 import Foundation
-import btmsg
-import bttask
 
 /// `agor up --demo`: a small team of scripted agents in the `demo` group that talk in a channel
 /// and move tasks through the real services (btmsg, bttask) with their own keys, so a new user
@@ -56,18 +58,18 @@ public enum DemoScript {
                     var send = Agor_Btmsg_V1_SendRequest()
                     send.channelID = channelId
                     send.body = text
-                    _ = try await client.call("btmsg.send", send, as: Agor_Btmsg_V1_SendReply.self, options: options)
+                    _ = try await client.call(BtmsgMethods.send, send, options: options)
                 }
                 try await post(lead, "Step \(step): who takes the next task?")
                 var create = Agor_Bttask_V1_CreateRequest()
                 create.title = "Demo task \(step)"
                 create.group = group
-                let created = try await leadTasks.call("bttask.create", create, as: Agor_Bttask_V1_TaskReply.self, options: options)
+                let created = try await leadTasks.call(BttaskMethods.create, create, options: options)
                 try await Task.sleep(for: .seconds(2))
                 var claim = Agor_Bttask_V1_ClaimRequest()
                 claim.id = created.task.id
                 claim.group = group
-                var task = try await devTasks.call("bttask.claim", claim, as: Agor_Bttask_V1_TaskReply.self, options: options).task
+                var task = try await devTasks.call(BttaskMethods.claim, claim, options: options).task
                 try await post(dev, "I take \(task.title).")
                 try await Task.sleep(for: .seconds(2))
                 task = try await move(task, to: .review, with: devTasks, options: options)
@@ -88,14 +90,14 @@ public enum DemoScript {
         move.id = task.id
         move.expectedVersion = task.version
         move.status = status
-        return try await client.call("bttask.move", move, as: Agor_Bttask_V1_TaskReply.self, options: options).task
+        return try await client.call(BttaskMethods.move, move, options: options).task
     }
 
     /// The team's channel, made by the lead and joined by the others (once).
     private static func room(lead: RPCClient, others: [RPCClient], options: RPCClient.CallOptions) async throws -> String {
         var list = Agor_Btmsg_V1_ChannelListRequest()
         list.group = group
-        let channels = try await lead.call("btmsg.channel.list", list, as: Agor_Btmsg_V1_ChannelList.self, options: options).channels
+        let channels = try await lead.call(BtmsgMethods.channelList, list, options: options).channels
         let id: String
         if let existing = channels.first(where: { $0.name == "team" }) {
             id = existing.id
@@ -104,18 +106,18 @@ public enum DemoScript {
             create.group = group
             create.name = "team"
             create.open = true
-            id = try await lead.call("btmsg.channel.create", create, as: Agor_Btmsg_V1_Channel.self, options: options).id
+            id = try await lead.call(BtmsgMethods.channelCreate, create, options: options).id
         }
         for other in others {
             var join = Agor_Btmsg_V1_MemberRequest()
             join.channelID = id
-            _ = try? await other.call("btmsg.channel.join", join, as: Agor_Btmsg_V1_Channel.self, options: options)
+            _ = try? await other.call(BtmsgMethods.channelJoin, join, options: options)
         }
         // The visitor reads along: the owner adds them.
         var add = Agor_Btmsg_V1_MemberRequest()
         add.channelID = id
         add.principal = person
-        _ = try? await lead.call("btmsg.channel.add", add, as: Agor_Btmsg_V1_Channel.self, options: options)
+        _ = try? await lead.call(BtmsgMethods.channelAdd, add, options: options)
         return id
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SwiftProtobuf
 
 /// One event of a sequenced stream.
 public struct BusEvent: Sendable, Equatable {
@@ -93,14 +94,30 @@ public enum RequestDedup {
     public static func once(_ db: Database, principal: String, requestId: String,
                             _ body: () throws -> [UInt8]) throws -> [UInt8] {
         guard !requestId.isEmpty else { return try body() }
-        if let stored = try Data.fetchOne(db.cachedStatement(sql: "SELECT reply FROM bus_requests WHERE principal = ? AND request_id = ?"),
-                                          arguments: [principal, requestId]) {
-            return Array(stored)
-        }
+        if let stored = try storedReply(db, principal: principal, requestId: requestId) { return stored }
         let reply = try body()
+        try record(db, principal: principal, requestId: requestId, reply: reply)
+        return reply
+    }
+
+    /// The typed form: a repeat decodes the first reply.
+    public static func once<R: SwiftProtobuf.Message>(_ db: Database, principal: String, requestId: String,
+                                                      _ body: () throws -> R) throws -> R {
+        guard !requestId.isEmpty else { return try body() }
+        if let stored = try storedReply(db, principal: principal, requestId: requestId) { return try R(serializedBytes: stored) }
+        let reply = try body()
+        try record(db, principal: principal, requestId: requestId, reply: try reply.serializedBytes())
+        return reply
+    }
+
+    private static func storedReply(_ db: Database, principal: String, requestId: String) throws -> [UInt8]? {
+        try Data.fetchOne(db.cachedStatement(sql: "SELECT reply FROM bus_requests WHERE principal = ? AND request_id = ?"),
+                          arguments: [principal, requestId]).map { Array($0) }
+    }
+
+    private static func record(_ db: Database, principal: String, requestId: String, reply: [UInt8]) throws {
         try db.cachedStatement(sql: "INSERT INTO bus_requests(principal, request_id, reply, created_us) VALUES (?, ?, ?, ?)")
             .execute(arguments: [principal, requestId, Data(reply), BusProtocol.nowMicros()])
-        return reply
     }
 
     /// Forgets records older than `window` (the dedup window). Returns how many went.

@@ -183,11 +183,9 @@ public final class SequencedPublisher: Sendable {
     public func serveReplay(on server: RPCServer,
                             canRead: @escaping @Sendable (Principal, String) -> Bool = { _, _ in true }) {
         let database = self.database
-        server.register("bus.replay") { [self] context, body in
+        server.register(BusMethods.replay) { [self] context, request in
             replays.add(1, ordering: .relaxed)
-            guard let request = try? Agor_Bus_V1_ReplayRequest(serializedBytes: body), !request.stream.isEmpty else {
-                throw BusError.badRequest("bus.replay needs a ReplayRequest with a stream")
-            }
+            guard !request.stream.isEmpty else { throw BusError.badRequest("bus.replay needs a stream") }
             guard canRead(context.principal, request.stream) else {
                 throw BusError.forbidden("\(context.principal.name) may not read \(request.stream)")
             }
@@ -198,12 +196,9 @@ public final class SequencedPublisher: Sendable {
                 reply.headSeq = try EventLog.head(db, stream: request.stream)
                 return reply
             }
-            return try reply.serializedBytes()
+            return reply
         }
-        server.register("bus.heads") { [self] context, body in
-            guard let request = try? Agor_Bus_V1_HeadsRequest(serializedBytes: body) else {
-                throw BusError.badRequest("bus.heads needs a HeadsRequest")
-            }
+        server.register(BusMethods.heads) { [self] context, request in
             let stored = try await database.read { db in try EventLog.heads(db, prefix: request.prefix) }
             // Read after the snapshot: anything published before this request is at most this high.
             var merged = Dictionary(stored, uniquingKeysWith: max)
@@ -212,7 +207,7 @@ public final class SequencedPublisher: Sendable {
             reply.heads = merged.sorted { $0.key < $1.key }
                 .filter { canRead(context.principal, $0.key) }
                 .map { var h = Agor_Bus_V1_StreamHead(); h.stream = $0.key; h.seq = $0.value; return h }
-            return try reply.serializedBytes()
+            return reply
         }
     }
 

@@ -186,7 +186,7 @@ public final class SequencedSubscriber: Sendable {
         for prefix in prefixes {
             var request = Agor_Bus_V1_HeadsRequest()
             request.prefix = prefix
-            guard let heads = try? await withRetry({ [request] in try await self.replay.call("bus.heads", request, as: Agor_Bus_V1_HeadsReply.self) }) else { continue }
+            guard let heads = try? await withRetry({ [request] in try await self.replay.call(BusMethods.heads, request) }) else { continue }
             for head in heads.heads {
                 if initial && state.startNow && state.cursors[head.stream] == nil {
                     state.cursors[head.stream] = head.seq
@@ -210,7 +210,7 @@ public final class SequencedSubscriber: Sendable {
             var request = Agor_Bus_V1_ReplayRequest()
             request.stream = stream
             request.afterSeq = state.cursors[stream] ?? 0
-            guard let reply = try? await withRetry({ [request] in try await self.replay.call("bus.replay", request, as: Agor_Bus_V1_ReplayReply.self) }) else {
+            guard let reply = try? await withRetry({ [request] in try await self.replay.call(BusMethods.replay, request) }) else {
                 return
             }
             var delivered: [BusEvent] = []

@@ -73,19 +73,17 @@ public final class ServiceRuntime: Sendable {
             health = nil
         }
         let started = startedAt
-        server.register("bus.ping") { [name] context, _ in
+        server.register(BusMethods.ping) { [name] context, _ in
             var reply = Agor_Bus_V1_PingReply()
             reply.service = name
             let up = ContinuousClock.now - started
             reply.uptimeMs = up.components.seconds * 1000 + up.components.attoseconds / 1_000_000_000_000_000
             reply.pid = getpid()
             reply.principal = context.principal.name
-            return try reply.serializedBytes()
+            return reply
         }
-        server.register("bus.backup") { [database] context, body in
-            guard context.principal.role == .operator_ else { throw BusError.forbidden("backups are for operators") }
-            let request = try RequestChecks.decode(Agor_Bus_V1_BackupRequest.self, body)
-            return try await DatabaseBackup.write(database, to: request.path).serializedBytes()
+        server.register(BusMethods.backup) { [database] _, request in
+            try await DatabaseBackup.write(database, to: request.path)
         }
         dedupWindow = TimeInterval(config.dedupWindowSeconds)
     }
@@ -111,11 +109,14 @@ public final class ServiceRuntime: Sendable {
         return client
     }
 
-    /// Serves until SIGTERM/SIGINT, then closes the sockets and the database. `services` run beside
-    /// the Bus endpoints in the same group (an HTTP listener, say) and stop with them.
-    public func run(alongside services: [any Service] = []) async throws {
+    /// Serves until SIGTERM/SIGINT (or until the calling task is cancelled), then closes the sockets
+    /// and the database. `services` run beside the Bus endpoints in the same group (an HTTP listener,
+    /// say) and stop with them; `background` is the service's own work, cancelled first at shutdown
+    /// (the group stops its services in reverse order) while the endpoints are still open.
+    public func run(alongside services: [any Service] = [], background: [BackgroundWork] = []) async throws {
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: BusEndpointsService(runtime: self))] + services.map { .init(service: $0) },
+            services: [.init(service: BusEndpointsService(runtime: self))] + services.map { .init(service: $0) }
+                + background.map { .init(service: $0, successTerminationBehavior: .ignore) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         logger.info("serving", metadata: ["bus.rpc": "\(server.endpoint)", "bus.pub": "\(publisher.endpoint)", "bus.pid": "\(getpid())"])

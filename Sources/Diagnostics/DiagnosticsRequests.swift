@@ -6,12 +6,10 @@ import Foundation
 extension DiagnosticsService {
     func registerHandlers() {
         let server = runtime.server
-        server.register("diag.summary") { [self] _, body in
-            _ = try RequestChecks.decode(Agor_Diagnostics_V1_SummaryRequest.self, body)
-            return try book.figures().serializedBytes()
+        server.register(DiagnosticsAPI.summary) { [self] _, _ in
+            return book.figures()
         }
-        server.register("diag.service") { [self] _, body in
-            let request = try RequestChecks.decode(Agor_Diagnostics_V1_ServiceRequest.self, body)
+        server.register(DiagnosticsAPI.serviceDetail) { [self] _, request in
             let record = try known(request.service)
             let now = BusProtocol.nowMicros()
             var reply = Agor_Diagnostics_V1_ServiceReply()
@@ -22,10 +20,9 @@ extension DiagnosticsService {
             reply.sockets = record.last?.sockets ?? []
             reply.subscribers = record.last?.subscribers ?? []
             reply.links = Array(record.links.suffix(50))
-            return try reply.serializedBytes()
+            return reply
         }
-        server.register("diag.histograms") { [self] _, body in
-            let request = try RequestChecks.decode(Agor_Diagnostics_V1_HistogramsRequest.self, body)
+        server.register(DiagnosticsAPI.histograms) { [self] _, request in
             let record = try known(request.service)
             guard request.windowS <= UInt32(LatencyWindow.recentSeconds) else {
                 throw BusError.badRequest("window_s must be 0 (since the collector started) or 1 to \(LatencyWindow.recentSeconds)")
@@ -38,19 +35,17 @@ extension DiagnosticsService {
             var reply = Agor_Diagnostics_V1_HistogramsReply()
             let now = BusProtocol.nowMicros()
             reply.methods = names.map { record.methods[$0]!.figures(method: $0, lastSeconds: window, nowUs: now) }
-            return try reply.serializedBytes()
+            return reply
         }
-        server.register("diag.links") { [self] _, body in
-            let request = try RequestChecks.decode(Agor_Diagnostics_V1_LinksRequest.self, body)
+        server.register(DiagnosticsAPI.links) { [self] _, request in
             if !request.service.isEmpty { _ = try known(request.service) }
             guard request.limit <= 5000 else { throw BusError.badRequest("limit must be at most 5000") }
             var reply = Agor_Diagnostics_V1_LinksReply()
             reply.links = try await store.links(service: request.service, sinceUs: request.sinceUs,
                                                 limit: request.limit == 0 ? 200 : Int(request.limit))
-            return try reply.serializedBytes()
+            return reply
         }
-        server.register("diag.series") { [self] _, body in
-            let request = try RequestChecks.decode(Agor_Diagnostics_V1_SeriesRequest.self, body)
+        server.register(DiagnosticsAPI.series) { [self] _, request in
             _ = try known(request.service)
             guard SeriesStore.metrics.contains(request.metric) else {
                 throw BusError.badRequest("unknown metric '\(request.metric.prefix(40))'; one of: \(SeriesStore.metrics.joined(separator: ", "))")
@@ -63,7 +58,7 @@ extension DiagnosticsService {
             }
             var reply = Agor_Diagnostics_V1_SeriesReply()
             reply.points = try await store.points(service: request.service, metric: request.metric, resolution: resolution, sinceUs: request.sinceUs)
-            return try reply.serializedBytes()
+            return reply
         }
     }
 

@@ -23,7 +23,6 @@ public final class DiagnosticsService: Sendable {
     private let listener = Mutex<HeartbeatListener?>(nil)
     private let journal: AsyncStream<JournalEntry>.Continuation
     private let journalEntries: AsyncStream<JournalEntry>
-    private let tasks = Mutex<[Task<Void, Never>]>([])
 
     /// What is written to the database and the health stream, in arrival order, by one task.
     enum JournalEntry: Sendable {
@@ -37,10 +36,10 @@ public final class DiagnosticsService: Sendable {
             throw ConfigError(file: home.configFile.path, reason: "services.diagnostics needs http = \"127.0.0.1:PORT\" for its Prometheus exposition")
         }
         let service = try DiagnosticsService(runtime: runtime)
-        service.start()
+        service.listen()
         let app = service.exporter.application(host: http.host, port: http.port, logger: runtime.logger)
         runtime.logger.info("prometheus exposition", metadata: ["diag.http": "http://\(http.host):\(http.port)/metrics"])
-        try await runtime.run(alongside: [app])
+        try await runtime.run(alongside: [app], background: service.background)
         await service.stop()
     }
 
@@ -57,8 +56,8 @@ public final class DiagnosticsService: Sendable {
         registerHandlers()
     }
 
-    /// Starts listening, the liveness watch, the figures and the series.
-    public func start() {
+    /// Starts listening to every service's heartbeats.
+    public func listen() {
         for service in book.serviceNames { exporter.record(health: .unknown, service: service) }
         do {
             let listener = try HeartbeatListener(runtime: runtime, onHeartbeat: { [self] service, beat in
@@ -76,26 +75,29 @@ public final class DiagnosticsService: Sendable {
         } catch {
             runtime.logger.error("cannot listen to heartbeats", metadata: ["diag.error": "\(error)"])
         }
+    }
+
+    /// The background work, run by the runtime's service group: the journal writer, the liveness
+    /// watch and the once-a-second sampler (figures and series).
+    public var background: [BackgroundWork] {
         let heartbeat = Duration.milliseconds(runtime.config.heartbeatMilliseconds)
-        let started = [
-            Task { [self] in await writeJournal() },
-            Task { [self] in
+        return [
+            BackgroundWork("journal") { [self] in await writeJournal() },
+            BackgroundWork("liveness") { [self] in
                 // Checks several times per interval, so "down" follows the third missed beat closely.
                 while !Task.isCancelled {
                     try? await Task.sleep(for: heartbeat / 4)
                     for transition in book.checkLiveness(defaultInterval: heartbeat) { journal.yield(.transition(transition)) }
                 }
             },
-            Task { [self] in await sampleEverySecond() },
+            BackgroundWork("sampler") { [self] in await sampleEverySecond() },
         ]
-        tasks.withLock { $0 = started }
     }
 
     /// Frames on a heartbeat topic that were not a heartbeat of the service at that endpoint.
     public var rejectedHeartbeats: Int { listener.withLock { $0 }?.rejectedCount ?? 0 }
 
     public func stop() async {
-        for task in tasks.withLock({ $0 }) { task.cancel() }
         journal.finish()
         await listener.withLock { $0 }?.close()
     }

@@ -51,12 +51,15 @@ struct BusBridge: Sendable {
     }
 
     /// Calls `method` of `service` for `person` and returns the reply.
-    func call<R: SwiftProtobuf.Message>(_ service: String, _ method: String, _ request: some SwiftProtobuf.Message, as type: R.Type,
-                                        for person: Principal, idempotent: Bool = false) async throws -> R {
-        guard let client = clients[service] else { throw APIError(status: .serviceUnavailable, code: "unavailable", message: "\(service) is not configured") }
+    /// `service`: for the methods every service serves (`BusMethods`), which one.
+    func call<Q, R>(_ method: Method<Q, R>, _ request: Q, on service: String? = nil, for person: Principal,
+                    idempotent: Bool) async throws -> R {
+        let service = service ?? method.service
+        guard let client = clients[service] else {
+            throw APIError(status: .serviceUnavailable, code: "unavailable", message: "\(service) is not configured")
+        }
         do {
-            return try await client.call(method, request, as: type,
-                                         options: .init(timeout: .seconds(5), idempotent: idempotent, onBehalfOf: person.name))
+            return try await client.call(method, request, options: .init(timeout: .seconds(5), idempotent: idempotent, onBehalfOf: person.name))
         } catch let error as BusError {
             throw APIError(error, service: service)
         }

@@ -26,7 +26,7 @@ extension APIRoutes {
             } ?? 500
             var ref = Agor_Runner_V1_SessionRef()
             ref.id = id
-            let session = try await bridge.call(RunnerService.name, "runner.show", ref, as: Agor_Runner_V1_Session.self, for: person, idempotent: true)
+            let session = try await bridge.call(RunnerAPI.show, ref, for: person, idempotent: true)
             var frames: [String] = []
             var position = from - 1
             var head: UInt64 = 0
@@ -35,7 +35,7 @@ extension APIRoutes {
                 ask.stream = session.stream
                 ask.afterSeq = position
                 ask.limit = UInt32(limit - frames.count)
-                let reply = try await bridge.call(RunnerService.name, "bus.replay", ask, as: Agor_Bus_V1_ReplayReply.self, for: person, idempotent: true)
+                let reply = try await bridge.call(BusMethods.replay, ask, on: RunnerAPI.service, for: person, idempotent: true)
                 head = reply.headSeq
                 var advanced = false
                 for packed in reply.events where frames.count < limit {

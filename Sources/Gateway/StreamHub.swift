@@ -1,14 +1,14 @@
+import AgentRunner
+import BtmsgAPI
+import BttaskAPI
 import Bus
 import Diagnostics
 import Foundation
 import Logging
 import NIOCore
 import NIOWebSocket
-import Synchronization
 import SwiftProtobuf
-import btmsg
-import bttask
-import AgentRunner
+import Synchronization
 
 /// The Gateway's view of every service's events: one sequenced subscriber per service (btmsg's and
 /// bttask's group streams, the collector's `diag/health`), each gapless and in order per stream, fanned

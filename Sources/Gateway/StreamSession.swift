@@ -161,7 +161,7 @@ struct StreamSession {
             var ask = Agor_Bus_V1_ReplayRequest()
             ask.stream = stream
             ask.afterSeq = position
-            let reply = try await bridge.call(service, "bus.replay", ask, as: Agor_Bus_V1_ReplayReply.self, for: person, idempotent: true)
+            let reply = try await bridge.call(BusMethods.replay, ask, on: service, for: person, idempotent: true)
             var advanced = false
             for packed in reply.events {
                 guard let event = BusEvent(packed: packed), event.seq == position + 1 else { continue }

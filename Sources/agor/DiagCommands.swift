@@ -15,10 +15,10 @@ struct DiagCommand: AsyncParsableCommand {
     static let program = "agor diag"
 
     /// One request to the collector, printed as JSON (`--json`) or as `render` makes it.
-    static func ask<Q: SwiftProtobuf.Message, R: SwiftProtobuf.Message>(_ options: ClientOptions, _ method: String, _ request: Q,
-                                                                       as type: R.Type, render: @escaping (R) -> String) async throws {
-        try await options.withSession(service: DiagnosticsService.name, program: program) { session in
-            let reply = try await session.call(method, request, as: R.self)
+    static func ask<Q, R>(_ options: ClientOptions, _ method: Method<Q, R>, _ request: Q,
+                          render: @escaping (R) -> String) async throws {
+        try await options.withSession(service: method.service, program: program) { session in
+            let reply = try await session.call(method, request)
             if session.json { Terminal.printJSON(reply) } else { print(render(reply), terminator: "") }
         }
     }
@@ -28,7 +28,7 @@ struct DiagCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            try await DiagCommand.ask(options, "diag.summary", Agor_Diagnostics_V1_SummaryRequest(), as: Agor_Diagnostics_V1_Figures.self,
+            try await DiagCommand.ask(options, DiagnosticsAPI.summary, Agor_Diagnostics_V1_SummaryRequest(),
                                       render: DiagView.table)
         }
     }
@@ -41,7 +41,7 @@ struct DiagCommand: AsyncParsableCommand {
         func run() async throws {
             var request = Agor_Diagnostics_V1_ServiceRequest()
             request.service = service
-            try await DiagCommand.ask(options, "diag.service", request, as: Agor_Diagnostics_V1_ServiceReply.self, render: DiagView.detail)
+            try await DiagCommand.ask(options, DiagnosticsAPI.serviceDetail, request, render: DiagView.detail)
         }
     }
 
@@ -57,7 +57,7 @@ struct DiagCommand: AsyncParsableCommand {
             request.service = service
             request.method = method
             request.windowS = window
-            try await DiagCommand.ask(options, "diag.histograms", request, as: Agor_Diagnostics_V1_HistogramsReply.self) { DiagView.methods($0.methods) }
+            try await DiagCommand.ask(options, DiagnosticsAPI.histograms, request) { DiagView.methods($0.methods) }
         }
     }
 
@@ -71,7 +71,7 @@ struct DiagCommand: AsyncParsableCommand {
             var request = Agor_Diagnostics_V1_LinksRequest()
             request.service = service
             request.limit = limit
-            try await DiagCommand.ask(options, "diag.links", request, as: Agor_Diagnostics_V1_LinksReply.self) { DiagView.links($0.links) }
+            try await DiagCommand.ask(options, DiagnosticsAPI.links, request) { DiagView.links($0.links) }
         }
     }
 
@@ -87,7 +87,7 @@ struct DiagCommand: AsyncParsableCommand {
             request.service = service
             request.metric = metric
             request.resolution = minutes ? .minute : .second
-            try await DiagCommand.ask(options, "diag.series", request, as: Agor_Diagnostics_V1_SeriesReply.self) { reply in
+            try await DiagCommand.ask(options, DiagnosticsAPI.series, request) { reply in
                 reply.points.map { "\(Terminal.time($0.timeUs))  \($0.value)\n" }.joined()
             }
         }

@@ -81,7 +81,7 @@ struct ProjectCommand: AsyncParsableCommand {
             try await options.withSession(service: RunnerService.name, program: "agor project untrack") { session in
                 var request = Agor_Runner_V1_UntrackRequest()
                 request.project = name
-                deleted = try await session.change("runner.untrack", request, as: Agor_Runner_V1_UntrackReply.self).sessionsDeleted
+                deleted = try await session.call(RunnerAPI.untrack, request).sessionsDeleted
             }
             do {
                 var projects = try Projects.load(from: home)

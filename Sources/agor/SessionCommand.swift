@@ -56,7 +56,7 @@ struct SessionCommand: AsyncParsableCommand {
                     request.prompt = String(decoding: data, as: UTF8.self)
                 default: throw Failure(.badInput, "give --prompt TEXT or --prompt-file FILE")
                 }
-                let started = try await session.change("runner.start", request, as: Agor_Runner_V1_Session.self)
+                let started = try await session.call(RunnerAPI.start, request)
                 if session.json { SessionCommand.printJSON(SessionCommand.object(started)) } else { print(started.id) }
             }
         }
@@ -76,7 +76,7 @@ struct SessionCommand: AsyncParsableCommand {
                     guard let parsed = SessionCommand.state(named: state) else { throw Failure(.badInput, "unknown state \(state)") }
                     request.state = parsed
                 }
-                let list = try await session.call("runner.list", request, as: Agor_Runner_V1_SessionList.self)
+                let list = try await session.call(RunnerAPI.list, request)
                 for item in list.sessions {
                     if session.json { SessionCommand.printJSON(SessionCommand.object(item)) } else {
                         print("\(item.id.prefix(8))  \(RunnerService.stateName(item.state).padding(toLength: 11, withPad: " ", startingAt: 0)) \(item.agent) (\(item.provider)) \(item.project)")
@@ -94,7 +94,7 @@ struct SessionCommand: AsyncParsableCommand {
         func run() async throws {
             try await SessionCommand.withRunner(options) { session in
                 let ref = SessionCommand.ref(id)
-                let record = try await session.call("runner.show", ref, as: Agor_Runner_V1_Session.self)
+                let record = try await session.call(RunnerAPI.show, ref)
                 if session.json { SessionCommand.printJSON(SessionCommand.object(record)); return }
                 print("""
                     session   \(record.id)
@@ -119,14 +119,14 @@ struct SessionCommand: AsyncParsableCommand {
         func run() async throws {
             try await SessionCommand.withRunner(options) { session in
                 let ref = SessionCommand.ref(id)
-                let record = try await session.call("runner.show", ref, as: Agor_Runner_V1_Session.self)
+                let record = try await session.call(RunnerAPI.show, ref)
                 var cursor = from > 0 ? from - 1 : 0
                 var ended = false
                 while true {
                     var ask = Agor_Bus_V1_ReplayRequest()
                     ask.stream = record.stream
                     ask.afterSeq = cursor
-                    let reply = try await session.call("bus.replay", ask, as: Agor_Bus_V1_ReplayReply.self)
+                    let reply = try await session.call(BusMethods.replay, ask)
                     for packed in reply.events {
                         guard let event = BusEvent(packed: packed), event.seq == cursor + 1 else { continue }
                         ended = SessionCommand.show(event, json: session.json) || ended
@@ -156,7 +156,7 @@ struct SessionCommand: AsyncParsableCommand {
                 var request = Agor_Runner_V1_InputRequest()
                 request.id = id
                 request.text = text
-                _ = try await session.change("runner.input", request, as: Agor_Runner_V1_Session.self)
+                _ = try await session.call(RunnerAPI.input, request)
             }
         }
     }
@@ -175,7 +175,7 @@ struct SessionCommand: AsyncParsableCommand {
                 ask.id = id
                 ask.allow = decision == "allow"
                 ask.requestID = request ?? ""
-                _ = try await session.change("runner.answer", ask, as: Agor_Runner_V1_Session.self)
+                _ = try await session.call(RunnerAPI.answer, ask)
             }
         }
     }
@@ -188,7 +188,7 @@ struct SessionCommand: AsyncParsableCommand {
         func run() async throws {
             try await SessionCommand.withRunner(options) { session in
                 let ref = SessionCommand.ref(id)
-                _ = try await session.change("runner.stop", ref, as: Agor_Runner_V1_Session.self)
+                _ = try await session.call(RunnerAPI.stop, ref)
             }
         }
     }

@@ -2,8 +2,8 @@ import AgorCLI
 import AgorKit
 import ArgumentParser
 import Bus
+import BtmsgAPI
 import Foundation
-import btmsg
 
 /// `btmsg`: messaging for people and agents from a shell. The caller is the owner of the key
 /// (`--key`, else `$AGOR_KEY`, else the home's operator key); the service checks every right.
@@ -25,10 +25,10 @@ typealias Session = ServiceSession
 
 extension ClientOptions {
     func withSession(_ body: (Session) async throws -> Void) async throws {
-        try await withSession(service: BtmsgService.name, program: "btmsg", body)
+        try await withSession(service: BtmsgMethods.service, program: "btmsg", body)
     }
 
-    func connect() throws -> Session { try connect(service: BtmsgService.name) }
+    func connect() throws -> Session { try connect(service: BtmsgMethods.service) }
 }
 
 /// Runs a command body that manages its own session, with btmsg's error reporting.

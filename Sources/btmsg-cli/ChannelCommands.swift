@@ -1,8 +1,8 @@
 import AgorCLI
 import ArgumentParser
+import BtmsgAPI
 import Bus
 import Foundation
-import btmsg
 
 struct ChannelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,7 +22,7 @@ struct ChannelCommand: AsyncParsableCommand {
             try await common.withSession { session in
                 var request = Agor_Btmsg_V1_ChannelCreateRequest()
                 request.name = name; request.group = group ?? ""; request.open = open
-                let channel = try await session.change("btmsg.channel.create", request, as: Agor_Btmsg_V1_Channel.self)
+                let channel = try await session.call(BtmsgMethods.channelCreate, request)
                 print(common.json ? Terminal.json(channel) : "created #\(channel.name) \(Terminal.short(channel.id)) in \(channel.group)")
             }
         }
@@ -37,7 +37,7 @@ struct ChannelCommand: AsyncParsableCommand {
             try await common.withSession { session in
                 var request = Agor_Btmsg_V1_ChannelListRequest()
                 request.group = group ?? ""
-                let list = try await session.call("btmsg.channel.list", request, as: Agor_Btmsg_V1_ChannelList.self)
+                let list = try await session.call(BtmsgMethods.channelList, request)
                 if common.json { Terminal.printJSON(list); return }
                 for c in list.channels {
                     let tags = [c.system ? "system" : nil, c.open ? "open" : nil].compactMap { $0 }
@@ -62,7 +62,7 @@ struct ChannelCommand: AsyncParsableCommand {
                 var request = Agor_Btmsg_V1_SendRequest()
                 try composition.apply(to: &request, words: words)
                 request.channelID = try await session.resolveChannel(channel, group: group).id
-                printSent(try await session.change("btmsg.send", request, as: Agor_Btmsg_V1_SendReply.self), json: common.json)
+                printSent(try await session.call(BtmsgMethods.send, request), json: common.json)
             }
         }
     }
@@ -79,19 +79,19 @@ struct ChannelCommand: AsyncParsableCommand {
                 var request = Agor_Btmsg_V1_HistoryRequest()
                 request.channelID = try await session.resolveChannel(channel, group: group).id
                 request.limit = limit
-                let list = try await session.call("btmsg.history", request, as: Agor_Btmsg_V1_MessageList.self)
+                let list = try await session.call(BtmsgMethods.history, request)
                 Output.messages(list.messages, json: common.json, empty: "no messages in #\(channel)")
             }
         }
     }
 
     /// add / remove / join / leave.
-    static func member(_ common: Common, method: String, channel: String, group: String?, principal: String, verb: String) async throws {
+    static func member(_ common: Common, method: Method<Agor_Btmsg_V1_MemberRequest, Agor_Btmsg_V1_Channel>, channel: String, group: String?, principal: String, verb: String) async throws {
         try await common.withSession { session in
             var request = Agor_Btmsg_V1_MemberRequest()
             request.channelID = try await session.resolveChannel(channel, group: group).id
             request.principal = principal
-            let result = try await session.change(method, request, as: Agor_Btmsg_V1_Channel.self)
+            let result = try await session.call(method, request)
             print(common.json ? Terminal.json(result) : "\(verb) #\(result.name): members \(result.members.joined(separator: ", "))")
         }
     }
@@ -102,7 +102,7 @@ struct ChannelCommand: AsyncParsableCommand {
         @Option(help: "The channel's group.") var group: String?
         @Argument(help: "Channel.") var channel: String
         @Argument(help: "Person or agent.") var principal: String
-        func run() async throws { try await ChannelCommand.member(common, method: "btmsg.channel.add", channel: channel, group: group, principal: principal, verb: "added \(principal) to") }
+        func run() async throws { try await ChannelCommand.member(common, method: BtmsgMethods.channelAdd, channel: channel, group: group, principal: principal, verb: "added \(principal) to") }
     }
 
     struct Remove: AsyncParsableCommand {
@@ -111,7 +111,7 @@ struct ChannelCommand: AsyncParsableCommand {
         @Option(help: "The channel's group.") var group: String?
         @Argument(help: "Channel.") var channel: String
         @Argument(help: "Person or agent.") var principal: String
-        func run() async throws { try await ChannelCommand.member(common, method: "btmsg.channel.remove", channel: channel, group: group, principal: principal, verb: "removed \(principal) from") }
+        func run() async throws { try await ChannelCommand.member(common, method: BtmsgMethods.channelRemove, channel: channel, group: group, principal: principal, verb: "removed \(principal) from") }
     }
 
     struct Join: AsyncParsableCommand {
@@ -119,7 +119,7 @@ struct ChannelCommand: AsyncParsableCommand {
         @OptionGroup var common: Common
         @Option(help: "The channel's group.") var group: String?
         @Argument(help: "Channel.") var channel: String
-        func run() async throws { try await ChannelCommand.member(common, method: "btmsg.channel.join", channel: channel, group: group, principal: "", verb: "joined") }
+        func run() async throws { try await ChannelCommand.member(common, method: BtmsgMethods.channelJoin, channel: channel, group: group, principal: "", verb: "joined") }
     }
 
     struct Leave: AsyncParsableCommand {
@@ -127,6 +127,6 @@ struct ChannelCommand: AsyncParsableCommand {
         @OptionGroup var common: Common
         @Option(help: "The channel's group.") var group: String?
         @Argument(help: "Channel.") var channel: String
-        func run() async throws { try await ChannelCommand.member(common, method: "btmsg.channel.leave", channel: channel, group: group, principal: "", verb: "left") }
+        func run() async throws { try await ChannelCommand.member(common, method: BtmsgMethods.channelLeave, channel: channel, group: group, principal: "", verb: "left") }
     }
 }

@@ -1,8 +1,8 @@
 import AgorCLI
 import ArgumentParser
+import BtmsgAPI
 import Bus
 import Foundation
-import btmsg
 
 struct Inbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Unread messages, oldest first; --all: the newest 50 read and unread.")
@@ -14,7 +14,7 @@ struct Inbox: AsyncParsableCommand {
         try await common.withSession { session in
             var request = Agor_Btmsg_V1_InboxRequest()
             request.all = all; request.limit = limit
-            let list = try await session.call("btmsg.inbox", request, as: Agor_Btmsg_V1_MessageList.self)
+            let list = try await session.call(BtmsgMethods.inbox, request)
             Output.messages(list.messages, json: common.json, empty: all ? "no messages" : "no unread messages")
         }
     }
@@ -29,7 +29,7 @@ struct Read: AsyncParsableCommand {
         try await common.withSession { session in
             var ref = Agor_Btmsg_V1_MessageRef()
             ref.id = try await session.resolveMessage(id)
-            let message = try await session.change("btmsg.read", ref, as: Agor_Btmsg_V1_Message.self)
+            let message = try await session.call(BtmsgMethods.read, ref)
             print(common.json ? Terminal.json(message) : Output.full(message))
         }
     }
@@ -44,7 +44,7 @@ struct Ack: AsyncParsableCommand {
         try await common.withSession { session in
             var ref = Agor_Btmsg_V1_MessageRef()
             ref.id = try await session.resolveMessage(id)
-            let message = try await session.change("btmsg.ack", ref, as: Agor_Btmsg_V1_Message.self)
+            let message = try await session.call(BtmsgMethods.ack, ref)
             print(common.json ? Terminal.json(message) : "acknowledged \(Terminal.short(message.id))")
         }
     }
@@ -90,7 +90,7 @@ struct Send: AsyncParsableCommand {
             request.to = to
             request.group = group ?? ""
             try composition.apply(to: &request, words: words)
-            printSent(try await session.change("btmsg.send", request, as: Agor_Btmsg_V1_SendReply.self), json: common.json)
+            printSent(try await session.call(BtmsgMethods.send, request), json: common.json)
         }
     }
 }
@@ -106,8 +106,8 @@ struct Reply: AsyncParsableCommand {
         try await common.withSession { session in
             var ref = Agor_Btmsg_V1_MessageRef()
             ref.id = try await session.resolveMessage(id)
-            let original = try await session.call("btmsg.get", ref, as: Agor_Btmsg_V1_Message.self)
-            let me = try await session.call("btmsg.whoami", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_WhoAmIReply.self)
+            let original = try await session.call(BtmsgMethods.get, ref)
+            let me = try await session.call(BtmsgMethods.whoami, Agor_Btmsg_V1_Empty())
             var request = Agor_Btmsg_V1_SendRequest()
             if !original.channelID.isEmpty {
                 request.channelID = original.channelID
@@ -117,7 +117,7 @@ struct Reply: AsyncParsableCommand {
             }
             request.replyTo = original.id
             try composition.apply(to: &request, words: words)
-            printSent(try await session.change("btmsg.send", request, as: Agor_Btmsg_V1_SendReply.self), json: common.json)
+            printSent(try await session.call(BtmsgMethods.send, request), json: common.json)
         }
     }
 }
@@ -133,7 +133,7 @@ struct History: AsyncParsableCommand {
         try await common.withSession { session in
             var request = Agor_Btmsg_V1_HistoryRequest()
             request.with = with; request.limit = limit; request.group = group ?? ""
-            let list = try await session.call("btmsg.history", request, as: Agor_Btmsg_V1_MessageList.self)
+            let list = try await session.call(BtmsgMethods.history, request)
             Output.messages(list.messages, json: common.json, empty: "no messages with \(with)")
         }
     }
@@ -145,7 +145,7 @@ struct Unread: AsyncParsableCommand {
 
     func run() async throws {
         try await common.withSession { session in
-            let reply = try await session.call("btmsg.unread", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_UnreadReply.self)
+            let reply = try await session.call(BtmsgMethods.unread, Agor_Btmsg_V1_Empty())
             print(common.json ? Terminal.json(reply) : "\(reply.count)")
         }
     }
@@ -160,7 +160,7 @@ struct Notify: AsyncParsableCommand {
         try await common.withSession { session in
             var request = Agor_Btmsg_V1_InboxRequest()
             request.limit = 1000
-            let list = try await session.call("btmsg.inbox", request, as: Agor_Btmsg_V1_MessageList.self)
+            let list = try await session.call(BtmsgMethods.inbox, request)
             if common.json { Terminal.printJSON(list); return }
             guard !list.messages.isEmpty else { return }
             let senders = Array(Set(list.messages.map(\.sender))).sorted()
@@ -181,7 +181,7 @@ struct Feed: AsyncParsableCommand {
         try await common.withSession { session in
             var request = Agor_Btmsg_V1_FeedRequest()
             request.limit = limit; request.group = group ?? ""
-            let list = try await session.call("btmsg.feed", request, as: Agor_Btmsg_V1_MessageList.self)
+            let list = try await session.call(BtmsgMethods.feed, request)
             Output.messages(list.messages, json: common.json, empty: "no messages")
         }
     }
@@ -197,7 +197,7 @@ struct Search: AsyncParsableCommand {
         try await common.withSession { session in
             var request = Agor_Btmsg_V1_SearchRequest()
             request.query = words.joined(separator: " "); request.limit = limit
-            let list = try await session.call("btmsg.search", request, as: Agor_Btmsg_V1_MessageList.self)
+            let list = try await session.call(BtmsgMethods.search, request)
             Output.messages(list.messages, json: common.json, empty: "no matches")
         }
     }
@@ -210,7 +210,7 @@ struct DeadLetters: AsyncParsableCommand {
 
     func run() async throws {
         try await common.withSession { session in
-            let reply = try await session.call("btmsg.deadletters", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_DeadLetterList.self)
+            let reply = try await session.call(BtmsgMethods.deadLetters, Agor_Btmsg_V1_Empty())
             if common.json { Terminal.printJSON(reply); return }
             if reply.letters.isEmpty { print("no dead letters") }
             for letter in reply.letters {
@@ -226,7 +226,7 @@ struct Heartbeat: AsyncParsableCommand {
 
     func run() async throws {
         try await common.withSession { session in
-            _ = try await session.call("btmsg.heartbeat", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_Empty.self)
+            _ = try await session.call(BtmsgMethods.heartbeat, Agor_Btmsg_V1_Empty())
             if common.json { print("{}") }
         }
     }

@@ -1,7 +1,7 @@
 import AgorCLI
+import BtmsgAPI
 import Foundation
 import SwiftProtobuf
-import btmsg
 
 /// How btmsg prints messages (colour and JSON through AgorCLI's Terminal).
 enum Output {

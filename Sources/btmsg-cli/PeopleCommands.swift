@@ -1,9 +1,9 @@
 import AgorCLI
 import AgorKit
 import ArgumentParser
+import BtmsgAPI
 import Bus
 import Foundation
-import btmsg
 
 struct WhoAmI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "whoami", abstract: "Who your key says you are.")
@@ -11,7 +11,7 @@ struct WhoAmI: AsyncParsableCommand {
 
     func run() async throws {
         try await common.withSession { session in
-            let me = try await session.call("btmsg.whoami", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_WhoAmIReply.self)
+            let me = try await session.call(BtmsgMethods.whoami, Agor_Btmsg_V1_Empty())
             if common.json { Terminal.printJSON(me); return }
             print("\(me.name) (\(me.kind), \(me.role)) in \(me.groups.joined(separator: ", "))"
                   + (me.rights.isEmpty ? "" : "; rights: \(me.rights.joined(separator: ", "))") + "; \(me.unread) unread")
@@ -25,7 +25,7 @@ struct Contacts: AsyncParsableCommand {
 
     func run() async throws {
         try await common.withSession { session in
-            let list = try await session.call("btmsg.contacts", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_ContactList.self)
+            let list = try await session.call(BtmsgMethods.contacts, Agor_Btmsg_V1_Empty())
             if common.json { Terminal.printJSON(list); return }
             if list.contacts.isEmpty { print("no contacts (an operator adds them: btmsg allow <from> <to>)") }
             for c in list.contacts {
@@ -50,7 +50,7 @@ struct StatusCommand: AsyncParsableCommand {
         try await common.withSession { session in
             var request = Agor_Btmsg_V1_StatusRequest()
             request.group = group ?? ""
-            let reply = try await session.call("btmsg.status", request, as: Agor_Btmsg_V1_StatusReply.self)
+            let reply = try await session.call(BtmsgMethods.status, request)
             if common.json { Terminal.printJSON(reply) } else { printStatuses(reply.principals) }
         }
     }
@@ -62,7 +62,7 @@ struct Graph: AsyncParsableCommand {
 
     func run() async throws {
         try await common.withSession { session in
-            let reply = try await session.call("btmsg.graph", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_GraphReply.self)
+            let reply = try await session.call(BtmsgMethods.graph, Agor_Btmsg_V1_Empty())
             if common.json { Terminal.printJSON(reply); return }
             for e in reply.edges { print("\(e.from) → \(e.to) (\(e.group), \(e.via))") }
         }
@@ -78,7 +78,7 @@ struct GroupCommand: AsyncParsableCommand {
         @OptionGroup var common: Common
         func run() async throws {
             try await common.withSession { session in
-                let reply = try await session.call("btmsg.group.list", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_GroupList.self)
+                let reply = try await session.call(BtmsgMethods.groupList, Agor_Btmsg_V1_Empty())
                 if common.json { Terminal.printJSON(reply); return }
                 for g in reply.groups { print("\(g.name): \(g.members.map(\.name).joined(separator: ", "))") }
             }
@@ -93,7 +93,7 @@ struct GroupCommand: AsyncParsableCommand {
             try await common.withSession { session in
                 var request = Agor_Btmsg_V1_GroupMembersRequest()
                 request.group = group ?? ""
-                let info = try await session.call("btmsg.group.members", request, as: Agor_Btmsg_V1_GroupInfo.self)
+                let info = try await session.call(BtmsgMethods.groupMembers, request)
                 if common.json { Terminal.printJSON(info) } else { printStatuses(info.members) }
             }
         }
@@ -113,7 +113,7 @@ struct Allow: AsyncParsableCommand {
         try await common.withSession { session in
             var request = Agor_Btmsg_V1_AllowRequest()
             request.from = from; request.to = to; request.bothWays = both; request.remove = remove; request.group = group ?? ""
-            _ = try await session.change("btmsg.allow", request, as: Agor_Btmsg_V1_Empty.self)
+            _ = try await session.call(BtmsgMethods.allow, request)
             print(common.json ? "{}" : "\(remove ? "removed" : "allowed"): \(from) \(both ? "↔" : "→") \(to)")
         }
     }

@@ -1,9 +1,9 @@
 import AgorCLI
 import AgorKit
+import BtmsgAPI
 import Bus
 import Foundation
 import SwiftProtobuf
-import btmsg
 
 /// Resolving what people type into the full ids the wire takes.
 extension ServiceSession {
@@ -13,7 +13,7 @@ extension ServiceSession {
         if RequestChecks.isFullId(prefix) { return prefix }
         var request = Agor_Btmsg_V1_ResolveRequest()
         request.prefix = prefix
-        let reply = try await call("btmsg.resolve", request, as: Agor_Btmsg_V1_ResolveReply.self)
+        let reply = try await call(BtmsgMethods.resolve, request)
         switch reply.ids.count {
         case 0: throw Failure(.notFound, "no message starting with \(prefix) that you may read")
         case 1: return reply.ids[0]
@@ -27,7 +27,7 @@ extension ServiceSession {
         let key = text.hasPrefix("#") ? String(text.dropFirst()) : text
         var request = Agor_Btmsg_V1_ChannelListRequest()
         request.group = group ?? ""
-        let channels = try await call("btmsg.channel.list", request, as: Agor_Btmsg_V1_ChannelList.self).channels
+        let channels = try await call(BtmsgMethods.channelList, request).channels
         var matches = channels.filter { $0.name == key }
         if matches.isEmpty && key.count >= 4 { matches = channels.filter { $0.id.hasPrefix(key.lowercased()) } }
         switch matches.count {

@@ -1,13 +1,13 @@
 import AgorCLI
 import AgorKit
 import ArgumentParser
+import BtmsgAPI
 import Bus
 import Foundation
-import btmsg
 
 /// The events of the caller's groups, pushed over the Bus (no polling).
 func subscribe(_ session: Session, groups: [String], start: SequencedSubscriber.Start = .now) throws -> SequencedSubscriber {
-    try session.client.subscriber(BtmsgService.name, prefixes: groups.map(BtmsgRules.stream(of:)), start: start, endsWhenRefused: true)
+    try session.client.subscriber(BtmsgMethods.service, prefixes: groups.map(BtmsgRules.stream(of:)), start: start, endsWhenRefused: true)
 }
 
 /// The current head of each group's stream.
@@ -16,7 +16,7 @@ func heads(_ session: Session, groups: [String]) async throws -> [String: UInt64
     for group in groups {
         var request = Agor_Bus_V1_HeadsRequest()
         request.prefix = BtmsgRules.stream(of: group)
-        for head in try await session.call("bus.heads", request, as: Agor_Bus_V1_HeadsReply.self).heads { heads[head.stream] = head.seq }
+        for head in try await session.call(BusMethods.heads, request).heads { heads[head.stream] = head.seq }
     }
     return heads
 }
@@ -31,13 +31,13 @@ struct Wait: AsyncParsableCommand {
     func run() async throws {
         try await guarded {
             let session = try common.connect()
-            let me = try await session.call("btmsg.whoami", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_WhoAmIReply.self)
+            let me = try await session.call(BtmsgMethods.whoami, Agor_Btmsg_V1_Empty())
             // Note the streams' heads, then look at the inbox, then follow the streams from those
             // heads: a message committed at any moment is in the inbox or after a head.
             let cursors = try await heads(session, groups: me.groups)
             var inbox = Agor_Btmsg_V1_InboxRequest()
             inbox.limit = 1
-            var found = try await session.call("btmsg.inbox", inbox, as: Agor_Btmsg_V1_MessageList.self).messages.first?.id
+            var found = try await session.call(BtmsgMethods.inbox, inbox).messages.first?.id
             let subscriber = try subscribe(session, groups: me.groups, start: .cursors(cursors))
             if found == nil {
                 found = await withTaskGroup(of: String?.self) { group in
@@ -51,7 +51,7 @@ struct Wait: AsyncParsableCommand {
                                 // Channel messages count when you may read the channel (the service decides).
                                 var ref = Agor_Btmsg_V1_MessageRef()
                                 ref.id = m.id
-                                if (try? await session.call("btmsg.get", ref, as: Agor_Btmsg_V1_Message.self)) != nil { return m.id }
+                                if (try? await session.call(BtmsgMethods.get, ref)) != nil { return m.id }
                             }
                         }
                         return nil
@@ -73,7 +73,7 @@ struct Wait: AsyncParsableCommand {
             }
             var ref = Agor_Btmsg_V1_MessageRef()
             ref.id = id
-            let message = try await session.change("btmsg.read", ref, as: Agor_Btmsg_V1_Message.self)
+            let message = try await session.call(BtmsgMethods.read, ref)
             print(common.json ? Terminal.json(message) : Output.full(message))
             await session.close()
         }
@@ -89,7 +89,7 @@ struct Watch: AsyncParsableCommand {
     func run() async throws {
         try await guarded {
             let session = try common.connect()
-            let me = try await session.call("btmsg.whoami", Agor_Btmsg_V1_Empty(), as: Agor_Btmsg_V1_WhoAmIReply.self)
+            let me = try await session.call(BtmsgMethods.whoami, Agor_Btmsg_V1_Empty())
             if let group, !me.groups.contains(group) { throw Failure(.forbidden, "\(me.name) is not in group \(group)") }
             let subscriber = try subscribe(session, groups: group.map { [$0] } ?? me.groups)
             if !common.json { FileHandle.standardError.write(Data("watching \((group.map { [$0] } ?? me.groups).joined(separator: ", "))…\n".utf8)) }

@@ -1,3 +1,4 @@
+import BtmsgAPI
 import Bus
 import Foundation
 import GRDB
@@ -17,7 +18,6 @@ public final class BtmsgService: Sendable {
     let pruner: RetentionPruner
     let logger: Logger
     private let ensuredGroups = Locked<Set<String>>([])
-    private let background = Locked<[Task<Void, Never>]>([])
 
     public static let name = "btmsg"
 
@@ -30,8 +30,7 @@ public final class BtmsgService: Sendable {
         // config.toml's [btmsg.retention], overridden by the settings cascade (settings.toml).
         let retention = try RetentionConfig.parse(text, file: home.configFile.path).overlaid(with: Settings.load(from: home))
         let service = BtmsgService(runtime: runtime, retention: retention)
-        service.start()
-        try await runtime.run()
+        try await runtime.run(background: service.background)
         service.stop()
     }
 
@@ -53,42 +52,40 @@ public final class BtmsgService: Sendable {
         registerHandlers()
     }
 
-    /// Starts the background work: retention, the presence sweep, and the system channels.
-    public func start() {
+    /// The background work, run by the runtime's service group: retention, the presence sweep, and
+    /// the system channels of every group (once).
+    public var background: [BackgroundWork] {
         let pruner = self.pruner, presence = self.presence, directory = self.directory
-        background.withLock {
-            $0.append(Task { await pruner.run() })
-            $0.append(Task { await presence.sweep(directory: directory) })
-        }
-        Task { for group in directory.groups { try? await self.ensureSystemChannels(group) } }
+        return [
+            BackgroundWork("retention") { await pruner.run() },
+            BackgroundWork("presence sweep") { await presence.sweep(directory: directory) },
+            BackgroundWork("system channels") { for group in directory.groups { try? await self.ensureSystemChannels(group) } },
+        ]
     }
 
     public func stop() {
         let (batches, sends) = batcher.statistics
         logger.info("stopping", metadata: ["btmsg.send_batches": "\(batches)", "btmsg.sends": "\(sends)"])
         pruner.stop()
-        for task in background.withLock({ $0 }) { task.cancel() }
     }
 
     // MARK: plumbing
 
-    typealias Handler = @Sendable (RequestContext, [UInt8]) async throws -> [UInt8]
-
     /// Registers a handler that also notes the caller's presence.
-    func handle(_ method: String, _ handler: @escaping Handler) {
+    func handle<Q, R>(_ method: Method<Q, R>, _ handler: @escaping @Sendable (RequestContext, Q) async throws -> R) {
         let presence = self.presence
-        runtime.server.register(method) { context, body in
+        runtime.server.register(method) { context, request in
             presence.touch(context.principal)
-            return try await handler(context, body)
+            return try await handler(context, request)
         }
     }
 
     /// Registers a write method served in the writer loop, noting the caller's presence.
-    func handleWrite(_ method: String, _ prepare: @escaping @Sendable (RequestContext, [UInt8]) throws -> GroupCommit.Work) {
+    func handleWrite<Q, R>(_ method: Method<Q, R>, _ prepare: @escaping @Sendable (RequestContext, Q) throws -> GroupCommit.Work) {
         let presence = self.presence
-        runtime.server.registerWrite(method, through: batcher) { context, body in
+        runtime.server.registerWrite(method, through: batcher) { context, request in
             presence.touch(context.principal)
-            return try prepare(context, body)
+            return try prepare(context, request)
         }
     }
 

@@ -1,3 +1,4 @@
+import BtmsgAPI
 import Bus
 import Foundation
 import GRDB
@@ -10,8 +11,7 @@ extension BtmsgService {
 
         // btmsg.channel.create ChannelCreateRequest -> Channel. The creator owns it and is its
         // first member; a name is unique within its group.
-        handle("btmsg.channel.create") { context, body in
-            let request = try RequestChecks.decode(Agor_Btmsg_V1_ChannelCreateRequest.self, body)
+        handle(BtmsgMethods.channelCreate) { context, request in
             let principal = context.principal
             let name = request.name.hasPrefix("#") ? String(request.name.dropFirst()) : request.name
             guard BtmsgRules.isValidChannelName(name) else {
@@ -32,15 +32,14 @@ extension BtmsgService {
                     var event = Agor_Btmsg_V1_Event()
                     event.channelCreated = proto
                     try events.append(stream: BtmsgRules.stream(of: group), type: "channel.created", body: try event.serializedBytes())
-                    return try proto.serializedBytes()
+                    return proto
                 }
             }
         }
 
         // btmsg.channel.list ChannelListRequest -> ChannelList: the channels of the caller's groups
         // (or one of them); members are listed for the channels the caller may read.
-        handle("btmsg.channel.list") { context, body in
-            let request = try RequestChecks.decode(Agor_Btmsg_V1_ChannelListRequest.self, body)
+        handle(BtmsgMethods.channelList) { context, request in
             let principal = context.principal
             guard request.group.isEmpty || principal.isMember(of: request.group) else {
                 throw BusError.forbidden("\(principal.name) is not in group \(request.group)")
@@ -55,14 +54,13 @@ extension BtmsgService {
                     reply.channels.append(channel.proto(members: access != nil ? try MessageStore.members(db, channel: channel.id) : [],
                                                         isMember: access != nil))
                 }
-                return try reply.serializedBytes()
+                return reply
             }
         }
 
         enum Change { case add, remove, join, leave }
 
-        @Sendable func change(_ context: RequestContext, _ body: [UInt8], _ change: Change) async throws -> [UInt8] {
-            let request = try RequestChecks.decode(Agor_Btmsg_V1_MemberRequest.self, body)
+        @Sendable func change(_ context: RequestContext, _ request: Agor_Btmsg_V1_MemberRequest, _ change: Change) async throws -> Agor_Btmsg_V1_Channel {
             try RequestChecks.requireFullId(request.channelID, "channel_id")
             let actor = context.principal
             let subject: Principal
@@ -114,14 +112,14 @@ extension BtmsgService {
                         throw BusError.notFound("\(subject.name) is not a member of #\(channel.name)")
                     }
                     let members = try MessageStore.members(db, channel: channel.id)
-                    return try channel.proto(members: members, isMember: members.contains(actor.name)).serializedBytes()
+                    return channel.proto(members: members, isMember: members.contains(actor.name))
                 }
             }
         }
 
-        handle("btmsg.channel.add") { context, body in try await change(context, body, .add) }
-        handle("btmsg.channel.remove") { context, body in try await change(context, body, .remove) }
-        handle("btmsg.channel.join") { context, body in try await change(context, body, .join) }
-        handle("btmsg.channel.leave") { context, body in try await change(context, body, .leave) }
+        handle(BtmsgMethods.channelAdd) { context, request in try await change(context, request, .add) }
+        handle(BtmsgMethods.channelRemove) { context, request in try await change(context, request, .remove) }
+        handle(BtmsgMethods.channelJoin) { context, request in try await change(context, request, .join) }
+        handle(BtmsgMethods.channelLeave) { context, request in try await change(context, request, .leave) }
     }
 }

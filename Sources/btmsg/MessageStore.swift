@@ -1,3 +1,4 @@
+import BtmsgAPI
 import Bus
 import Foundation
 import GRDB

@@ -1,3 +1,4 @@
+import BtmsgAPI
 import Bus
 import Foundation
 import GRDB
@@ -10,8 +11,7 @@ extension BtmsgService {
         // btmsg.send SendRequest -> SendReply. Acknowledged after commit; a repeated request id
         // returns the first reply (also after a restart: the dedup record is in the same commit).
         // Served on the ROUTER's thread in the service's writer loop (RPCServer.registerWrite).
-        handleWrite("btmsg.send") { context, body in
-            let request = try RequestChecks.decode(Agor_Btmsg_V1_SendRequest.self, body)
+        handleWrite(BtmsgMethods.send) { context, request in
             let sender = context.principal
             guard !request.body.isEmpty else { throw BusError.badRequest("the message body is empty") }
             guard request.body.utf8.count <= BtmsgRules.maxBodyBytes else {
@@ -93,11 +93,10 @@ extension BtmsgService {
         }
 
         /// Fetches a message the caller may read; `mark` records read or ack for an addressed one.
-        @Sendable func fetch(_ context: RequestContext, _ body: [UInt8], mark: Bool, ack: Bool) async throws -> [UInt8] {
-            let ref = try RequestChecks.decode(Agor_Btmsg_V1_MessageRef.self, body)
+        @Sendable func fetch(_ context: RequestContext, _ ref: Agor_Btmsg_V1_MessageRef, mark: Bool, ack: Bool) async throws -> Agor_Btmsg_V1_Message {
             try RequestChecks.requireFullId(ref.id, "id")
             let principal = context.principal
-            let work: @Sendable (Database, inout EventBatchWriter?) throws -> [UInt8] = { db, events in
+            let work: @Sendable (Database, inout EventBatchWriter?) throws -> Agor_Btmsg_V1_Message = { db, events in
                 let viewer = try Viewer(db, principal: principal)
                 guard let (message, seq) = try MessageStore.message(db, id: ref.id, for: principal.name), viewer.canRead(message) else {
                     throw BusError.notFound("no message \(ref.id) that \(principal.name) may read")
@@ -107,7 +106,7 @@ extension BtmsgService {
                     guard viewer.isAddressed(message) else {
                         // Your own message: shown, never marked; acknowledging it is refused.
                         if ack { throw BusError.forbidden("message \(ref.id) is not addressed to \(principal.name)") }
-                        return try m.serializedBytes()
+                        return m
                     }
                     let at = BusProtocol.nowMicros()
                     if try MessageStore.mark(db, seq: seq, principal: principal.name, ack: ack, at: at) {
@@ -122,7 +121,7 @@ extension BtmsgService {
                     if ack { m.acked = true }
                     events = writer
                 }
-                return try m.serializedBytes()
+                return m
             }
             if !mark { return try await database.read { db in var none: EventBatchWriter? = nil; return try work(db, &none) } }
             return try await publisher.write { db, events in
@@ -134,18 +133,18 @@ extension BtmsgService {
         }
 
         // btmsg.read MessageRef -> Message: marks it read when addressed to the caller.
-        handle("btmsg.read") { context, body in
-            try await fetch(context, body, mark: true, ack: false)
+        handle(BtmsgMethods.read) { context, ref in
+            try await fetch(context, ref, mark: true, ack: false)
         }
         // btmsg.get MessageRef -> Message: reads without marking (the sender's view, wait's fetch).
-        handle("btmsg.get") { context, body in
-            try await fetch(context, body, mark: false, ack: false)
+        handle(BtmsgMethods.get) { context, ref in
+            try await fetch(context, ref, mark: false, ack: false)
         }
         // btmsg.ack MessageRef -> Message: acknowledges (and reads) a message addressed to the caller.
-        handle("btmsg.ack") { context, body in
-            try await fetch(context, body, mark: true, ack: true)
+        handle(BtmsgMethods.ack) { context, ref in
+            try await fetch(context, ref, mark: true, ack: true)
         }
         // btmsg.heartbeat Empty -> Empty: presence only.
-        handle("btmsg.heartbeat") { _, _ in [] }
+        handle(BtmsgMethods.heartbeat) { _, _ in Agor_Btmsg_V1_Empty() }
     }
 }

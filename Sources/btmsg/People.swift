@@ -1,3 +1,4 @@
+import BtmsgAPI
 import Bus
 import Foundation
 import GRDB
@@ -30,19 +31,19 @@ extension BtmsgService {
     func registerPeople() {
         let database = self.database, directory = self.directory, publisher = self.publisher
 
-        handle("btmsg.whoami") { context, _ in
+        handle(BtmsgMethods.whoami) { context, _ in
             let p = context.principal
             return try await database.read { db in
                 var reply = Agor_Btmsg_V1_WhoAmIReply()
                 reply.name = p.name; reply.kind = p.kind.rawValue; reply.role = p.role.rawValue
                 reply.groups = p.groups; reply.rights = p.rights.map(\.rawValue)
                 reply.unread = try Self.unreadCount(db, viewer: try Viewer(db, principal: p))
-                return try reply.serializedBytes()
+                return reply
             }
         }
 
         // btmsg.contacts Empty -> ContactList: whom the caller may message, and why.
-        handle("btmsg.contacts") { context, _ in
+        handle(BtmsgMethods.contacts) { context, _ in
             let p = context.principal
             return try await database.read { db in
                 var reply = Agor_Btmsg_V1_ContactList()
@@ -63,13 +64,12 @@ extension BtmsgService {
                         reply.contacts.append(contact)
                     }
                 }
-                return try reply.serializedBytes()
+                return reply
             }
         }
 
         // btmsg.allow AllowRequest -> Empty: operators add (or remove) an explicit contact.
-        handle("btmsg.allow") { context, body in
-            let request = try RequestChecks.decode(Agor_Btmsg_V1_AllowRequest.self, body)
+        handle(BtmsgMethods.allow) { context, request in
             let actor = context.principal
             guard let from = directory.principal(named: request.from) else { throw BusError.notFound("unknown principal \(request.from)") }
             guard let to = directory.principal(named: request.to) else { throw BusError.notFound("unknown principal \(request.to)") }
@@ -90,26 +90,25 @@ extension BtmsgService {
                                            arguments: [group, a, b, actor.name])
                         }
                     }
-                    return []
+                    return Agor_Btmsg_V1_Empty()
                 }
             }
         }
 
         // btmsg.status StatusRequest -> StatusReply: the people and agents of the caller's groups.
-        handle("btmsg.status") { context, body in
-            let request = try RequestChecks.decode(Agor_Btmsg_V1_StatusRequest.self, body)
+        handle(BtmsgMethods.status) { context, request in
             let p = context.principal
             guard request.group.isEmpty || p.isMember(of: request.group) else { throw BusError.forbidden("\(p.name) is not in group \(request.group)") }
             let groups = request.group.isEmpty ? p.groups : [request.group]
             return try await database.read { db in
                 var reply = Agor_Btmsg_V1_StatusReply()
                 for group in groups { reply.principals += try self.statuses(db, group: group, caller: p) }
-                return try reply.serializedBytes()
+                return reply
             }
         }
 
         // btmsg.graph Empty -> GraphReply: who may message whom in the caller's groups.
-        handle("btmsg.graph") { context, _ in
+        handle(BtmsgMethods.graph) { context, _ in
             let p = context.principal
             return try await database.read { db in
                 var reply = Agor_Btmsg_V1_GraphReply()
@@ -127,12 +126,12 @@ extension BtmsgService {
                         reply.edges.append(edge)
                     } }
                 }
-                return try reply.serializedBytes()
+                return reply
             }
         }
 
         // btmsg.group.list Empty -> GroupList: the caller's groups with their members.
-        handle("btmsg.group.list") { context, _ in
+        handle(BtmsgMethods.groupList) { context, _ in
             let p = context.principal
             return try await database.read { db in
                 var reply = Agor_Btmsg_V1_GroupList()
@@ -142,20 +141,19 @@ extension BtmsgService {
                     info.members = try self.statuses(db, group: group, caller: p)
                     reply.groups.append(info)
                 }
-                return try reply.serializedBytes()
+                return reply
             }
         }
 
         // btmsg.group.members GroupMembersRequest -> GroupInfo.
-        handle("btmsg.group.members") { context, body in
-            let request = try RequestChecks.decode(Agor_Btmsg_V1_GroupMembersRequest.self, body)
+        handle(BtmsgMethods.groupMembers) { context, request in
             let p = context.principal
             let group = try RequestChecks.group(of: p, named: request.group)
             return try await database.read { db in
                 var info = Agor_Btmsg_V1_GroupInfo()
                 info.name = group
                 info.members = try self.statuses(db, group: group, caller: p)
-                return try info.serializedBytes()
+                return info
             }
         }
     }

@@ -1,3 +1,4 @@
+import BtmsgAPI
 import Bus
 import Foundation
 import GRDB
@@ -29,7 +30,7 @@ extension BtmsgService {
     }
 
     /// A page of messages; `next_cursor` is set when the page is full (there may be more).
-    static func list(_ db: Database, _ sql: String, _ args: [(any DatabaseValueConvertible)?], limit: Int, paging: Paging) throws -> [UInt8] {
+    static func list(_ db: Database, _ sql: String, _ args: [(any DatabaseValueConvertible)?], limit: Int, paging: Paging) throws -> Agor_Btmsg_V1_MessageList {
         var reply = Agor_Btmsg_V1_MessageList()
         let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args))
         reply.messages = rows.map { MessageStore.message($0) }
@@ -41,7 +42,7 @@ extension BtmsgService {
             case .ranked(let list, let offset): reply.nextCursor = PageCursor.encode(list: list, keys: [String(offset + rows.count)])
             }
         }
-        return try reply.serializedBytes()
+        return reply
     }
 
     static func unreadCount(_ db: Database, viewer: Viewer) throws -> Int64 {
@@ -58,8 +59,7 @@ extension BtmsgService {
         let database = self.database, directory = self.directory
 
         // btmsg.inbox InboxRequest -> MessageList: unread, oldest first; `all`: newest N of both.
-        handle("btmsg.inbox") { context, body in
-            let request = try RequestChecks.decode(Agor_Btmsg_V1_InboxRequest.self, body)
+        handle(BtmsgMethods.inbox) { context, request in
             let limit = try Self.limit(request.limit, default: 50)
             let principal = context.principal
             return try await database.read { db in
@@ -83,8 +83,7 @@ extension BtmsgService {
 
         // btmsg.history HistoryRequest -> MessageList: the last N direct messages with someone, or
         // of a channel the caller may read (membership checked), oldest first.
-        handle("btmsg.history") { context, body in
-            let request = try RequestChecks.decode(Agor_Btmsg_V1_HistoryRequest.self, body)
+        handle(BtmsgMethods.history) { context, request in
             let limit = try Self.limit(request.limit, default: 20)
             let principal = context.principal
             guard request.with.isEmpty != request.channelID.isEmpty else {
@@ -109,7 +108,7 @@ extension BtmsgService {
                     guard request.group.isEmpty || principal.isMember(of: request.group) else {
                         throw BusError.forbidden("\(principal.name) is not in group \(request.group)")
                     }
-                    guard !groups.isEmpty else { return try Agor_Btmsg_V1_MessageList().serializedBytes() }
+                    guard !groups.isEmpty else { return Agor_Btmsg_V1_MessageList() }
                     condition = "m.recipient IS NOT NULL AND m.grp IN \(MessageStore.placeholders(groups.count)) AND ((m.sender = ? AND m.recipient = ?) OR (m.sender = ? AND m.recipient = ?))"
                     args.append(contentsOf: groups.map { $0 as (any DatabaseValueConvertible)? })
                     args.append(contentsOf: [principal.name, request.with, request.with, principal.name])
@@ -126,16 +125,14 @@ extension BtmsgService {
         }
 
         // btmsg.feed FeedRequest -> MessageList: operators only, every message of their groups.
-        handle("btmsg.feed") { context, body in
-            let request = try RequestChecks.decode(Agor_Btmsg_V1_FeedRequest.self, body)
+        handle(BtmsgMethods.feed) { context, request in
             let principal = context.principal
-            guard principal.role == .operator_ else { throw BusError.forbidden("the feed is for operators; \(principal.name) is a \(principal.role.rawValue)") }
             let groups = request.group.isEmpty ? principal.groups : [request.group]
             guard request.group.isEmpty || principal.isMember(of: request.group) else {
                 throw BusError.forbidden("\(principal.name) is not in group \(request.group)")
             }
             let limit = try Self.limit(request.limit, default: 50)
-            guard !groups.isEmpty else { return try Agor_Btmsg_V1_MessageList().serializedBytes() }
+            guard !groups.isEmpty else { return Agor_Btmsg_V1_MessageList() }
             let paging = Paging.older("feed")
             let bound = try paging.position(of: request.cursor)
             return try await database.read { db in
@@ -153,8 +150,7 @@ extension BtmsgService {
         }
 
         // btmsg.search SearchRequest -> MessageList: FTS5 over what the caller may read, best first.
-        handle("btmsg.search") { context, body in
-            let request = try RequestChecks.decode(Agor_Btmsg_V1_SearchRequest.self, body)
+        handle(BtmsgMethods.search) { context, request in
             let query = request.query.trimmingCharacters(in: .whitespaces)
             guard !query.isEmpty, query.utf8.count <= 1000 else { throw BusError.badRequest("search needs a query of 1 to 1000 bytes") }
             let limit = try Self.limit(request.limit, default: 20, max: 200)
@@ -182,8 +178,7 @@ extension BtmsgService {
 
         // btmsg.resolve ResolveRequest -> ResolveReply: message ids starting with a prefix, among
         // the messages the caller may read (at most 10), for the CLI's short ids.
-        handle("btmsg.resolve") { context, body in
-            let request = try RequestChecks.decode(Agor_Btmsg_V1_ResolveRequest.self, body)
+        handle(BtmsgMethods.resolve) { context, request in
             let prefix = request.prefix.lowercased()
             guard prefix.utf8.count >= 4, prefix.utf8.count <= 36,
                   prefix.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == 0x2D }) else {
@@ -197,27 +192,26 @@ extension BtmsgService {
                 var reply = Agor_Btmsg_V1_ResolveReply()
                 reply.ids = try String.fetchAll(db, sql: "SELECT m.id FROM messages m WHERE m.id >= ? AND m.id < ? AND \(filter) ORDER BY m.id LIMIT 10",
                                                 arguments: StatementArguments(args))
-                return try reply.serializedBytes()
+                return reply
             }
         }
 
         // btmsg.unread Empty -> UnreadReply.
-        handle("btmsg.unread") { context, _ in
+        handle(BtmsgMethods.unread) { context, _ in
             let principal = context.principal
             return try await database.read { db in
                 var reply = Agor_Btmsg_V1_UnreadReply()
                 reply.count = try Self.unreadCount(db, viewer: try Viewer(db, principal: principal))
-                return try reply.serializedBytes()
+                return reply
             }
         }
 
         // btmsg.deadletters Empty -> DeadLetterList: operators; unread direct messages to revoked
         // principals of their groups, with the revocation's reason.
-        handle("btmsg.deadletters") { context, _ in
+        handle(BtmsgMethods.deadLetters) { context, _ in
             let principal = context.principal
-            guard principal.role == .operator_ else { throw BusError.forbidden("dead letters are for operators") }
             let revoked = directory.revocations().filter { directory.principal(named: $0.key) == nil }
-            guard !revoked.isEmpty, !principal.groups.isEmpty else { return try Agor_Btmsg_V1_DeadLetterList().serializedBytes() }
+            guard !revoked.isEmpty, !principal.groups.isEmpty else { return Agor_Btmsg_V1_DeadLetterList() }
             return try await database.read { db in
                 let names = Array(revoked.keys)
                 var args: [(any DatabaseValueConvertible)?] = names.map { $0 as (any DatabaseValueConvertible)? }
@@ -239,7 +233,7 @@ extension BtmsgService {
                     letter.revokedAtUs = (revocation?.revokedAtUnix ?? 0) * 1_000_000
                     return letter
                 }
-                return try reply.serializedBytes()
+                return reply
             }
         }
     }

@@ -1,8 +1,8 @@
 import AgorCLI
 import ArgumentParser
+import BttaskAPI
 import Bus
 import Foundation
-import bttask
 
 /// `bttask`: the shared task board from a shell. The caller is the owner of the key (`--key`, else
 /// `$AGOR_KEY`, else the home's operator key); the service checks every right (docs/BTTASK.md).
@@ -18,7 +18,7 @@ struct Bttask: AsyncParsableCommand {
 
 extension ClientOptions {
     func withSession(_ body: (ServiceSession) async throws -> Void) async throws {
-        try await withSession(service: BttaskService.name, program: "bttask", body)
+        try await withSession(service: BttaskMethods.service, program: "bttask", body)
     }
 }
 
@@ -30,7 +30,7 @@ extension ServiceSession {
         if prefix.utf8.count != 36 {
             var request = Agor_Bttask_V1_ResolveRequest()
             request.prefix = prefix
-            let ids = try await call("bttask.resolve", request, as: Agor_Bttask_V1_ResolveReply.self).ids
+            let ids = try await call(BttaskMethods.resolve, request).ids
             switch ids.count {
             case 0: throw Failure(.notFound, "no task starting with \(prefix) in your groups")
             case 1: id = ids[0]
@@ -39,7 +39,7 @@ extension ServiceSession {
         }
         var ref = Agor_Bttask_V1_TaskRef()
         ref.id = id
-        return try await call("bttask.show", ref, as: Agor_Bttask_V1_ShowReply.self).task
+        return try await call(BttaskMethods.show, ref).task
     }
 }
 

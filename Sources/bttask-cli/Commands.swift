@@ -1,8 +1,8 @@
 import AgorCLI
 import ArgumentParser
+import BttaskAPI
 import Bus
 import Foundation
-import bttask
 
 struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Tasks of your group (done hidden unless --all).")
@@ -21,7 +21,7 @@ struct List: AsyncParsableCommand {
             r.all = all; r.group = group ?? ""; r.assignee = assignee ?? ""; r.label = label ?? ""; r.project = project ?? ""
             if let status { r.statuses = [try TaskOutput.status(named: status)] }
             if let priority { r.priority = try TaskOutput.priority(named: priority) }
-            TaskOutput.tasks(try await session.call("bttask.list", r, as: Agor_Bttask_V1_TaskList.self), json: common.json, empty: "no tasks")
+            TaskOutput.tasks(try await session.call(BttaskMethods.list, r), json: common.json, empty: "no tasks")
         }
     }
 }
@@ -35,7 +35,7 @@ struct Board: AsyncParsableCommand {
         try await common.withSession { session in
             var r = Agor_Bttask_V1_ListRequest()
             r.all = true; r.group = group ?? ""; r.limit = 1000
-            let list = try await session.call("bttask.list", r, as: Agor_Bttask_V1_TaskList.self)
+            let list = try await session.call(BttaskMethods.list, r)
             if common.json { Terminal.printJSON(list); return }
             for status in [Agor_Bttask_V1_Status.todo, .inProgress, .review, .blocked, .done, .rejected] {
                 let column = list.tasks.filter { $0.status == status }
@@ -56,7 +56,7 @@ struct Show: AsyncParsableCommand {
         try await common.withSession { session in
             var ref = Agor_Bttask_V1_TaskRef()
             ref.id = try await session.resolveTask(task).id
-            let reply = try await session.call("bttask.show", ref, as: Agor_Bttask_V1_ShowReply.self)
+            let reply = try await session.call(BttaskMethods.show, ref)
             if common.json { Terminal.printJSON(reply); return }
             let t = reply.task
             print("""
@@ -97,7 +97,7 @@ struct Add: AsyncParsableCommand {
             r.assignee = assign ?? ""; r.project = project ?? ""; r.labels = label; r.group = group ?? ""
             if let parent { r.parent = try await session.resolveTask(parent).id }
             for blocker in blockedBy { r.blockedBy.append(try await session.resolveTask(blocker).id) }
-            TaskOutput.changed(try await session.change("bttask.create", r, as: Agor_Bttask_V1_TaskReply.self), json: common.json, verb: "created")
+            TaskOutput.changed(try await session.call(BttaskMethods.create, r), json: common.json, verb: "created")
         }
     }
 }
@@ -113,7 +113,7 @@ struct Assign: AsyncParsableCommand {
             let t = try await session.resolveTask(task)
             var r = Agor_Bttask_V1_AssignRequest()
             r.id = t.id; r.expectedVersion = t.version; r.assignee = agent
-            TaskOutput.changed(try await session.change("bttask.assign", r, as: Agor_Bttask_V1_TaskReply.self), json: common.json, verb: "assigned")
+            TaskOutput.changed(try await session.call(BttaskMethods.assign, r), json: common.json, verb: "assigned")
         }
     }
 }
@@ -130,7 +130,7 @@ struct Status: AsyncParsableCommand {
             let t = try await session.resolveTask(task)
             var r = Agor_Bttask_V1_MoveRequest()
             r.id = t.id; r.expectedVersion = t.version; r.status = target
-            TaskOutput.changed(try await session.change("bttask.move", r, as: Agor_Bttask_V1_TaskReply.self), json: common.json, verb: "moved")
+            TaskOutput.changed(try await session.call(BttaskMethods.move, r), json: common.json, verb: "moved")
         }
     }
 }
@@ -147,7 +147,7 @@ struct Comment: AsyncParsableCommand {
             r.body = words.joined(separator: " ")
             guard !r.body.isEmpty else { throw Failure(.badInput, "the comment is empty") }
             r.id = try await session.resolveTask(task).id
-            let reply = try await session.change("bttask.comment", r, as: Agor_Bttask_V1_CommentReply.self)
+            let reply = try await session.call(BttaskMethods.comment, r)
             if common.json { Terminal.printJSON(reply) } else { print("commented on \(Terminal.short(r.id)) (board revision \(reply.revision))") }
         }
     }
@@ -163,7 +163,7 @@ struct Delete: AsyncParsableCommand {
             let t = try await session.resolveTask(task)
             var r = Agor_Bttask_V1_DeleteRequest()
             r.id = t.id; r.expectedVersion = t.version
-            TaskOutput.changed(try await session.change("bttask.delete", r, as: Agor_Bttask_V1_TaskReply.self), json: common.json, verb: "deleted")
+            TaskOutput.changed(try await session.call(BttaskMethods.delete, r), json: common.json, verb: "deleted")
         }
     }
 }
@@ -178,7 +178,7 @@ struct Ready: AsyncParsableCommand {
         try await common.withSession { session in
             var r = Agor_Bttask_V1_ListRequest()
             r.limit = limit; r.group = group ?? ""
-            TaskOutput.tasks(try await session.call("bttask.ready", r, as: Agor_Bttask_V1_TaskList.self), json: common.json, empty: "nothing ready")
+            TaskOutput.tasks(try await session.call(BttaskMethods.ready, r), json: common.json, empty: "nothing ready")
         }
     }
 }
@@ -195,7 +195,7 @@ struct Claim: AsyncParsableCommand {
             r.group = group ?? ""
             // Without an id the service picks the best ready task inside the claim itself.
             if let task { r.id = try await session.resolveTask(task).id }
-            TaskOutput.changed(try await session.change("bttask.claim", r, as: Agor_Bttask_V1_TaskReply.self), json: common.json, verb: "claimed")
+            TaskOutput.changed(try await session.call(BttaskMethods.claim, r), json: common.json, verb: "claimed")
         }
     }
 }
@@ -218,7 +218,7 @@ struct Deps: AsyncParsableCommand {
             }
             var r = Agor_Bttask_V1_DependencyRequest()
             r.id = t.id; r.blockedBy = try await session.resolveTask(on).id; r.remove = remove
-            TaskOutput.changed(try await session.change("bttask.deps", r, as: Agor_Bttask_V1_TaskReply.self), json: common.json,
+            TaskOutput.changed(try await session.call(BttaskMethods.dependency, r), json: common.json,
                                verb: remove ? "unblocked" : "blocked")
         }
     }
@@ -234,7 +234,7 @@ struct Changes: AsyncParsableCommand {
         try await common.withSession { session in
             var r = Agor_Bttask_V1_ChangesRequest()
             r.sinceRevision = since; r.group = group ?? ""
-            let list = try await session.call("bttask.changes", r, as: Agor_Bttask_V1_ChangeList.self)
+            let list = try await session.call(BttaskMethods.changes, r)
             if common.json { Terminal.printJSON(list); return }
             for c in list.changes { print("\(c.revision) \(c.kind) \(TaskOutput.line(c.task)) by \(c.by)") }
         }
@@ -248,17 +248,17 @@ struct Watch: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded(program: "bttask") {
-            let session = try common.connect(service: BttaskService.name)
+            let session = try common.connect(service: BttaskMethods.service)
             // Asking for one task first checks the group (and that the service answers).
             var probe = Agor_Bttask_V1_ListRequest()
             probe.group = group ?? ""; probe.limit = 1
-            _ = try await session.call("bttask.list", probe, as: Agor_Bttask_V1_TaskList.self)
+            _ = try await session.call(BttaskMethods.list, probe)
             let groups = try group.map { [$0] } ?? { () throws -> [String] in
                 let me = session.client.directory.principal(forKey: session.client.key.publicKey)
                 guard let me else { throw Failure(.forbidden, "your key is not in the directory") }
                 return me.groups
             }()
-            let subscriber = try session.client.subscriber(BttaskService.name, prefixes: groups.map(BttaskRules.stream(of:)), start: .now,
+            let subscriber = try session.client.subscriber(BttaskMethods.service, prefixes: groups.map(BttaskRules.stream(of:)), start: .now,
                                                            endsWhenRefused: true)
             for await event in subscriber.events {
                 guard var change = try? Agor_Bttask_V1_Change(serializedBytes: event.body) else { continue }

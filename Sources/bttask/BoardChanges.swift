@@ -1,3 +1,4 @@
+import BttaskAPI
 import Bus
 import Foundation
 import GRDB
@@ -10,10 +11,10 @@ extension BttaskService {
 
     /// Registers a change, served in the service's writer loop (RPCServer.registerWrite): decode
     /// and static checks in `prepare`, then `work` in the next batch transaction, once per request id.
-    private func change(_ method: String,
-                        _ work: @escaping @Sendable (RequestContext, [UInt8]) throws -> GroupCommit.Work) {
-        runtime.server.registerWrite(method, through: commits) { context, body in
-            let inner = try work(context, body)
+    private func change<Q, R>(_ method: Method<Q, R>,
+                              _ work: @escaping @Sendable (RequestContext, Q) throws -> GroupCommit.Work) {
+        runtime.server.registerWrite(method, through: commits) { context, request in
+            let inner = try work(context, request)
             let principal = context.principal.name, requestId = context.requestId
             return { db, events in
                 try RequestDedup.once(db, principal: principal, requestId: requestId) { try inner(db, &events) }
@@ -22,8 +23,7 @@ extension BttaskService {
     }
 
     func registerChanges() {
-        change("bttask.create") { context, body in
-            let r = try RequestChecks.decode(Agor_Bttask_V1_CreateRequest.self, body)
+        change(BttaskMethods.create) { context, r in
             let p = context.principal
             let group = try RequestChecks.group(of: p, named: r.group)
             let title = r.title.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -61,8 +61,7 @@ extension BttaskService {
             }
         }
 
-        change("bttask.update") { context, body in
-            let r = try RequestChecks.decode(Agor_Bttask_V1_UpdateRequest.self, body)
+        change(BttaskMethods.update) { context, r in
             try RequestChecks.requireFullId(r.id, "id")
             if r.hasTitle { guard !r.title.isEmpty, r.title.utf8.count <= Self.maxTitleBytes else { throw BusError.badRequest("a title is 1 to \(Self.maxTitleBytes) bytes") } }
             if r.hasDescription_p { guard r.description_p.utf8.count <= Self.maxTextBytes else { throw BusError.tooLarge("the description is over 64 KiB") } }
@@ -83,8 +82,7 @@ extension BttaskService {
             }
         }
 
-        change("bttask.move") { context, body in
-            let r = try RequestChecks.decode(Agor_Bttask_V1_MoveRequest.self, body)
+        change(BttaskMethods.move) { context, r in
             try RequestChecks.requireFullId(r.id, "id")
             guard r.status != .unspecified, Agor_Bttask_V1_Status(rawValue: r.status.rawValue) != nil, r.status.rawValue <= 6 else {
                 throw BusError.badRequest("status is todo, in_progress, review, done, blocked or rejected")
@@ -106,8 +104,7 @@ extension BttaskService {
             }
         }
 
-        change("bttask.assign") { context, body in
-            let r = try RequestChecks.decode(Agor_Bttask_V1_AssignRequest.self, body)
+        change(BttaskMethods.assign) { context, r in
             try RequestChecks.requireFullId(r.id, "id")
             let p = context.principal, directory = self.directory
             return { db, events in
@@ -129,8 +126,7 @@ extension BttaskService {
         // bttask.claim: in one step, the caller becomes the assignee and the task in_progress, only
         // if it is todo, unassigned and every blocker is done. Writes are serialized, so of N
         // concurrent claims exactly one finds it free; the others get a conflict.
-        change("bttask.claim") { context, body in
-            let r = try RequestChecks.decode(Agor_Bttask_V1_ClaimRequest.self, body)
+        change(BttaskMethods.claim) { context, r in
             let p = context.principal
             let nextInGroup: String? = r.id.isEmpty ? try RequestChecks.group(of: p, named: r.group) : nil
             if nextInGroup == nil { try RequestChecks.requireFullId(r.id, "id") }
@@ -160,8 +156,7 @@ extension BttaskService {
             }
         }
 
-        change("bttask.delete") { context, body in
-            let r = try RequestChecks.decode(Agor_Bttask_V1_DeleteRequest.self, body)
+        change(BttaskMethods.delete) { context, r in
             try RequestChecks.requireFullId(r.id, "id")
             let p = context.principal
             return { db, events in
@@ -176,8 +171,7 @@ extension BttaskService {
             }
         }
 
-        change("bttask.comment") { context, body in
-            let r = try RequestChecks.decode(Agor_Bttask_V1_CommentRequest.self, body)
+        change(BttaskMethods.comment) { context, r in
             try RequestChecks.requireFullId(r.id, "id")
             guard !r.body.isEmpty, r.body.utf8.count <= Self.maxTextBytes else { throw BusError.badRequest("a comment is 1 byte to 64 KiB") }
             let p = context.principal
@@ -196,8 +190,7 @@ extension BttaskService {
         }
 
         // bttask.deps DependencyRequest -> TaskReply: "id is blocked by blocked_by"; a cycle is refused.
-        change("bttask.deps") { context, body in
-            let r = try RequestChecks.decode(Agor_Bttask_V1_DependencyRequest.self, body)
+        change(BttaskMethods.dependency) { context, r in
             try RequestChecks.requireFullId(r.id, "id")
             try RequestChecks.requireFullId(r.blockedBy, "blocked_by")
             let p = context.principal

@@ -1,3 +1,4 @@
+import BttaskAPI
 import Bus
 import Foundation
 import GRDB
@@ -8,8 +9,7 @@ extension BttaskService {
         let database = self.database, server = runtime.server
 
         // bttask.list ListRequest -> TaskList (done hidden unless `all` or asked for).
-        server.register("bttask.list") { context, body in
-            let request = try RequestChecks.decode(Agor_Bttask_V1_ListRequest.self, body)
+        server.register(BttaskMethods.list) { context, request in
             let principal = context.principal
             let group = try RequestChecks.group(of: principal, named: request.group)
             guard request.limit >= 0 else { throw BusError.badRequest("limit must not be negative") }
@@ -52,14 +52,13 @@ extension BttaskService {
                         String(last["created_at"] as Int64), last["id"] as String])
                 }
                 reply.revision = try Self.revision(db, group: group)
-                return try reply.serializedBytes()
+                return reply
             }
         }
 
         // bttask.ready ListRequest{group, limit} -> TaskList: todo, unassigned, every blocker done,
         // best first (priority, then sort order, then age).
-        server.register("bttask.ready") { context, body in
-            let request = try RequestChecks.decode(Agor_Bttask_V1_ListRequest.self, body)
+        server.register(BttaskMethods.ready) { context, request in
             let group = try RequestChecks.group(of: context.principal, named: request.group)
             let limit = request.limit <= 0 ? 50 : min(Int(request.limit), 1000)
             var after: ReadyPosition?
@@ -81,13 +80,12 @@ extension BttaskService {
                     }
                 }
                 reply.revision = try Self.revision(db, group: group)
-                return try reply.serializedBytes()
+                return reply
             }
         }
 
         // bttask.show TaskRef -> ShowReply (task, comments, children).
-        server.register("bttask.show") { context, body in
-            let ref = try RequestChecks.decode(Agor_Bttask_V1_TaskRef.self, body)
+        server.register(BttaskMethods.show) { context, ref in
             try RequestChecks.requireFullId(ref.id, "id")
             let principal = context.principal
             return try await database.read { db in
@@ -102,33 +100,31 @@ extension BttaskService {
                     """), arguments: [task.id])
                     .map { try TaskStore.complete(db, TaskStore.task($0)) }
                 reply.revision = try Self.revision(db, group: task.group)
-                return try reply.serializedBytes()
+                return reply
             }
         }
 
         // bttask.resolve ResolveRequest -> ResolveReply: ids with a prefix in the caller's groups.
-        server.register("bttask.resolve") { context, body in
-            let request = try RequestChecks.decode(Agor_Bttask_V1_ResolveRequest.self, body)
+        server.register(BttaskMethods.resolve) { context, request in
             let prefix = request.prefix.lowercased()
             guard prefix.utf8.count >= 4, prefix.utf8.count <= 36,
                   prefix.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == 0x2D }) else {
                 throw BusError.badRequest("an id prefix is 4 to 36 hex characters")
             }
             let groups = context.principal.groups
-            guard !groups.isEmpty else { return try Agor_Bttask_V1_ResolveReply().serializedBytes() }
+            guard !groups.isEmpty else { return Agor_Bttask_V1_ResolveReply() }
             return try await database.read { db in
                 var args: [(any DatabaseValueConvertible)?] = [prefix, prefix + "g"]
                 args += groups.map { $0 as (any DatabaseValueConvertible)? }
                 var reply = Agor_Bttask_V1_ResolveReply()
                 reply.ids = try String.fetchAll(db, sql: "SELECT id FROM tasks WHERE id >= ? AND id < ? AND grp IN \(TaskStore.placeholders(groups.count)) ORDER BY id LIMIT 10",
                                                 arguments: StatementArguments(args))
-                return try reply.serializedBytes()
+                return reply
             }
         }
 
         // bttask.changes ChangesRequest -> ChangeList: every change after `since_revision`, in order.
-        server.register("bttask.changes") { context, body in
-            let request = try RequestChecks.decode(Agor_Bttask_V1_ChangesRequest.self, body)
+        server.register(BttaskMethods.changes) { context, request in
             let group = try RequestChecks.group(of: context.principal, named: request.group)
             guard request.sinceRevision >= 0 else { throw BusError.badRequest("since_revision must not be negative") }
             let limit = request.limit <= 0 ? 1000 : min(Int(request.limit), 1000)
@@ -140,7 +136,7 @@ extension BttaskService {
                     reply.changes.append(change)
                 }
                 reply.revision = try Self.revision(db, group: group)
-                return try reply.serializedBytes()
+                return reply
             }
         }
     }

@@ -1,3 +1,4 @@
+import BttaskAPI
 import Bus
 import Foundation
 import GRDB
@@ -21,8 +22,7 @@ public final class BttaskService: Sendable {
     public static func run(home: Home) async throws {
         let runtime = try ServiceRuntime(name: name, home: home, fsyncEveryCommit: true) { BttaskSchema.register(in: &$0) }
         let service = BttaskService(runtime: runtime)
-        service.start()
-        try await runtime.run()
+        try await runtime.run(background: service.background)
         service.stop()
     }
 
@@ -40,7 +40,12 @@ public final class BttaskService: Sendable {
         runtime.publisher.restrictSubscriptions { principal, prefix in BttaskRules.mayRead(principal, prefix: prefix) }
     }
 
-    public func start() { outbox.start() }
+    /// The background work, run by the runtime's service group: the review outbox.
+    public var background: [BackgroundWork] {
+        let outbox = self.outbox
+        return [BackgroundWork("review outbox") { await outbox.run() }]
+    }
+
     public func stop() { outbox.stop() }
 
     // MARK: helpers

@@ -1,8 +1,8 @@
+import BtmsgAPI
 import Bus
 import Foundation
 import GRDB
 import Logging
-import btmsg
 
 /// Posts to btmsg's `review-queue` when a task moves to review, for the mover (bttask has the
 /// delegate right). The post is written to `review_outbox` in the same transaction as the move, and
@@ -13,7 +13,6 @@ final class ReviewOutbox: Sendable {
     private let runtime: ServiceRuntime
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
-    private let task = Locked<Task<Void, Never>?>(nil)
     private let client = Locked<RPCClient?>(nil)
 
     init(runtime: ServiceRuntime) {
@@ -39,28 +38,25 @@ final class ReviewOutbox: Sendable {
         try await runtime.database.read { db in try String.fetchAll(db, sql: "SELECT last_error FROM review_outbox WHERE refused = 1 ORDER BY id") }
     }
 
-    func start() {
-        let loop = Task { [self] in
-            wake.yield()
-            var delay = Duration.milliseconds(200)
-            for await _ in wakeups {
-                if Task.isCancelled { break }
-                if await deliverAll() {
-                    delay = .milliseconds(200)
-                } else {
-                    // btmsg unreachable: try again later (a new move also wakes the loop).
-                    let retryIn = delay
-                    delay = min(delay * 2, .seconds(10))
-                    Task { [wake] in try? await Task.sleep(for: retryIn); wake.yield() }
-                }
+    /// Delivers pending posts whenever a change nudges it, until cancelled or stopped.
+    func run() async {
+        wake.yield()
+        var delay = Duration.milliseconds(200)
+        for await _ in wakeups {
+            if Task.isCancelled { break }
+            if await deliverAll() {
+                delay = .milliseconds(200)
+            } else {
+                // btmsg unreachable: try again later (a new move also wakes the loop).
+                let retryIn = delay
+                delay = min(delay * 2, .seconds(10))
+                Task { [wake] in try? await Task.sleep(for: retryIn); wake.yield() }
             }
         }
-        task.withLock { $0 = loop }
     }
 
     func stop() {
         wake.finish()
-        task.withLock { $0?.cancel() }
         if let rpc = client.withLock({ $0 }) { Task { await rpc.close() } }
     }
 
@@ -95,7 +91,7 @@ final class ReviewOutbox: Sendable {
                 let options = RPCClient.CallOptions(timeout: .seconds(2), idempotent: true, retries: 1, onBehalfOf: mover)
                 var list = Agor_Btmsg_V1_ChannelListRequest()
                 list.group = group
-                let channels = try await rpc.call("btmsg.channel.list", list, as: Agor_Btmsg_V1_ChannelList.self, options: options)
+                let channels = try await rpc.call(BtmsgMethods.channelList, list, options: options)
                 guard let queue = channels.channels.first(where: { $0.name == "review-queue" && $0.system }) else {
                     throw BusError.notFound("group \(group) has no review-queue channel")
                 }
@@ -104,7 +100,7 @@ final class ReviewOutbox: Sendable {
                 send.body = body
                 var sendOptions = options
                 sendOptions.requestId = requestId
-                _ = try await rpc.call("btmsg.send", send, as: Agor_Btmsg_V1_SendReply.self, options: sendOptions)
+                _ = try await rpc.call(BtmsgMethods.send, send, options: sendOptions)
                 _ = try await runtime.database.write { db in try db.execute(sql: "DELETE FROM review_outbox WHERE id = ?", arguments: [id]) }
             } catch let error as BusError where [.badRequest, .unauthenticated, .forbidden, .notFound].contains(error.errorCode) {
                 // Refused for good: keep it for an operator, and go on with the next post.

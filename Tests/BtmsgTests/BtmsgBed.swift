@@ -1,4 +1,5 @@
 import AgorKit
+import BtmsgAPI
 import Bus
 import Foundation
 import GRDB
@@ -35,16 +36,15 @@ final class BtmsgBed: Sendable {
         try beforeStart(home)
         runtime = try ServiceRuntime(name: "btmsg", home: home) { BtmsgSchema.register(in: &$0) }
         service = BtmsgService(runtime: runtime, retention: retention)
-        service.start()
-        let server = runtime.server
-        serving = Task { await server.run() }
+        let runtime = self.runtime, background = service.background
+        serving = Task { try? await runtime.run(background: background) }
     }
 
     func close() async {
         for client in clients.withLock({ Array($0.values) }) { await client.close() }
-        service.stop()
-        await runtime.shutdown()
+        serving.cancel()
         await serving.value
+        service.stop()
         try? FileManager.default.removeItem(at: home.root)
     }
 

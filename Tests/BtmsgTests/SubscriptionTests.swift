@@ -1,4 +1,5 @@
 import AgorKit
+import BtmsgAPI
 import Bus
 import Foundation
 import Testing

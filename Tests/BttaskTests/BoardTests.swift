@@ -1,7 +1,9 @@
+import btmsg
+import BtmsgAPI
+import BttaskAPI
 import Bus
 import Foundation
 import Testing
-import btmsg
 @testable import bttask
 
 @Suite("bttask board", .serialized, .timeLimit(.minutes(3)))

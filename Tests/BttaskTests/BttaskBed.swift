@@ -1,9 +1,10 @@
 import AgorKit
+import btmsg
+import BttaskAPI
 import Bus
 import Foundation
 import GRDB
 import SwiftProtobuf
-import btmsg
 @testable import bttask
 
 /// bttask (and, when asked, btmsg) in this process on real tcp sockets with CURVE and real SQLite
@@ -29,33 +30,31 @@ final class BttaskBed: Sendable {
         _ = try setup.addAgent(name: "tom", group: "team", role: .worker)
         runtime = try ServiceRuntime(name: "bttask", home: home, fsyncEveryCommit: true) { BttaskSchema.register(in: &$0) }
         service = BttaskService(runtime: runtime)
-        service.start()
-        let server = runtime.server
-        serving = Task { await server.run() }
+        let runtime = self.runtime, background = service.background
+        serving = Task { try? await runtime.run(background: background) }
         if withBtmsg { try startBtmsg() }
     }
 
     func startBtmsg() throws {
         let runtime = try ServiceRuntime(name: "btmsg", home: home) { BtmsgService.register(in: &$0) }
         let service = BtmsgService(runtime: runtime, retention: RetentionConfig())
-        service.start()
-        let server = runtime.server
-        btmsgParts.withLock { $0 = (runtime, service, Task { await server.run() }) }
+        let background = service.background
+        btmsgParts.withLock { $0 = (runtime, service, Task { try? await runtime.run(background: background) }) }
     }
 
     func stopBtmsg() async {
-        guard let (runtime, service, serving) = btmsgParts.withLock({ parts in defer { parts = nil }; return parts }) else { return }
-        service.stop()
-        await runtime.shutdown()
+        guard let (_, service, serving) = btmsgParts.withLock({ parts in defer { parts = nil }; return parts }) else { return }
+        serving.cancel()
         await serving.value
+        service.stop()
     }
 
     func close() async {
         for client in clients.withLock({ Array($0.values) }) { await client.close() }
         await stopBtmsg()
-        service.stop()
-        await runtime.shutdown()
+        serving.cancel()
         await serving.value
+        service.stop()
         try? FileManager.default.removeItem(at: home.root)
     }
 

@@ -1,3 +1,4 @@
+import BttaskAPI
 import Bus
 import Foundation
 import Testing

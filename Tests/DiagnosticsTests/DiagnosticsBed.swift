@@ -34,20 +34,18 @@ final class DiagnosticsBed: Sendable {
         }
         collectorRuntime = try ServiceRuntime(name: "diagnostics", home: home) { DiagnosticsSchema.register(in: &$0) }
         collector = try DiagnosticsService(runtime: collectorRuntime)
-        collector.start()
-        serving = [echo, collectorRuntime].map { runtime in
-            runtime.health?.start()
-            let server = runtime.server
-            return Task { await server.run() }
-        }
+        collector.listen()
+        echo.health?.start()
+        let echoServer = echo.server, collectorRuntime = self.collectorRuntime, background = collector.background
+        serving = [Task { await echoServer.run() },
+                   Task { try? await collectorRuntime.run(background: background) }]
     }
 
     func close() async {
         for client in clients.withLock({ Array($0.values) }) { await client.close() }
-        await collector.stop()
         await echo.shutdown()
-        await collectorRuntime.shutdown()
-        for task in serving { await task.value }
+        for task in serving { task.cancel(); await task.value }
+        await collector.stop()
         try? FileManager.default.removeItem(at: home.root)
     }
 

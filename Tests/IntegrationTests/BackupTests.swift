@@ -1,11 +1,13 @@
 import AgorKit
+import btmsg
+import BtmsgAPI
+import bttask
+import BttaskAPI
 import Bus
 import Foundation
 import GRDB
 import Synchronization
 import Testing
-import btmsg
-import bttask
 
 /// `agor backup` under load and `agor restore`, with real processes and real databases.
 @Suite(.serialized, .timeLimit(.minutes(4)))

@@ -1,9 +1,10 @@
 import AgorKit
+import btmsg
+import BtmsgAPI
 import Bus
 import Foundation
 import GRDB
 import Testing
-import btmsg
 
 /// btmsg as people and agents use it: the real `agor serve btmsg` process and the real `btmsg`
 /// command, over tcp with CURVE, on a temporary home.

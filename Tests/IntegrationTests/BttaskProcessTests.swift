@@ -1,9 +1,10 @@
 import AgorKit
+import bttask
+import BttaskAPI
 import Bus
 import Foundation
 import GRDB
 import Testing
-import bttask
 
 /// bttask as agents use it: the real `agor serve bttask` (and btmsg) processes and the real
 /// `bttask` command over tcp with CURVE.

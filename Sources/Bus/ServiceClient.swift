@@ -1,4 +1,3 @@
-import Bus
 import Foundation
 
 /// Opens request/reply and event connections to a service named in the home's config, as the
@@ -53,7 +52,6 @@ public struct ServiceClient: Sendable {
     public func ping(_ service: String, timeout: Duration = .seconds(2)) async -> Agor_Bus_V1_PingReply? {
         guard let client = try? rpc(service) else { return nil }
         defer { Task { await client.close() } }
-        guard let bytes = try? await client.call("bus.ping", options: .init(timeout: timeout)) else { return nil }
-        return try? Agor_Bus_V1_PingReply(serializedBytes: bytes)
+        return try? await client.call(BusMethods.ping, .init(), options: .init(timeout: timeout))
     }
 }
