@@ -1,7 +1,7 @@
 # agor: `make up` starts the whole system, `make test` runs every test.
 SHELL := /bin/bash
 APT_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev pkg-config protobuf-compiler libprotobuf-c-dev protobuf-c-compiler gcc chromium git bubblewrap
-PY_PACKAGES := pyzmq "protobuf>=4.21,<5" "websockets>=12,<14" "schemathesis>=3.39,<4"
+PY_PACKAGES := pyzmq "protobuf>=4.21,<5" "websockets>=12,<14" "schemathesis>=3.39,<4" "mcp==2.3.0"
 SWIFT ?= swift
 AGOR := .build/debug/agor
 
@@ -16,7 +16,7 @@ deps:
 	fi
 
 pydeps:
-	@python3 -c "import zmq, google.protobuf, websockets, schemathesis" 2>/dev/null || python3 -m pip install -q $(PY_PACKAGES)
+	@python3 -c "import zmq, google.protobuf, websockets, schemathesis, mcp" 2>/dev/null || python3 -m pip install -q $(PY_PACKAGES)
 
 build: deps
 	$(SWIFT) build
