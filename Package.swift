@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
     ],
     targets: [
         // libzmq from Debian's libzmq3-dev (runtime: libzmq5).
@@ -119,10 +120,20 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // `agor mcp`: the agents' own door, an MCP server over stdio acting as one agent.
+        .target(
+            name: "AgorMCP",
+            dependencies: [
+                "Bus", "BtmsgAPI", "BttaskAPI",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "agor",
             dependencies: [
-                "AgorKit", "AgorCLI", "Bus", "Diagnostics", "AgentRunner",
+                "AgorKit", "AgorCLI", "AgorMCP", "Bus", "Diagnostics", "AgentRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]

@@ -30,5 +30,22 @@ public struct BusError: Error, Equatable, CustomStringConvertible, Sendable {
 
     public var errorCode: Agor_Bus_V1_ErrorCode { Agor_Bus_V1_ErrorCode(rawValue: Int(code)) ?? .unspecified }
 
+    /// The code as a word (`bad_request`, `forbidden`, ...), for JSON and tool errors.
+    public var codeName: String {
+        switch errorCode {
+        case .badRequest: "bad_request"
+        case .unauthenticated: "unauthenticated"
+        case .forbidden: "forbidden"
+        case .notFound: "not_found"
+        case .conflict: "conflict"
+        case .tooLarge: "too_large"
+        case .unsupportedVersion: "unsupported_version"
+        case .internal: "internal"
+        case .unavailable: "unavailable"
+        case .timeout: "timeout"
+        default: "error_\(code)"
+        }
+    }
+
     public var description: String { "BusError(\(code) \(errorCode)): \(message)" }
 }

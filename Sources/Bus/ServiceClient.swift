@@ -40,12 +40,12 @@ public struct ServiceClient: Sendable {
     }
 
     /// `endsWhenRefused`: the events end when the service refuses this key (see `SequencedSubscriber`).
+    /// A `replay` client passed in stays the caller's (closing the subscriber leaves it open).
     public func subscriber(_ service: String, prefixes: [String], start: SequencedSubscriber.Start = .beginning,
                            replay: RPCClient? = nil, endsWhenRefused: Bool = false) throws -> SequencedSubscriber {
-        let replay = try replay ?? rpc(service)
         return try SequencedSubscriber(context: context, endpoint: try endpoints(of: service).pub,
-                                       serverKey: try serverKey(of: service), clientKey: key, replay: replay,
-                                       prefixes: prefixes, start: start, endsWhenRefused: endsWhenRefused)
+                                       serverKey: try serverKey(of: service), clientKey: key, replay: try replay ?? rpc(service),
+                                       ownsReplay: replay == nil, prefixes: prefixes, start: start, endsWhenRefused: endsWhenRefused)
     }
 
     /// `bus.ping`: nil when the service does not answer within `timeout`.

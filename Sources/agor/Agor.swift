@@ -10,7 +10,7 @@ struct Agor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agor",
         abstract: "The agor home, its people, agents and services.",
-        subcommands: [Init.self, Up.self, Status.self, Serve.self, GroupCommand.self, AgentCommand.self, Revoke.self, SessionCommand.self, DiagCommand.self, UserCommand.self, ProjectCommand.self, SettingsCommand.self, VaultCommand.self, ProfileCommand.self, Down.self, Logs.self, BackupCommand.self, RestoreCommand.self, OllamaChatCommand.self])
+        subcommands: [Init.self, Up.self, Status.self, Serve.self, GroupCommand.self, AgentCommand.self, Revoke.self, SessionCommand.self, DiagCommand.self, UserCommand.self, ProjectCommand.self, SettingsCommand.self, VaultCommand.self, ProfileCommand.self, Down.self, Logs.self, BackupCommand.self, RestoreCommand.self, OllamaChatCommand.self, MCPCommand.self])
 }
 
 struct HomeOption: ParsableArguments {

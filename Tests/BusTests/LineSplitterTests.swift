@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import AgentRunner
+import Bus
 
 @Suite struct LineSplitterTests {
     func split(_ chunks: [[UInt8]], limit: Int = 64) -> [LineSplitter.Piece] {
