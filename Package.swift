@@ -76,7 +76,7 @@ let package = Package(
             ]
         ),
         .target(name: "AgentRunner", dependencies: [
-            "Bus", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "GRDB", package: "GRDB.swift"),
+            "Bus", "BtmsgAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The runner's exec helper, in C: it configures itself (process group, parent-death signal,

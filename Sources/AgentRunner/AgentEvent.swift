@@ -20,6 +20,7 @@ extension Agor_Runner_V1_Event {
         case .turnFinished: "turn.finished"
         case .sessionFinished: "session.finished"
         case .stateChanged: "state"
+        case .messageDelivered: "message.delivered"
         case nil: "unknown"
         }
     }

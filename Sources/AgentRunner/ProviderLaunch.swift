@@ -75,8 +75,9 @@ enum ProviderLaunch {
     }
 
     /// Arguments that resume a session where the provider can; nil where it cannot.
+    /// `prompt`: Codex's turn on resuming (Claude takes its turns on stdin).
     static func resumeArguments(provider: String, sessionId: String, providerSessionId: String, model: String, extra: [String],
-                                askApprovals: Bool = true) -> [String]? {
+                                askApprovals: Bool = true, prompt: String = "Continue where you left off.") -> [String]? {
         switch provider {
         case "claude":
             var arguments = ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose",
@@ -85,7 +86,7 @@ enum ProviderLaunch {
             return extra + arguments
         case "codex":
             guard !providerSessionId.isEmpty else { return nil }
-            return extra + ["exec", "--json", "--skip-git-repo-check", "resume", providerSessionId, "Continue where you left off."]
+            return extra + ["exec", "--json", "--skip-git-repo-check", "resume", providerSessionId, prompt]
         default:
             return nil
         }

@@ -9,6 +9,7 @@ extension RunnerService {
 
     func registerMethods() {
         let server = runtime.server
+        registerPolicyMethod()
         server.register(RunnerAPI.start) { [self] context, request in
             try await start(request, by: context.principal)
         }
@@ -235,6 +236,9 @@ extension RunnerService {
         let record = session.record.withLock { $0 }
         let id = record.id
         let folder = SessionFolder(home: home, session: id)
+        // agor's tools for the agent (agor mcp, as the session's agent), with no manual step;
+        // written before the sandbox, which opens its files.
+        let mcp = try AgentMCPConfig.write(provider: record.provider, folder: folder, home: home, agor: RunnerService.ownExecutable())
         let sandbox = try sandbox(for: session, record: record, folder: folder, program: program, extraArguments: extraArguments)
         let policy = sandbox.policy, layers = sandbox.layers, transport = sandbox.environment
         let secrets: [String: String]
@@ -244,7 +248,8 @@ extension RunnerService {
         let environment = secrets.merging(["PATH": SessionFolder.programSearchPath, "HOME": folder.root.path, "TMPDIR": folder.temporary, "LANG": "C.UTF-8",
                                            "AGOR_HOME": home.root.path, "AGOR_KEY": folder.key, "AGOR_SESSION": id]) { $1 }
             .merging(transport) { $1 }
-        let launch = AgentProcess.Launch(helper: helper, program: program, arguments: arguments, environment: environment,
+            .merging(mcp.environment) { $1 }
+        let launch = AgentProcess.Launch(helper: helper, program: program, arguments: arguments + mcp.arguments, environment: environment,
                                          workingDirectory: record.cwd, policy: policy, lineLimit: session.limits.lineLimit)
         guard let adapter = Providers.adapter(for: record.provider) else { throw BusError.badRequest("unknown provider") }
         // The previous read's events, being stored while the reader parses the next read: at most
@@ -269,6 +274,7 @@ extension RunnerService {
                 done.wait()
                 session.releaseSandbox()
                 live.withLock { $0[id] = nil }
+                noteTurnBoundary(session, ended: true)
                 let ended = session.record.withLock { $0 }
                 if !ended.worktree.isEmpty, let project = (try? Projects.load(from: home))?.first(where: { $0.name == ended.project }) {
                     Worktree.unlock(project: project.root, at: ended.worktree)

@@ -34,5 +34,19 @@ public enum RunnerSchema {
                 CREATE INDEX sessions_project ON sessions(project, created_us);
                 """)
         }
+        migrator.registerMigration("runner.v3 wake on message: each agent's policy and how far btmsg's streams were delivered") { db in
+            try db.execute(sql: """
+                CREATE TABLE wake_policies (
+                    agent TEXT PRIMARY KEY NOT NULL,
+                    policy TEXT NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE wake_cursors (
+                    agent TEXT NOT NULL,          -- '*': how far the router has decided every event
+                    stream TEXT NOT NULL,
+                    seq INTEGER NOT NULL,         -- every event up to it is settled for this agent
+                    PRIMARY KEY (agent, stream)
+                ) WITHOUT ROWID;
+                """)
+        }
     }
 }

@@ -25,15 +25,20 @@ public final class RunnerService: Sendable {
     let daily = Locked<[DailySpend.Key: DailySpend]>([:])
     /// Whether the stall watch runs (only while sessions are live).
     let watching = Locked(false)
+    /// Wake on message: queues and cursors (WakeOnMessage.swift).
+    let wake = WakeState()
 
     public static func run(home: Home) async throws {
         let runtime = try ServiceRuntime(name: name, home: home) { RunnerSchema.register(in: &$0) }
         let service = try await RunnerService(runtime: runtime)
         // Retention starts once the interrupted sessions were resumed (or left), never before.
-        try await runtime.run(background: [BackgroundWork("resume interrupted sessions") {
-            await service.resumeInterrupted()
-            service.keepRetention()
-        }])
+        try await runtime.run(background: [
+            BackgroundWork("resume interrupted sessions") {
+                await service.resumeInterrupted()
+                service.keepRetention()
+            },
+            BackgroundWork("wake on message") { await service.followMessages() },
+        ])
         service.stopAll()
     }
 
@@ -94,8 +99,9 @@ public final class RunnerService: Sendable {
     // MARK: storing events
 
     /// Applies `events` to the session's health and record and stores them, with the record, in one
-    /// transaction; published after the commit.
-    func store(_ session: LiveSession, _ events: [AgentEvent]) async throws {
+    /// transaction (with `also`, when given); published after the commit. A turn's or the session's
+    /// end lets wake on message deliver what waits for the agent.
+    func store(_ session: LiveSession, _ events: [AgentEvent], also: (@Sendable (Database) throws -> Void)? = nil) async throws {
         if !events.isEmpty { session.lastActivity.withLock { $0 = .now } }
         var stored: [AgentEvent] = []
         var record = session.record.withLock { $0 }
@@ -140,16 +146,22 @@ public final class RunnerService: Sendable {
             record.costUsd = health.costUSD
         }
         record.updatedUs = BusProtocol.nowMicros()
-        let final = try await write(record, stored, spent: spent.isZero ? nil : (spendKey, spent))
+        let wasIdle = session.record.withLock { $0.state } == .idle
+        let final = try await write(record, stored, spent: spent.isZero ? nil : (spendKey, spent), also: also)
         session.record.withLock { $0 = final }
+        // A turn ended, or the session became idle (a resumed session waiting for its turn).
+        if events.contains(where: { $0.typeName == "turn.finished" }) || (final.state == .idle && !wasIdle) {
+            noteTurnBoundary(session, ended: false)
+        }
     }
 
     /// Appends `events` to the session's stream and saves its record in one transaction.
-    func write(_ record: Agor_Runner_V1_Session, _ events: [AgentEvent],
-               spent: (DailySpend.Key, DailySpend)? = nil) async throws -> Agor_Runner_V1_Session {
+    func write(_ record: Agor_Runner_V1_Session, _ events: [AgentEvent], spent: (DailySpend.Key, DailySpend)? = nil,
+               also: (@Sendable (Database) throws -> Void)? = nil) async throws -> Agor_Runner_V1_Session {
         try await runtime.publisher.write { db, writer in
             var record = record
             if let (key, delta) = spent { try DailySpend.add(delta, to: key, in: db) }
+            try also?(db)
             for event in events {
                 let appended = try writer.append(stream: record.stream, type: event.typeName, body: try event.serializedBytes())
                 record.lastSeq = appended.seq

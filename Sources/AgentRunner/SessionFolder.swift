@@ -15,6 +15,10 @@ struct SessionFolder {
     var temporary: String { root.appendingPathComponent("tmp").path }
     var worktree: String { root.appendingPathComponent("worktree").path }
     var key: String { root.appendingPathComponent("agent.key").path }
+    /// Claude's MCP configuration (AgentMCPConfig).
+    var mcpConfig: String { root.appendingPathComponent("mcp.json").path }
+    /// Codex's own home for this session, with its MCP configuration.
+    var codexHome: String { root.appendingPathComponent("codex").path }
 
     /// The PATH agents get (and the runner looks programs up on).
     static let programSearchPath = "/usr/local/bin:/usr/bin:/bin"

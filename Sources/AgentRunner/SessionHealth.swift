@@ -80,7 +80,7 @@ public struct SessionHealth: Sendable {
             }
         case .error(let error):
             if error.fatal && !isEnded { reason = error.message }
-        case .rateLimit, .stateChanged, nil:
+        case .rateLimit, .stateChanged, .messageDelivered, nil:
             break
         }
         guard state != before else { return nil }

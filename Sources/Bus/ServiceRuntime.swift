@@ -109,6 +109,20 @@ public final class ServiceRuntime: Sendable {
         return client
     }
 
+    /// A subscriber to another service's events, with this service's key; `replay` (a client of
+    /// that service) stays the caller's. Watched in this service's heartbeats.
+    public func subscriber(of service: String, prefixes: [String], start: SequencedSubscriber.Start,
+                           replay: RPCClient) throws -> SequencedSubscriber {
+        guard let endpoints = config.service(service),
+              let server = directory.principal(named: service), server.kind == .service else {
+            throw BusError.unavailable("\(service) is not configured in this home")
+        }
+        let subscriber = try SequencedSubscriber(context: context, endpoint: endpoints.pub, serverKey: server.publicKey, clientKey: keyPair,
+                                                 replay: replay, ownsReplay: false, prefixes: prefixes, start: start, logger: logger)
+        health?.watch(subscriber, as: "subscriber.\(service)")
+        return subscriber
+    }
+
     /// Serves until SIGTERM/SIGINT (or until the calling task is cancelled), then closes the sockets
     /// and the database. `services` run beside the Bus endpoints in the same group (an HTTP listener,
     /// say) and stop with them; `background` is the service's own work, cancelled first at shutdown

@@ -20,6 +20,8 @@ public enum SettingSchema {
         "runner.idle_timeout_s": .integer(3600),
         "runner.worktree": .string("off"),
         "runner.approvals": .string("ask"),
+        "runner.on_message": .string("wake"),
+        "runner.on_message.provider": .string("claude"),
         "runner.daily.max_cost_cents": .integer(0),
         "runner.daily.max_tokens": .integer(0),
         "runner.daily.max_turns": .integer(0),
@@ -128,6 +130,8 @@ public enum SettingSchema {
         case "runner.idle_timeout_s": return .integer(0...604_800)
         case "runner.worktree": return .choice(["off", "on"])
         case "runner.approvals": return .choice(["ask", "auto"])
+        case "runner.on_message": return .choice(["ignore", "wake", "start"])
+        case "runner.on_message.provider": return .choice(["claude", "codex", "ollama", "ndjson"])
         case "runner.daily.max_cost_cents", "runner.daily.max_tokens", "runner.daily.max_turns": return .integer(0...1_000_000_000_000)
         case "runner.retention.keep_sessions": return .integer(0...1_000_000)
         case "runner.retention.keep_days": return .integer(0...36_500)

@@ -10,7 +10,7 @@ import SwiftProtobuf
 struct SessionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "session", abstract: "Run agents (Claude Code, Codex, Ollama, any NDJSON program) and follow their sessions.",
-        subcommands: [Start.self, List.self, Show.self, Logs.self, Send.self, Answer.self, Stop.self])
+        subcommands: [Start.self, List.self, Show.self, Logs.self, Send.self, Answer.self, Stop.self, Policy.self])
 
     static let program = "agor session"
 
@@ -193,6 +193,24 @@ struct SessionCommand: AsyncParsableCommand {
         }
     }
 
+    struct Policy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What a message to an agent does: ignore, wake (its session, running or ended), start (also a new one), or default (the setting runner.on_message).")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The agent.") var agent: String
+        @Argument(help: "ignore, wake, start or default; omitted: show it.") var policy: String?
+
+        func run() async throws {
+            try await SessionCommand.withRunner(options) { session in
+                var request = Agor_Runner_V1_PolicyRequest()
+                request.agent = agent
+                request.policy = policy ?? ""
+                let reply = try await session.call(RunnerAPI.policy, request)
+                if session.json { Terminal.printJSON(reply) } else { print("\(reply.agent): \(reply.policy) (\(reply.source == "agent" ? "set for it" : "setting runner.on_message"))") }
+            }
+        }
+    }
+
     // MARK: output
 
     static func ref(_ id: String) -> Agor_Runner_V1_SessionRef {
@@ -264,6 +282,7 @@ struct SessionCommand: AsyncParsableCommand {
         case .usage(let usage): "\(usage.usage.inputTokens) in, \(usage.usage.outputTokens) out, $\(usage.costUsd)"
         case .sessionStarted(let started): "\(started.provider) \(started.providerSessionID) \(started.model)"
         case .rateLimit(let limit): "\(limit.status) \(limit.utilization)"
+        case .messageDelivered(let delivered): "\(delivered.messageIds.count) message(s): \(delivered.text.prefix(200))"
         case nil: ""
         }
     }

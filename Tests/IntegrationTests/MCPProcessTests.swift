@@ -99,4 +99,23 @@ struct MCPProcessTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
     }
+
+    @Test("a session the runner starts has agor's tools: Claude gets --mcp-config, and agor mcp answers inside the sandbox as the session's agent")
+    func runnerWritesTheMCPConfig() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        _ = try agor.serve("runner")
+        #expect(try await agor.waitUntilAnswers("runner"))
+        let started = try agor.tool(AgorHome.agor, "operator", ["session", "start", "--agent", "wes", "--provider", "claude",
+                                                                "--command", "/usr/bin/python3", "\(RunnerProcessTests.fixtures)/fake_claude.py",
+                                                                "--arg=--probe-mcp", "--prompt", "hello", "--json", "--home", agor.home.root.path])
+        #expect(started.status == 0, "\(started.err)")
+        let id = try #require(((try? JSONSerialization.jsonObject(with: Data(started.out.utf8))) as? [String: Any])?["id"] as? String)
+        #expect(try await WakeProcessTests.waitForLog(agor, id, "mcp (strict): "))
+        let line = try WakeProcessTests.log(agor, id).first { $0.contains("mcp (strict): ") } ?? ""
+        #expect(line.contains("\"name\":\"wes\"") && line.contains("\"role\":\"worker\""), "\(line)")
+        // The configuration names agor mcp with the session's own key copy, not the agent's key in keys/.
+        let config = try String(contentsOf: agor.home.root.appendingPathComponent("data/runner/sessions/\(id)/mcp.json"), encoding: .utf8)
+        #expect(config.contains("sessions\\/\(id)\\/agent.key") || config.contains("sessions/\(id)/agent.key"), "\(config)")
+    }
 }

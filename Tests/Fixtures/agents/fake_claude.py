@@ -40,9 +40,39 @@ def turn(n, prompt):
          "session_id": session, "total_cost_usd": 0.01 * n})
 
 
+def probe_mcp():
+    """With --probe-mcp: starts the MCP servers of --mcp-config as Claude would and calls whoami on
+    `agor`, saying what came back (the runner's MCP configuration, end to end)."""
+    import os
+    import subprocess
+    config = json.load(open(args[args.index("--mcp-config") + 1]))
+    server = config["mcpServers"]["agor"]
+    env = dict(os.environ)
+    env.update(server.get("env", {}))
+    child = subprocess.Popen([server["command"]] + server.get("args", []), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, env=env, text=True)
+    def ask(obj):
+        child.stdin.write(json.dumps(obj) + "\n")
+        child.stdin.flush()
+    ask({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "fake-claude", "version": "1"}}})
+    child.stdout.readline()
+    ask({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    ask({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}})
+    answer = json.loads(child.stdout.readline())
+    child.stdin.close()
+    child.wait()
+    text = answer.get("result", {}).get("content", [{}])[0].get("text", json.dumps(answer))
+    strict = "strict" if "--strict-mcp-config" in args else "not strict"
+    out({"type": "assistant", "message": {"id": "mcp", "content": [{"type": "text", "text": "mcp (" + strict + "): " + text}]},
+         "parent_tool_use_id": None, "session_id": session})
+
+
 mode = args[args.index("--permission-mode") + 1] if "--permission-mode" in args else "default"
 out({"type": "system", "subtype": "init", "cwd": ".", "session_id": session, "tools": ["Bash", "Read"], "model": "fake-1",
      "permissionMode": mode})
+if "--probe-mcp" in args and "--mcp-config" in args:
+    probe_mcp()
 if "--input-format" in args:
     n = 0
     for line in sys.stdin:

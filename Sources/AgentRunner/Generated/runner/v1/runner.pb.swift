@@ -460,6 +460,15 @@ public nonisolated struct Agor_Runner_V1_Event: Sendable {
     set {kind = .stateChanged(newValue)}
   }
 
+  /// message.delivered
+  public var messageDelivered: Agor_Runner_V1_MessageDelivered {
+    get {
+      if case .messageDelivered(let v)? = kind {return v}
+      return Agor_Runner_V1_MessageDelivered()
+    }
+    set {kind = .messageDelivered(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -489,8 +498,32 @@ public nonisolated struct Agor_Runner_V1_Event: Sendable {
     case sessionFinished(Agor_Runner_V1_SessionFinished)
     /// state
     case stateChanged(Agor_Runner_V1_StateChanged)
+    /// message.delivered
+    case messageDelivered(Agor_Runner_V1_MessageDelivered)
 
   }
+
+  public init() {}
+}
+
+/// Messages of btmsg that reached the session as a user turn (wake on message): the turn's text,
+/// the messages in it, and the btmsg event that carried the last of them.
+public nonisolated struct Agor_Runner_V1_MessageDelivered: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var messageIds: [String] = []
+
+  public var text: String = String()
+
+  /// btmsg/<group>/
+  public var stream: String = String()
+
+  /// that stream's sequence number of the last message's event
+  public var seq: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -817,6 +850,40 @@ public nonisolated struct Agor_Runner_V1_UntrackReply: Sendable {
   // methods supported on all messages.
 
   public var sessionsDeleted: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// runner.policy: what a message to an agent does (wake on message). `policy` empty: only show it.
+/// ignore: nothing; wake: a new user turn in the agent's running session, or its latest session
+/// resumed when it has ended; start: as wake, and a new session when the agent has none.
+public nonisolated struct Agor_Runner_V1_PolicyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var agent: String = String()
+
+  public var policy: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Agor_Runner_V1_PolicyReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var agent: String = String()
+
+  public var policy: String = String()
+
+  /// "agent" (set for it), or "setting" (runner.on_message)
+  public var source: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1377,7 +1444,7 @@ nonisolated extension Agor_Runner_V1_StateChanged: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Agor_Runner_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_started\0\u{3}assistant_text\0\u{1}thinking\0\u{3}tool_call\0\u{3}tool_result\0\u{3}approval_requested\0\u{3}approval_answered\0\u{1}usage\0\u{3}rate_limit\0\u{1}error\0\u{3}turn_finished\0\u{3}session_finished\0\u{3}state_changed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_started\0\u{3}assistant_text\0\u{1}thinking\0\u{3}tool_call\0\u{3}tool_result\0\u{3}approval_requested\0\u{3}approval_answered\0\u{1}usage\0\u{3}rate_limit\0\u{1}error\0\u{3}turn_finished\0\u{3}session_finished\0\u{3}state_changed\0\u{3}message_delivered\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1554,6 +1621,19 @@ nonisolated extension Agor_Runner_V1_Event: SwiftProtobuf.Message, SwiftProtobuf
           self.kind = .stateChanged(v)
         }
       }()
+      case 14: try {
+        var v: Agor_Runner_V1_MessageDelivered?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .messageDelivered(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .messageDelivered(v)
+        }
+      }()
       default: break
       }
     }
@@ -1617,6 +1697,10 @@ nonisolated extension Agor_Runner_V1_Event: SwiftProtobuf.Message, SwiftProtobuf
       guard case .stateChanged(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
     }()
+    case .messageDelivered?: try {
+      guard case .messageDelivered(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -1624,6 +1708,51 @@ nonisolated extension Agor_Runner_V1_Event: SwiftProtobuf.Message, SwiftProtobuf
 
   public static func ==(lhs: Agor_Runner_V1_Event, rhs: Agor_Runner_V1_Event) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_MessageDelivered: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MessageDelivered"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}message_ids\0\u{1}text\0\u{1}stream\0\u{1}seq\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.messageIds) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.stream) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.seq) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.messageIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.messageIds, fieldNumber: 1)
+    }
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 2)
+    }
+    if !self.stream.isEmpty {
+      try visitor.visitSingularStringField(value: self.stream, fieldNumber: 3)
+    }
+    if self.seq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.seq, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_MessageDelivered, rhs: Agor_Runner_V1_MessageDelivered) -> Bool {
+    if lhs.messageIds != rhs.messageIds {return false}
+    if lhs.text != rhs.text {return false}
+    if lhs.stream != rhs.stream {return false}
+    if lhs.seq != rhs.seq {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2230,6 +2359,81 @@ nonisolated extension Agor_Runner_V1_UntrackReply: SwiftProtobuf.Message, SwiftP
 
   public static func ==(lhs: Agor_Runner_V1_UntrackReply, rhs: Agor_Runner_V1_UntrackReply) -> Bool {
     if lhs.sessionsDeleted != rhs.sessionsDeleted {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_PolicyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PolicyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agent\0\u{1}policy\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.agent) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.policy) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.agent.isEmpty {
+      try visitor.visitSingularStringField(value: self.agent, fieldNumber: 1)
+    }
+    if !self.policy.isEmpty {
+      try visitor.visitSingularStringField(value: self.policy, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_PolicyRequest, rhs: Agor_Runner_V1_PolicyRequest) -> Bool {
+    if lhs.agent != rhs.agent {return false}
+    if lhs.policy != rhs.policy {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_PolicyReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PolicyReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agent\0\u{1}policy\0\u{1}source\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.agent) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.policy) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.agent.isEmpty {
+      try visitor.visitSingularStringField(value: self.agent, fieldNumber: 1)
+    }
+    if !self.policy.isEmpty {
+      try visitor.visitSingularStringField(value: self.policy, fieldNumber: 2)
+    }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_PolicyReply, rhs: Agor_Runner_V1_PolicyReply) -> Bool {
+    if lhs.agent != rhs.agent {return false}
+    if lhs.policy != rhs.policy {return false}
+    if lhs.source != rhs.source {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
