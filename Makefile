@@ -5,7 +5,7 @@ PY_PACKAGES := pyzmq "protobuf>=4.21,<5" "websockets>=12,<14" "schemathesis>=3.3
 SWIFT ?= swift
 AGOR := .build/debug/agor
 
-.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke bench-runner clean
+.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke bench-runner bench-teams clean
 
 # Installs only what is missing (apt-get update once, then install).
 deps:
@@ -44,6 +44,9 @@ bench-btmsg: build-release
 
 bench-bttask: build-release
 	bash scripts/bench-bttask.sh
+
+bench-teams: build-release
+	bash scripts/bench-teams.sh
 
 bench-diagnostics: build-release
 	bash scripts/bench-diagnostics.sh

@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "revoke-bench", targets: ["RevokeBench"]),
         .executable(name: "agor-exec", targets: ["agor-exec"]),
         .executable(name: "runner-bench", targets: ["RunnerBench"]),
+        .executable(name: "teams-bench", targets: ["TeamsBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -190,6 +191,11 @@ let package = Package(
             name: "RevokeBench",
             dependencies: ["AgorKit", "Bus", "BttaskAPI", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/RevokeBench"
+        ),
+        .executableTarget(
+            name: "TeamsBench",
+            dependencies: ["Bus", "BtmsgAPI", "AgentRunner"],
+            path: "Benchmarks/TeamsBench"
         ),
         .executableTarget(
             name: "RunnerBench",

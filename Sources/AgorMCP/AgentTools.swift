@@ -34,7 +34,7 @@ private func oneOf(_ description: String, _ values: [String]) -> Value {
 
 /// The tools, in the order `tools/list` gives them.
 enum AgentTools {
-    static let all: [AgentTool] = messaging + channels + tasks
+    static let all: [AgentTool] = messaging + channels + tasks + leases
 
     static func named(_ name: String) -> AgentTool? { all.first { $0.name == name } }
 
@@ -222,6 +222,56 @@ enum AgentTools {
             request.group = try args.string("group") ?? ""
             if let parent = try args.string("parent"), !parent.isEmpty { request.parent = try await task(parent, agent).id }
             return try await agent.call(BttaskMethods.create, request)
+        },
+    ]
+
+    // MARK: file leases
+
+    static let leases: [AgentTool] = [
+        AgentTool(name: "lease_acquire",
+                  description: "Hold files of a project before changing them: paths, directories (\"src/\") or globs (\"src/*.swift\"), exclusive (default) or shared, for ttl_s seconds. All or none; refused naming the holder when someone else holds one.",
+                  properties: ["project": text("The project."),
+                               "paths": .object(["type": "array", "items": .object(["type": "string"]), "description": "Relative paths, 1 to 64."]),
+                               "exclusive": flag("Exclusive (default true) or shared."), "ttl_s": integer("Seconds (default 600).", 1...86_400),
+                               "task": text("Tie it to a task (id or prefix): it ends when the task is done."), "group": text("The group, when you are in several.")],
+                  required: ["project", "paths"], readOnly: false) { args, agent in
+            try args.allowOnly(["project", "paths", "exclusive", "ttl_s", "task", "group"])
+            var request = Agor_Bttask_V1_LeaseRequest()
+            request.project = try args.requiredString("project")
+            request.paths = try args.strings("paths") ?? []
+            request.exclusive = try args.bool("exclusive") ?? true
+            request.ttlS = Int32(try args.int("ttl_s", in: 1...86_400) ?? 0)
+            request.group = try args.string("group") ?? ""
+            if let task = try args.string("task"), !task.isEmpty { request.task = try await Self.task(task, agent).id }
+            return try await agent.call(BttaskMethods.leaseAcquire, request)
+        },
+        AgentTool(name: "lease_renew", description: "Extend a lease you hold.",
+                  properties: ["id": text("The lease id."), "ttl_s": integer("Seconds from now (default 600).", 1...86_400)],
+                  required: ["id"], readOnly: false) { args, agent in
+            try args.allowOnly(["id", "ttl_s"])
+            var ref = Agor_Bttask_V1_LeaseRef()
+            ref.id = try args.requiredString("id")
+            ref.ttlS = Int32(try args.int("ttl_s", in: 1...86_400) ?? 0)
+            return try await agent.call(BttaskMethods.leaseRenew, ref)
+        },
+        AgentTool(name: "lease_release", description: "End a lease you hold.",
+                  properties: ["id": text("The lease id.")], required: ["id"], readOnly: false) { args, agent in
+            try args.allowOnly(["id"])
+            var ref = Agor_Bttask_V1_LeaseRef()
+            ref.id = try args.requiredString("id")
+            return try await agent.call(BttaskMethods.leaseRelease, ref)
+        },
+        AgentTool(name: "lease_list", description: "Who holds what: live leases of your groups, of a project, a holder or a path.",
+                  properties: ["project": text("Only this project."), "holder": text("Only this holder."),
+                               "path": text("Only leases covering this file."), "group": text("Only this group.")],
+                  required: [], readOnly: true) { args, agent in
+            try args.allowOnly(["project", "holder", "path", "group"])
+            var request = Agor_Bttask_V1_LeaseListRequest()
+            request.project = try args.string("project") ?? ""
+            request.holder = try args.string("holder") ?? ""
+            request.path = try args.string("path") ?? ""
+            request.group = try args.string("group") ?? ""
+            return try await agent.call(BttaskMethods.leaseList, request)
         },
     ]
 

@@ -39,6 +39,14 @@ struct ToolArguments: Sendable {
         return flag
     }
 
+    func strings(_ name: String) throws -> [String]? {
+        guard let value = values[name], value != .null else { return nil }
+        guard let items = value.arrayValue, let texts = Optional(items.compactMap(\.stringValue)), texts.count == items.count else {
+            throw BusError.badRequest("`\(name)` must be a list of strings")
+        }
+        return texts
+    }
+
     /// Refuses arguments the tool does not take (a misspelt name should not be ignored silently).
     func allowOnly(_ names: Set<String>) throws {
         let unknown = Set(values.keys).subtracting(names).sorted()

@@ -24,6 +24,16 @@ public enum BttaskMethods {
     public static let dependency = Method<Agor_Bttask_V1_DependencyRequest, Agor_Bttask_V1_TaskReply>(
         service, "bttask.deps", .change, summary: "add or remove a blocker of a task (a cycle is refused)")
 
+    // File leases (writes, except list)
+    public static let leaseAcquire = Method<Agor_Bttask_V1_LeaseRequest, Agor_Bttask_V1_LeaseList>(
+        service, "bttask.lease.acquire", .change, summary: "hold paths of a project, exclusive or shared, for a time")
+    public static let leaseRenew = Method<Agor_Bttask_V1_LeaseRef, Agor_Bttask_V1_Lease>(
+        service, "bttask.lease.renew", .change, summary: "extend a lease one holds")
+    public static let leaseRelease = Method<Agor_Bttask_V1_LeaseRef, Agor_Bttask_V1_Lease>(
+        service, "bttask.lease.release", .change, summary: "end a lease (its holder, a manager or an operator)")
+    public static let leaseList = Method<Agor_Bttask_V1_LeaseListRequest, Agor_Bttask_V1_LeaseList>(
+        service, "bttask.lease.list", .read, summary: "live leases of the caller's groups, of a project, a holder or a path")
+
     // Reads
     public static let list = Method<Agor_Bttask_V1_ListRequest, Agor_Bttask_V1_TaskList>(
         service, "bttask.list", .read, summary: "the board (done hidden unless asked for)")
@@ -39,6 +49,6 @@ public enum BttaskMethods {
     /// Every method above, for docs and tests.
     public static let all: [any MethodDescription] = [
         create, update, move, assign, claim, delete, comment, dependency, list, ready, show, resolve,
-        changes,
+        changes, leaseAcquire, leaseRenew, leaseRelease, leaseList,
     ]
 }

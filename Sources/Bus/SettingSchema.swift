@@ -49,7 +49,7 @@ public enum SettingSchema {
         runner.budget.max_tokens, runner.budget.max_turns (per session, 0 = none), runner.loop_guard (the same tool
         call this many times in a row pauses the session; 0 = off), runner.idle_timeout_s (an idle session's input is
         closed after this long, so it finishes; 0 = never), runner.worktree (off|on: a git worktree per session of a
-        project), runner.approvals (ask|auto: Claude asks agor before it uses a tool, or acts without asking), runner.daily.max_cost_cents, runner.daily.max_tokens, runner.daily.max_turns (per project per UTC day,
+        project), runner.approvals (ask|auto: Claude asks agor before it uses a tool, or acts without asking), runner.on_message (ignore|wake|start: what a btmsg message to an agent does), runner.on_message.provider (what `start` starts), runner.daily.max_cost_cents, runner.daily.max_tokens, runner.daily.max_turns (per project per UTC day,
         0 = none), runner.retention.keep_sessions (ended sessions kept per project, 0 = all), runner.retention.keep_days
         (0 = forever), runner.sandbox.landlock (off|on|required), runner.sandbox.egress (allow|deny),
         runner.sandbox.ports (TCP ports an agent may connect to when egress is denied), runner.sandbox.memory_mb,

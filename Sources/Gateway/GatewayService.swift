@@ -1,3 +1,4 @@
+import BttaskAPI
 import Bus
 import Foundation
 import Hummingbird
@@ -96,7 +97,7 @@ public final class GatewayService: Sendable {
             throw APIError.badRequest("/v1/stream is a WebSocket: send the upgrade headers")
         }
         SettingsRoutes(home: runtime.home).register(on: router)
-        let files = ProjectFiles(home: runtime.home)
+        let files = ProjectFiles(home: runtime.home), bridge = self.bridge
         router.get("/v1/projects") { [home = runtime.home] _, context -> Response in
             let person = try context.requirePerson()
             let projects = ((try? Projects.load(from: home)) ?? []).filter { person.isMember(of: $0.group) }
@@ -117,6 +118,17 @@ public final class GatewayService: Sendable {
             let project = try files.project(context.parameters.require("project"), for: person)
             guard ProjectFiles.mayWrite(person) else { throw APIError.forbidden("a \(person.role.rawValue) may read project files, not write them") }
             let (url, relative) = try files.resolve(project, segments: context.parameters.getCatchAll())
+            // A file someone else holds exclusively (bttask's file leases) is theirs to change.
+            var held = Agor_Bttask_V1_LeaseListRequest()
+            held.group = project.group
+            held.project = project.name
+            held.path = relative
+            if let lease = try await bridge.call(BttaskMethods.leaseList, held, for: person, idempotent: true).leases
+                .first(where: { $0.exclusive && $0.holder != person.name }) {
+                let until = Date(timeIntervalSince1970: Double(lease.expiresUs) / 1e6).formatted(.iso8601)
+                throw APIError(status: .conflict, code: "conflict",
+                               message: "\(relative.prefix(200)) is held exclusively by \(lease.holder) (lease \(lease.id) on \(lease.path.prefix(200))) until \(until)")
+            }
             return try files.put(url, relative: relative, body: body, ifMatch: request.headers[.ifMatch], ifNoneMatch: request.headers[.ifNoneMatch])
         }
         let api = APIRoutes(bridge: bridge)

@@ -100,7 +100,10 @@ extension BttaskService {
                     try ReviewOutbox.enqueue(db, group: t.group, mover: p.name,
                                              body: "review: [\(t.id.prefix(8))] \(t.title) (moved by \(p.name))")
                 }
-                return try Self.reply(t, revision: try Self.record(&events, kind: "task.moved", task: t, by: p.name))
+                let revision = try Self.record(&events, kind: "task.moved", task: t, by: p.name)
+                // Done: the leases tied to the task end with it.
+                if r.status == .done { try Self.endLeases(db, &events, task: t.id, by: p.name) }
+                return try Self.reply(t, revision: revision)
             }
         }
 

@@ -54,5 +54,23 @@ public enum BttaskSchema {
                 );
                 """)
         }
+        migrator.registerMigration("bttask.v2 file leases: paths of a project held for a time") { db in
+            try db.execute(sql: """
+                CREATE TABLE leases (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    grp TEXT NOT NULL,
+                    project TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    exclusive INTEGER NOT NULL,
+                    holder TEXT NOT NULL,
+                    task TEXT NOT NULL DEFAULT '',
+                    expires_us INTEGER NOT NULL,
+                    created_us INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX leases_project ON leases(grp, project, expires_us);
+                CREATE INDEX leases_expiry ON leases(expires_us);
+                CREATE INDEX leases_task ON leases(task) WHERE task <> '';
+                """)
+        }
     }
 }

@@ -36,14 +36,16 @@ public final class BttaskService: Sendable {
         commits = GroupCommit(publisher: runtime.publisher, afterCommit: { outbox.nudge() })
         registerReads()
         registerChanges()
+        registerLeases()
         runtime.publisher.serveReplay(on: runtime.server) { principal, stream in BttaskRules.mayRead(principal, prefix: stream) }
         runtime.publisher.restrictSubscriptions { principal, prefix in BttaskRules.mayRead(principal, prefix: prefix) }
     }
 
-    /// The background work, run by the runtime's service group: the review outbox.
+    /// The background work, run by the runtime's service group: the review outbox, lease expiry.
     public var background: [BackgroundWork] {
         let outbox = self.outbox
-        return [BackgroundWork("review outbox") { await outbox.run() }]
+        return [BackgroundWork("review outbox") { await outbox.run() },
+                BackgroundWork("lease expiry") { [self] in await expireLeases() }]
     }
 
     public func stop() { outbox.stop() }

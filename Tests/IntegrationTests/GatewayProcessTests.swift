@@ -1,3 +1,4 @@
+import BttaskAPI
 import AgorKit
 import Bus
 import Foundation
@@ -362,6 +363,10 @@ struct ProjectFilesTests {
         #expect(try agor(["settings", "set", "theme", "light", "--group", "web"]).status == 0)
         #expect(try agor(["settings", "list", "--project", "site"]).output.contains("shell = /bin/zsh\t(project site)"))
 
+        // bttask keeps the file leases the Gateway's save respects.
+        #expect(try agor(["agent", "add", "wes", "--group", "web", "--role", "worker"]).status == 0)
+        _ = try home.serve("bttask")
+        #expect(try await home.waitUntilAnswers("bttask"))
         _ = try home.serve("gateway")
         #expect(try await home.waitUntilAnswers("gateway"))
         let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
@@ -401,6 +406,17 @@ struct ProjectFilesTests {
         let folder = try await send("GET", files + "/docs", ann, nil, nil, nil, [:])
         #expect(String(decoding: folder.body, as: UTF8.self).contains("new.md"))
         #expect(try await send("PUT", files + "/b.txt", rita, nil, nil, Data("x".utf8), [:]).status == 403)   // reviewers read only
+
+        // A file an agent holds exclusively (a bttask lease) is refused to others: 409 naming the holder.
+        var lease = Agor_Bttask_V1_LeaseRequest()
+        lease.project = "site"; lease.paths = ["docs/"]; lease.exclusive = true
+        let board = try home.client(key: "wes").rpc("bttask")
+        _ = try await board.call(BttaskMethods.leaseAcquire, lease, options: .init(timeout: .seconds(10)))
+        let held = try await send("PUT", files + "/docs/new.md", ann, nil, nil, Data("mine now".utf8), ["If-Match": "*"])
+        #expect(held.status == 409 && String(decoding: held.body, as: UTF8.self).contains("held exclusively by wes"))
+        #expect(try String(contentsOf: root.appendingPathComponent("docs/new.md"), encoding: .utf8) == "# new")
+        #expect(try await send("PUT", files + "/a2.txt", ann, nil, nil, Data("free".utf8), [:]).status == 201)   // outside the lease
+        await board.close()
 
         // No way out: '..' (encoded so that no client folds it away) and a link to /etc.
         #expect(try await send("GET", files + "/%2E%2E/%2E%2E/etc/passwd", ann, nil, nil, nil, [:]).status == 400)

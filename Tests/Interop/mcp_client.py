@@ -38,7 +38,7 @@ async def wes_session(session):
     names = {tool.name for tool in tools.tools}
     for expected in ["send", "reply", "inbox", "read", "ack", "wait", "channel_list", "channel_send",
                      "channel_history", "search", "task_ready", "task_claim", "task_show", "task_move",
-                     "task_comment", "task_create", "whoami"]:
+                     "task_comment", "task_create", "whoami", "lease_acquire", "lease_renew", "lease_release", "lease_list"]:
         check(expected in names, f"tool {expected} listed")
     send = next(tool for tool in tools.tools if tool.name == "send")
     check(send.input_schema.get("required") == ["to", "body"], "send's schema requires to and body")
@@ -91,6 +91,18 @@ async def wes_session(session):
 
     empty = await session.call_tool("wait", {"timeout_s": 1})
     check(json.loads(text(empty)).get("messages", []) == [], f"a wait with nothing unread ends empty: {text(empty)}")
+
+    # File leases: hold, see, a bad path refused, release.
+    leased = await session.call_tool("lease_acquire", {"project": "site", "paths": ["src/"], "ttl_s": 120})
+    check(not leased.is_error, f"lease_acquire: {text(leased)}")
+    lease = json.loads(text(leased))["leases"][0]
+    check(lease["holder"] == "wes" and lease["exclusive"], f"the lease is wes's, exclusive: {lease}")
+    listed = json.loads(text(await session.call_tool("lease_list", {"project": "site", "path": "src/main.swift"})))
+    check([l["id"] for l in listed["leases"]] == [lease["id"]], f"lease_list by path: {listed}")
+    bad_path = await session.call_tool("lease_acquire", {"project": "site", "paths": ["../etc"]})
+    check(bad_path.is_error and text(bad_path).startswith("bad_request:"), f"a path out of the project is refused: {text(bad_path)}")
+    released = await session.call_tool("lease_release", {"id": lease["id"]})
+    check(not released.is_error, f"lease_release: {text(released)}")
 
     # Answers come back in request order, also when asked together.
     results = await asyncio.gather(*[session.call_tool("whoami", {}) for _ in range(5)])

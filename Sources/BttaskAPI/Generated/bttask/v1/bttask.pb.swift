@@ -615,46 +615,68 @@ public nonisolated struct Agor_Bttask_V1_ChangesRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Agor_Bttask_V1_Change: Sendable {
+public nonisolated struct Agor_Bttask_V1_Change: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var revision: Int64 = 0
+  public var revision: Int64 {
+    get {_storage._revision}
+    set {_uniqueStorage()._revision = newValue}
+  }
 
   /// task.created, task.updated, task.moved, task.assigned, task.claimed,
-  public var kind: String = String()
+  public var kind: String {
+    get {_storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
 
-  /// task.deleted, task.commented, task.dependency
+  /// task.deleted, task.commented, task.dependency, lease.acquired,
+  /// lease.renewed, lease.released, lease.expired
   public var task: Agor_Bttask_V1_Task {
-    get {_task ?? Agor_Bttask_V1_Task()}
-    set {_task = newValue}
+    get {_storage._task ?? Agor_Bttask_V1_Task()}
+    set {_uniqueStorage()._task = newValue}
   }
   /// Returns true if `task` has been explicitly set.
-  public var hasTask: Bool {self._task != nil}
+  public var hasTask: Bool {_storage._task != nil}
   /// Clears the value of `task`. Subsequent reads from it will return its default value.
-  public mutating func clearTask() {self._task = nil}
+  public mutating func clearTask() {_uniqueStorage()._task = nil}
 
   /// task.commented
   public var comment: Agor_Bttask_V1_Comment {
-    get {_comment ?? Agor_Bttask_V1_Comment()}
-    set {_comment = newValue}
+    get {_storage._comment ?? Agor_Bttask_V1_Comment()}
+    set {_uniqueStorage()._comment = newValue}
   }
   /// Returns true if `comment` has been explicitly set.
-  public var hasComment: Bool {self._comment != nil}
+  public var hasComment: Bool {_storage._comment != nil}
   /// Clears the value of `comment`. Subsequent reads from it will return its default value.
-  public mutating func clearComment() {self._comment = nil}
+  public mutating func clearComment() {_uniqueStorage()._comment = nil}
 
-  public var by: String = String()
+  public var by: String {
+    get {_storage._by}
+    set {_uniqueStorage()._by = newValue}
+  }
 
-  public var atUs: Int64 = 0
+  public var atUs: Int64 {
+    get {_storage._atUs}
+    set {_uniqueStorage()._atUs = newValue}
+  }
+
+  /// lease.acquired, lease.renewed, lease.released, lease.expired
+  public var lease: Agor_Bttask_V1_Lease {
+    get {_storage._lease ?? Agor_Bttask_V1_Lease()}
+    set {_uniqueStorage()._lease = newValue}
+  }
+  /// Returns true if `lease` has been explicitly set.
+  public var hasLease: Bool {_storage._lease != nil}
+  /// Clears the value of `lease`. Subsequent reads from it will return its default value.
+  public mutating func clearLease() {_uniqueStorage()._lease = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _task: Agor_Bttask_V1_Task? = nil
-  fileprivate var _comment: Agor_Bttask_V1_Comment? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Agor_Bttask_V1_ChangeList: Sendable {
@@ -666,6 +688,111 @@ public nonisolated struct Agor_Bttask_V1_ChangeList: Sendable {
 
   /// the board's revision now
   public var revision: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A hold on a path, a directory ("src/") or a glob ("src/*.swift") of a project, for a time.
+public nonisolated struct Agor_Bttask_V1_Lease: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var group: String = String()
+
+  public var project: String = String()
+
+  public var path: String = String()
+
+  /// false: shared (shared leases of others coexist)
+  public var exclusive: Bool = false
+
+  public var holder: String = String()
+
+  /// optional: the lease ends when this task is done
+  public var task: String = String()
+
+  public var expiresUs: Int64 = 0
+
+  public var createdUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// bttask.lease.acquire: all of `paths` or none; a conflicting hold of someone else is a 409 that
+/// names the holder, the path and the expiry. Leasing a path one already holds renews it.
+public nonisolated struct Agor_Bttask_V1_LeaseRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// optional when the caller is in one group
+  public var group: String = String()
+
+  public var project: String = String()
+
+  /// relative, at most 64
+  public var paths: [String] = []
+
+  public var exclusive: Bool = false
+
+  /// 1 to 86400, default 600
+  public var ttlS: Int32 = 0
+
+  public var task: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Agor_Bttask_V1_LeaseList: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var leases: [Agor_Bttask_V1_Lease] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// bttask.lease.renew (ttl_s), bttask.lease.release.
+public nonisolated struct Agor_Bttask_V1_LeaseRef: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var ttlS: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// bttask.lease.list: the live leases of the caller's groups (or one), of one project, of one holder.
+public nonisolated struct Agor_Bttask_V1_LeaseListRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var group: String = String()
+
+  public var project: String = String()
+
+  public var holder: String = String()
+
+  /// only leases that cover this path
+  public var path: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1650,58 +1777,111 @@ nonisolated extension Agor_Bttask_V1_ChangesRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension Agor_Bttask_V1_Change: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Change"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}revision\0\u{1}kind\0\u{1}task\0\u{1}comment\0\u{1}by\0\u{3}at_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}revision\0\u{1}kind\0\u{1}task\0\u{1}comment\0\u{1}by\0\u{3}at_us\0\u{1}lease\0")
+
+  fileprivate class _StorageClass {
+    var _revision: Int64 = 0
+    var _kind: String = String()
+    var _task: Agor_Bttask_V1_Task? = nil
+    var _comment: Agor_Bttask_V1_Comment? = nil
+    var _by: String = String()
+    var _atUs: Int64 = 0
+    var _lease: Agor_Bttask_V1_Lease? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _revision = source._revision
+      _kind = source._kind
+      _task = source._task
+      _comment = source._comment
+      _by = source._by
+      _atUs = source._atUs
+      _lease = source._lease
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularInt64Field(value: &self.revision) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.kind) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._task) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._comment) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.by) }()
-      case 6: try { try decoder.decodeSingularInt64Field(value: &self.atUs) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._revision) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._kind) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._task) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._comment) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._by) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._atUs) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._lease) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.revision != 0 {
-      try visitor.visitSingularInt64Field(value: self.revision, fieldNumber: 1)
-    }
-    if !self.kind.isEmpty {
-      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 2)
-    }
-    try { if let v = self._task {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    try { if let v = self._comment {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    if !self.by.isEmpty {
-      try visitor.visitSingularStringField(value: self.by, fieldNumber: 5)
-    }
-    if self.atUs != 0 {
-      try visitor.visitSingularInt64Field(value: self.atUs, fieldNumber: 6)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._revision != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._revision, fieldNumber: 1)
+      }
+      if !_storage._kind.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._kind, fieldNumber: 2)
+      }
+      try { if let v = _storage._task {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._comment {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if !_storage._by.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._by, fieldNumber: 5)
+      }
+      if _storage._atUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._atUs, fieldNumber: 6)
+      }
+      try { if let v = _storage._lease {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Agor_Bttask_V1_Change, rhs: Agor_Bttask_V1_Change) -> Bool {
-    if lhs.revision != rhs.revision {return false}
-    if lhs.kind != rhs.kind {return false}
-    if lhs._task != rhs._task {return false}
-    if lhs._comment != rhs._comment {return false}
-    if lhs.by != rhs.by {return false}
-    if lhs.atUs != rhs.atUs {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._revision != rhs_storage._revision {return false}
+        if _storage._kind != rhs_storage._kind {return false}
+        if _storage._task != rhs_storage._task {return false}
+        if _storage._comment != rhs_storage._comment {return false}
+        if _storage._by != rhs_storage._by {return false}
+        if _storage._atUs != rhs_storage._atUs {return false}
+        if _storage._lease != rhs_storage._lease {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1737,6 +1917,241 @@ nonisolated extension Agor_Bttask_V1_ChangeList: SwiftProtobuf.Message, SwiftPro
   public static func ==(lhs: Agor_Bttask_V1_ChangeList, rhs: Agor_Bttask_V1_ChangeList) -> Bool {
     if lhs.changes != rhs.changes {return false}
     if lhs.revision != rhs.revision {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Bttask_V1_Lease: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Lease"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0\u{1}project\0\u{1}path\0\u{1}exclusive\0\u{1}holder\0\u{1}task\0\u{3}expires_us\0\u{3}created_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.group) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.project) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.path) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.exclusive) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.holder) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.task) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.expiresUs) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.createdUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.group.isEmpty {
+      try visitor.visitSingularStringField(value: self.group, fieldNumber: 2)
+    }
+    if !self.project.isEmpty {
+      try visitor.visitSingularStringField(value: self.project, fieldNumber: 3)
+    }
+    if !self.path.isEmpty {
+      try visitor.visitSingularStringField(value: self.path, fieldNumber: 4)
+    }
+    if self.exclusive != false {
+      try visitor.visitSingularBoolField(value: self.exclusive, fieldNumber: 5)
+    }
+    if !self.holder.isEmpty {
+      try visitor.visitSingularStringField(value: self.holder, fieldNumber: 6)
+    }
+    if !self.task.isEmpty {
+      try visitor.visitSingularStringField(value: self.task, fieldNumber: 7)
+    }
+    if self.expiresUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.expiresUs, fieldNumber: 8)
+    }
+    if self.createdUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdUs, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Bttask_V1_Lease, rhs: Agor_Bttask_V1_Lease) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.group != rhs.group {return false}
+    if lhs.project != rhs.project {return false}
+    if lhs.path != rhs.path {return false}
+    if lhs.exclusive != rhs.exclusive {return false}
+    if lhs.holder != rhs.holder {return false}
+    if lhs.task != rhs.task {return false}
+    if lhs.expiresUs != rhs.expiresUs {return false}
+    if lhs.createdUs != rhs.createdUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Bttask_V1_LeaseRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeaseRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{1}project\0\u{1}paths\0\u{1}exclusive\0\u{3}ttl_s\0\u{1}task\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.group) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.project) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.paths) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.exclusive) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.ttlS) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.task) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.group.isEmpty {
+      try visitor.visitSingularStringField(value: self.group, fieldNumber: 1)
+    }
+    if !self.project.isEmpty {
+      try visitor.visitSingularStringField(value: self.project, fieldNumber: 2)
+    }
+    if !self.paths.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.paths, fieldNumber: 3)
+    }
+    if self.exclusive != false {
+      try visitor.visitSingularBoolField(value: self.exclusive, fieldNumber: 4)
+    }
+    if self.ttlS != 0 {
+      try visitor.visitSingularInt32Field(value: self.ttlS, fieldNumber: 5)
+    }
+    if !self.task.isEmpty {
+      try visitor.visitSingularStringField(value: self.task, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Bttask_V1_LeaseRequest, rhs: Agor_Bttask_V1_LeaseRequest) -> Bool {
+    if lhs.group != rhs.group {return false}
+    if lhs.project != rhs.project {return false}
+    if lhs.paths != rhs.paths {return false}
+    if lhs.exclusive != rhs.exclusive {return false}
+    if lhs.ttlS != rhs.ttlS {return false}
+    if lhs.task != rhs.task {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Bttask_V1_LeaseList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeaseList"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}leases\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.leases) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.leases.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.leases, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Bttask_V1_LeaseList, rhs: Agor_Bttask_V1_LeaseList) -> Bool {
+    if lhs.leases != rhs.leases {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Bttask_V1_LeaseRef: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeaseRef"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}ttl_s\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.ttlS) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if self.ttlS != 0 {
+      try visitor.visitSingularInt32Field(value: self.ttlS, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Bttask_V1_LeaseRef, rhs: Agor_Bttask_V1_LeaseRef) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.ttlS != rhs.ttlS {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Bttask_V1_LeaseListRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeaseListRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{1}project\0\u{1}holder\0\u{1}path\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.group) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.project) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.holder) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.path) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.group.isEmpty {
+      try visitor.visitSingularStringField(value: self.group, fieldNumber: 1)
+    }
+    if !self.project.isEmpty {
+      try visitor.visitSingularStringField(value: self.project, fieldNumber: 2)
+    }
+    if !self.holder.isEmpty {
+      try visitor.visitSingularStringField(value: self.holder, fieldNumber: 3)
+    }
+    if !self.path.isEmpty {
+      try visitor.visitSingularStringField(value: self.path, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Bttask_V1_LeaseListRequest, rhs: Agor_Bttask_V1_LeaseListRequest) -> Bool {
+    if lhs.group != rhs.group {return false}
+    if lhs.project != rhs.project {return false}
+    if lhs.holder != rhs.holder {return false}
+    if lhs.path != rhs.path {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
