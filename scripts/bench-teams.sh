@@ -13,10 +13,11 @@ MESSAGES=${MESSAGES:-500}
 AGOR=.build/release/agor
 
 work=$(mktemp -d)
+chmod 755 "$work"   # agents run as agor-agent when the runner is root: they must reach their session folders
 cleanup() {
   for pid in ${runner_pid:-} ${btmsg_pid:-}; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 home="$work/home"

@@ -9,10 +9,10 @@
 //   - wake: MESSAGES direct messages, one every 20 ms, each from the agent's manager to one agent
 //     in turn, its send time (wall clock, µs) in its body; latency = arrival on the agent's stdin
 //     minus the send time;
-//   - idle: 10 s with nothing sent; CPU of the runner and btmsg (/proc/PID/stat);
+//   - idle: 30 s with nothing sent; CPU of the runner and btmsg (/proc/PID/stat);
 //   - poll (the predecessor's way): a poller per agent reads the agent's inbox every 5 s (random
 //     phase) and marks what it finds read; 2 messages per agent, latency = seen minus sent; then
-//     10 s of polling with nothing sent, CPU of btmsg and the pollers (this process).
+//     30 s of polling with nothing sent, CPU of btmsg and the pollers (this process).
 // Prints one JSON line per part, then the summary line.
 import AgentRunner
 import BtmsgAPI
@@ -68,7 +68,9 @@ let runnerPid = await pid(of: "runner"), btmsgPid = await pid(of: "btmsg")
 guard runnerPid > 0, btmsgPid > 0 else { fail("btmsg and the runner must answer") }
 
 let agents = (1...groups).flatMap { g in (1...perGroup).map { a in (group: "g\(g)", name: "g\(g)-a\(a)", boss: "g\(g)-boss") } }
-let runner = try client("operator", RunnerAPI.service)
+// Each group's manager starts and manages its group's sessions.
+var runners: [String: RPCClient] = [:]
+for g in 1...groups { runners["g\(g)-boss"] = try client("g\(g)-boss", RunnerAPI.service) }
 
 // Sessions.
 var sessions: [String: String] = [:]   // agent -> session id
@@ -79,19 +81,20 @@ for agent in agents {
     start.command = "/usr/bin/python3"
     start.args = [script]
     start.prompt = "ready"
-    let session = try await runner.call(RunnerAPI.start, start, options: .init(timeout: .seconds(30)))
+    let session = try await runners[agent.boss]!.call(RunnerAPI.start, start, options: .init(timeout: .seconds(30)))
     sessions[agent.name] = session.id
 }
-for (agent, id) in sessions {
+for agent in agents {
+    let id = sessions[agent.name]!
     var ref = Agor_Runner_V1_SessionRef()
     ref.id = id
     var state = Agor_Runner_V1_SessionState.starting
     for _ in 0..<600 {
-        state = try await runner.call(RunnerAPI.show, ref, options: .init(timeout: .seconds(10))).state
+        state = try await runners[agent.boss]!.call(RunnerAPI.show, ref, options: .init(timeout: .seconds(10))).state
         if state == .idle { break }
         try await Task.sleep(for: .milliseconds(50))
     }
-    guard state == .idle else { fail("the session of \(agent) is \(state), not idle") }
+    guard state == .idle else { fail("the session of \(agent.name) is \(state), not idle") }
 }
 emit(["part": "sessions", "agents": agents.count, "groups": groups])
 
@@ -113,7 +116,7 @@ for i in 0..<messages {
 func arrivals(_ ids: [String]) -> [String: Int64] {
     var seen: [String: Int64] = [:]
     for id in ids {
-        let log = home.dataFolder.appendingPathComponent("runner/sessions/\(id)/work/teams.log").path
+        let log = home.dataFolder.appendingPathComponent("runner/sessions/\(id)/tmp/teams.log").path
         for line in ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n") {
             guard let space = line.firstIndex(of: " "), let at = Int64(line[..<space]) else { continue }
             // "new message from BOSS: wake I T0" (one message per turn here: the agent is idle at each send)
@@ -135,11 +138,13 @@ emit(["part": "wake", "messages": sent.count, "delivered": wake.count, "p50_ms":
       "p99_ms": round2(percentile(wake, 0.99)), "max_ms": round2(wake.last ?? 0)])
 
 // Idle, with the agents woken by push: nothing happens.
-let idleWindow = 10.0
-let before = cpuSeconds(runnerPid) + cpuSeconds(btmsgPid)
+let idleWindow = 30.0   // /proc counts 10 ms ticks: over 30 s one tick is 0.03 %
+let runnerBefore = cpuSeconds(runnerPid), btmsgBefore = cpuSeconds(btmsgPid)
 try await Task.sleep(for: .seconds(idleWindow))
-let idleCPU = (cpuSeconds(runnerPid) + cpuSeconds(btmsgPid) - before) / idleWindow * 100
-emit(["part": "idle", "seconds": idleWindow, "runner_and_btmsg_cpu_pct": round2(idleCPU)])
+let runnerIdle = (cpuSeconds(runnerPid) - runnerBefore) / idleWindow * 100, btmsgIdle = (cpuSeconds(btmsgPid) - btmsgBefore) / idleWindow * 100
+let idleCPU = runnerIdle + btmsgIdle
+emit(["part": "idle", "seconds": idleWindow, "runner_and_btmsg_cpu_pct": round2(idleCPU), "runner_cpu_pct": round2(runnerIdle),
+      "btmsg_cpu_pct": round2(btmsgIdle)])
 
 // Poll: each agent's inbox read every 5 s by a poller of its own (as the agent).
 let pollMessages = agents.count * 2
@@ -171,7 +176,7 @@ var policy = Agor_Runner_V1_PolicyRequest()
 for agent in agents {
     policy.agent = agent.name
     policy.policy = "ignore"
-    _ = try await runner.call(RunnerAPI.policy, policy, options: .init(timeout: .seconds(10)))
+    _ = try await runners[agent.boss]!.call(RunnerAPI.policy, policy, options: .init(timeout: .seconds(10)))
 }
 var pollSent: [String: Int64] = [:]
 for i in 0..<pollMessages {

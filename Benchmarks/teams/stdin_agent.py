@@ -1,5 +1,5 @@
 """The agent of `make bench-teams`: Claude's stream-json shapes, minimal. For each user turn on stdin
-it appends "RECEIVED_US TEXT" to teams.log in its working directory (the wall clock when readline returned) and answers
+it appends "RECEIVED_US TEXT" to teams.log in its TMPDIR (the wall clock when readline returned) and answers
 with a one-line turn, so the session is idle again at once."""
 import json
 import os
@@ -8,7 +8,7 @@ import time
 
 args = sys.argv[1:]
 session = args[args.index("--session-id") + 1] if "--session-id" in args else "s"
-log = open("teams.log", "a", buffering=1)   # in the session's working directory (the sandbox lets it write there)
+log = open(os.path.join(os.environ.get("TMPDIR", "."), "teams.log"), "a", buffering=1)   # the session's own temporary folder (writable by the agent)
 
 
 def out(obj):
