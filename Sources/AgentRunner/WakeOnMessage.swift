@@ -85,10 +85,12 @@ extension RunnerService {
                 var ask = Agor_Bus_V1_HeadsRequest()
                 ask.prefix = "btmsg/"
                 let heads = try await btmsg.call(BusMethods.heads, ask, options: .init(timeout: .seconds(10), idempotent: true, retries: 5))
-                for head in heads.heads {
-                    start[head.stream] = head.seq
-                    state.cursors.withLock { $0[Self.allStreams, default: [:]][head.stream] = head.seq }
+                for head in heads.heads { start[head.stream] = head.seq }
+                // Kept at once: a restart before the first event must not start from its own "now".
+                try await runtime.database.write { [start] db in
+                    for (stream, seq) in start { try Self.saveCursor(db, agent: Self.allStreams, stream: stream, seq: seq) }
                 }
+                state.cursors.withLock { table in for (stream, seq) in start { table[Self.allStreams, default: [:]][stream] = seq } }
             }
             let subscriber = try runtime.subscriber(of: BtmsgMethods.service, prefixes: ["btmsg/"], start: .cursors(start), replay: btmsg)
             let feeder = Task {
@@ -128,7 +130,11 @@ extension RunnerService {
         for agent in candidates where agent != message.sender && directory.byName[agent]?.kind == .agent {
             let settled = wake.cursor(agent, event.stream) ?? wake.cursor(Self.allStreams, event.stream) ?? 0
             guard event.seq > settled else { continue }
-            guard await wakePolicy(of: agent).policy != "ignore" else { continue }
+            guard await wakePolicy(of: agent).policy != "ignore" else {
+                // Settled for it: a later policy does not bring it back after a restart.
+                if wake.cursor(agent, event.stream) != nil { try? await settle(agent, event.stream, event.seq) }
+                continue
+            }
             // Read as the agent: the body, and whether it may read it at all (channel membership).
             var ref = Agor_Btmsg_V1_MessageRef()
             ref.id = message.id
