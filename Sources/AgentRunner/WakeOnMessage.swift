@@ -67,52 +67,61 @@ extension RunnerService {
         return (setting, "setting")
     }
 
-    /// Follows btmsg until cancelled (a `BackgroundWork` of the runner).
+    /// Follows btmsg until cancelled (a `BackgroundWork` of the runner); while btmsg cannot be
+    /// reached at the start, it tries again every 5 s.
     func followMessages() async {
-        let state = wake
-        do {
-            let stored = try await runtime.database.read { db in
-                try Row.fetchAll(db, sql: "SELECT agent, stream, seq FROM wake_cursors").map {
-                    (agent: $0["agent"] as String, stream: $0["stream"] as String, seq: UInt64($0["seq"] as Int64))
-                }
+        while !Task.isCancelled {
+            do {
+                try await followMessagesOnce()
+                return
+            } catch {
+                logger.warning("wake on message waits for btmsg", metadata: ["runner.error": "\(error)"])
+                try? await Task.sleep(for: .seconds(5))
             }
-            state.cursors.withLock { table in for row in stored { table[row.agent, default: [:]][row.stream] = row.seq } }
-            // Every stream from its lowest cursor; a stream never seen starts where it is now.
-            var start: [String: UInt64] = [:]
-            for row in stored { start[row.stream] = min(start[row.stream] ?? .max, row.seq) }
-            let btmsg = try runtime.client(of: BtmsgMethods.service)
-            if stored.isEmpty {
-                var ask = Agor_Bus_V1_HeadsRequest()
-                ask.prefix = "btmsg/"
-                let heads = try await btmsg.call(BusMethods.heads, ask, options: .init(timeout: .seconds(10), idempotent: true, retries: 5))
-                for head in heads.heads { start[head.stream] = head.seq }
-                // Kept at once: a restart before the first event must not start from its own "now".
-                try await runtime.database.write { [start] db in
-                    for (stream, seq) in start { try Self.saveCursor(db, agent: Self.allStreams, stream: stream, seq: seq) }
-                }
-                state.cursors.withLock { table in for (stream, seq) in start { table[Self.allStreams, default: [:]][stream] = seq } }
-            }
-            let subscriber = try runtime.subscriber(of: BtmsgMethods.service, prefixes: ["btmsg/"], start: .cursors(start), replay: btmsg)
-            let feeder = Task {
-                for await event in subscriber.events { state.feed.yield(.event(event)) }
-            }
-            defer { feeder.cancel() }
-            await withTaskCancellationHandler {
-                for await input in state.inputs {
-                    switch input {
-                    case .event(let event):
-                        await route(event, btmsg: btmsg)
-                        try? await settle(Self.allStreams, event.stream, event.seq)
-                    case .attention(let agent): await deliver(to: agent)
-                    }
-                }
-            } onCancel: {
-                state.feed.finish()
-            }
-            await subscriber.close()
-        } catch {
-            logger.error("wake on message is off: cannot follow btmsg", metadata: ["runner.error": "\(error)"])
         }
+    }
+
+    private func followMessagesOnce() async throws {
+        let state = wake
+        let stored = try await runtime.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT agent, stream, seq FROM wake_cursors").map {
+                (agent: $0["agent"] as String, stream: $0["stream"] as String, seq: UInt64($0["seq"] as Int64))
+            }
+        }
+        state.cursors.withLock { table in for row in stored { table[row.agent, default: [:]][row.stream] = row.seq } }
+        // Every stream from its lowest cursor; a stream never seen starts where it is now.
+        var start: [String: UInt64] = [:]
+        for row in stored { start[row.stream] = min(start[row.stream] ?? .max, row.seq) }
+        let btmsg = try runtime.client(of: BtmsgMethods.service)
+        if stored.isEmpty {
+            var ask = Agor_Bus_V1_HeadsRequest()
+            ask.prefix = "btmsg/"
+            let heads = try await btmsg.call(BusMethods.heads, ask, options: .init(timeout: .seconds(10), idempotent: true, retries: 5))
+            for head in heads.heads { start[head.stream] = head.seq }
+            // Kept at once: a restart before the first event must not start from its own "now".
+            try await runtime.database.write { [start] db in
+                for (stream, seq) in start { try Self.saveCursor(db, agent: Self.allStreams, stream: stream, seq: seq) }
+            }
+            state.cursors.withLock { table in for (stream, seq) in start { table[Self.allStreams, default: [:]][stream] = seq } }
+        }
+        let subscriber = try runtime.subscriber(of: BtmsgMethods.service, prefixes: ["btmsg/"], start: .cursors(start), replay: btmsg)
+        let feeder = Task {
+            for await event in subscriber.events { state.feed.yield(.event(event)) }
+        }
+        defer { feeder.cancel() }
+        await withTaskCancellationHandler {
+            for await input in state.inputs {
+                switch input {
+                case .event(let event):
+                    await route(event, btmsg: btmsg)
+                    try? await settle(Self.allStreams, event.stream, event.seq)
+                case .attention(let agent): await deliver(to: agent)
+                }
+            }
+        } onCancel: {
+            state.feed.finish()
+        }
+        await subscriber.close()
     }
 
     /// Decides who a btmsg event is for and queues it for them; then delivers what can go now.

@@ -124,4 +124,22 @@ struct WakeProcessTests {
         #expect(try await Self.waitForLog(agor, newId, "On it: new message from m1: are you there"))
         #expect(try Self.log(agor, newId).contains { $0.contains("message.delivered 2 message(s): new message from m1: are you there") })
     }
+
+    @Test("a runner started before btmsg wakes agents once btmsg is up")
+    func runnerBeforeBtmsg() async throws {
+        let agor = try AgorHome()
+        defer { agor.cleanUp() }
+        let root = agor.home.root.path
+        for (name, role) in [("w1", "worker"), ("m1", "manager")] {
+            #expect(try AgorHome.run(["agent", "add", name, "--group", "default", "--role", role, "--home", root]).status == 0)
+        }
+        _ = try agor.serve("runner")
+        #expect(try await agor.waitUntilAnswers("runner"))
+        let id = try RunnerProcessTests.startClaude(agor, approval: false)
+        _ = try await RunnerProcessTests.waitFor(agor, id, state: "idle")
+        _ = try agor.serve("btmsg")
+        #expect(try await agor.waitUntilAnswers("btmsg"))
+        #expect(try agor.btmsg("m1", ["send", "w1", "late but here"]).status == 0)
+        #expect(try await Self.waitForLog(agor, id, "On it: new message from m1: late but here"))
+    }
 }
