@@ -125,7 +125,7 @@ let package = Package(
         .target(
             name: "AgorMCP",
             dependencies: [
-                "Bus", "BtmsgAPI", "BttaskAPI",
+                "Bus", "BtmsgAPI", "BttaskAPI", "AgentRunner",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),

@@ -19,11 +19,13 @@ public enum RunnerAPI {
         service, "runner.untrack", .change, roles: [.operator_], summary: "forget a project's ended sessions")
     public static let list = Method<Agor_Runner_V1_ListRequest, Agor_Runner_V1_SessionList>(
         service, "runner.list", .read, summary: "the sessions the caller may read, newest first")
+    public static let spawn = Method<Agor_Runner_V1_SpawnRequest, Agor_Runner_V1_Session>(
+        service, "runner.spawn", .change, summary: "a child of a running session: a new agent of its group (agent teams)")
     public static let policy = Method<Agor_Runner_V1_PolicyRequest, Agor_Runner_V1_PolicyReply>(
         service, "runner.policy", .change, summary: "what a message to an agent does: ignore, wake or start (empty: show it)")
 
     /// Every method above, for docs and tests.
     public static let all: [any MethodDescription] = [
-        start, stop, input, answer, show, untrack, list, policy,
+        start, stop, input, answer, show, untrack, list, policy, spawn,
     ]
 }

@@ -10,11 +10,13 @@ extension RunnerService {
     func registerMethods() {
         let server = runtime.server
         registerPolicyMethod()
+        registerTeamMethods()
         server.register(RunnerAPI.start) { [self] context, request in
             try await start(request, by: context.principal)
         }
         server.register(RunnerAPI.stop) { [self] context, request in
-            let (session, record) = try await liveSession(request.id, managedBy: context.principal)
+            let (session, record) = try await liveSessionToStop(request.id, by: context.principal)
+            stopTeam(of: request.id)
             session.health.withLock { $0.stopRequested = true }
             if let process = session.process.withLock({ $0 }) {
                 process.closeInput()
@@ -96,6 +98,7 @@ extension RunnerService {
                     .compactMap { try? Agor_Runner_V1_Session(serializedBytes: $0) }
                     .filter { RunnerRules.mayRead(principal, group: $0.group, agent: $0.agent) }
                     .filter { request.project.isEmpty || $0.project == request.project }
+                    .filter { request.parent.isEmpty || $0.parent == request.parent }
                     .filter { request.state == .unspecified || $0.state == request.state }
                     .prefix(limit)
             }
@@ -120,7 +123,9 @@ extension RunnerService {
     }
 
     /// Starts a session: checks, records it, spawns the program through the helper.
-    func start(_ request: Agor_Runner_V1_StartRequest, by caller: Principal) async throws -> Agor_Runner_V1_Session {
+    /// `team`: for a spawned child, its secret key (it has none in keys/), its parent and depth.
+    func start(_ request: Agor_Runner_V1_StartRequest, by caller: Principal,
+               team: (key: Data, parent: String, depth: Int32)? = nil) async throws -> Agor_Runner_V1_Session {
         guard Providers.names.contains(request.provider) else {
             throw BusError.badRequest("provider is one of \(Providers.names.joined(separator: ", "))")
         }
@@ -169,7 +174,7 @@ extension RunnerService {
         try FileManager.default.createDirectory(atPath: workingDirectory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: folder.temporary, withIntermediateDirectories: true)
         // The agent acts as itself: a copy of its key in the session's folder.
-        guard let keyData = FileManager.default.contents(atPath: home.secretKeyFile(agent.name).path) else {
+        guard let keyData = team?.key ?? FileManager.default.contents(atPath: home.secretKeyFile(agent.name).path) else {
             throw BusError.unavailable("the key of \(agent.name) is not in this home's keys/")
         }
         guard FileManager.default.createFile(atPath: folder.key, contents: keyData, attributes: [.posixPermissions: 0o600]) else {
@@ -190,6 +195,10 @@ extension RunnerService {
         record.createdUs = BusProtocol.nowMicros()
         record.updatedUs = record.createdUs
         record.stream = RunnerRules.stream(group: group, session: id)
+        if let team {
+            record.parent = team.parent
+            record.depth = team.depth
+        }
         var extra = request.args
         var ollamaURL = ""
         if request.provider == "ollama" {
@@ -275,6 +284,7 @@ extension RunnerService {
                 session.releaseSandbox()
                 live.withLock { $0[id] = nil }
                 noteTurnBoundary(session, ended: true)
+                teamMemberEnded(session)
                 let ended = session.record.withLock { $0 }
                 if !ended.worktree.isEmpty, let project = (try? Projects.load(from: home))?.first(where: { $0.name == ended.project }) {
                     Worktree.unlock(project: project.root, at: ended.worktree)

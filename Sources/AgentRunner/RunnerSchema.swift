@@ -48,5 +48,8 @@ public enum RunnerSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("runner.v4 wake on message: when the runner began to follow btmsg") { db in
+            try db.execute(sql: "CREATE TABLE wake_began (id INTEGER PRIMARY KEY CHECK (id = 1), at_us INTEGER NOT NULL)")
+        }
     }
 }

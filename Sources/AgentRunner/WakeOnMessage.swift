@@ -41,6 +41,8 @@ final class WakeState: Sendable {
     static let maxQueued = 200
     /// Messages left out of an agent's queue since its last delivery.
     let dropped = Locked<[String: Int]>([:])
+    /// When the runner first followed btmsg: older messages are history, not news.
+    let began = Locked<Int64>(0)
     /// Sessions that were given a turn and have not finished it yet.
     let awaitingTurn = Locked<Set<String>>([])
 
@@ -89,21 +91,18 @@ extension RunnerService {
             }
         }
         state.cursors.withLock { table in for row in stored { table[row.agent, default: [:]][row.stream] = row.seq } }
-        // Every stream from its lowest cursor; a stream never seen starts where it is now.
+        // Every stream from its lowest cursor; a stream without one from its first event, where only
+        // messages newer than the runner's first start count (kept, so a restart keeps it).
         var start: [String: UInt64] = [:]
         for row in stored { start[row.stream] = min(start[row.stream] ?? .max, row.seq) }
-        let btmsg = try runtime.client(of: BtmsgMethods.service)
-        if stored.isEmpty {
-            var ask = Agor_Bus_V1_HeadsRequest()
-            ask.prefix = "btmsg/"
-            let heads = try await btmsg.call(BusMethods.heads, ask, options: .init(timeout: .seconds(10), idempotent: true, retries: 5))
-            for head in heads.heads { start[head.stream] = head.seq }
-            // Kept at once: a restart before the first event must not start from its own "now".
-            try await runtime.database.write { [start] db in
-                for (stream, seq) in start { try Self.saveCursor(db, agent: Self.allStreams, stream: stream, seq: seq) }
-            }
-            state.cursors.withLock { table in for (stream, seq) in start { table[Self.allStreams, default: [:]][stream] = seq } }
+        let began = try await runtime.database.write { db -> Int64 in
+            if let at = try Int64.fetchOne(db, sql: "SELECT at_us FROM wake_began WHERE id = 1") { return at }
+            let now = BusProtocol.nowMicros()
+            try db.execute(sql: "INSERT INTO wake_began (id, at_us) VALUES (1, ?)", arguments: [now])
+            return now
         }
+        state.began.withLock { $0 = began }
+        let btmsg = try runtime.client(of: BtmsgMethods.service)
         let subscriber = try runtime.subscriber(of: BtmsgMethods.service, prefixes: ["btmsg/"], start: .cursors(start), replay: btmsg)
         let feeder = Task {
             for await event in subscriber.events { state.feed.yield(.event(event)) }
@@ -126,7 +125,8 @@ extension RunnerService {
 
     /// Decides who a btmsg event is for and queues it for them; then delivers what can go now.
     private func route(_ event: BusEvent, btmsg: RPCClient) async {
-        guard event.type == "message.created", let body = try? Agor_Btmsg_V1_Event(serializedBytes: event.body),
+        guard event.type == "message.created", event.timestampUs >= wake.began.withLock({ $0 }),
+              let body = try? Agor_Btmsg_V1_Event(serializedBytes: event.body),
               case .messageCreated(let message)? = body.change else { return }
         let directory = runtime.directory.current
         let candidates: [String]
@@ -215,20 +215,21 @@ extension RunnerService {
     /// transaction; then the queue is empty.
     func recordDelivery(_ queue: [WakeState.Pending], text: String, to agent: String, session: LiveSession) async throws {
         var delivered = Agor_Runner_V1_MessageDelivered()
-        delivered.messageIds = queue.map(\.messageId)
+        delivered.messageIds = queue.map(\.messageId).filter { !$0.isEmpty }
         delivered.text = text
-        delivered.stream = queue.last?.stream ?? ""
-        delivered.seq = queue.last?.seq ?? 0
+        delivered.stream = queue.last { !$0.stream.isEmpty }?.stream ?? ""
+        delivered.seq = queue.last { !$0.stream.isEmpty }?.seq ?? 0
         var event = AgentEvent()
         event.messageDelivered = delivered
-        let highest = queue.reduce(into: [String: UInt64]()) { $0[$1.stream] = max($0[$1.stream] ?? 0, $1.seq) }
+        // Team notes (a child's end) come from no btmsg stream and move no cursor.
+        let highest = queue.filter { !$0.stream.isEmpty }.reduce(into: [String: UInt64]()) { $0[$1.stream] = max($0[$1.stream] ?? 0, $1.seq) }
         try await store(session, [event]) { db in
             for (stream, seq) in highest { try Self.saveCursor(db, agent: agent, stream: stream, seq: seq) }
         }
         wake.cursors.withLock { table in for (stream, seq) in highest { table[agent, default: [:]][stream] = seq } }
         wake.dropped.withLock { $0[agent] = nil }
-        let done = Set(queue.map(\.messageId))
-        wake.pending.withLock { $0[agent]?.removeAll { done.contains($0.messageId) } }
+        let done = Set(queue.map(\.messageId)), notes = Set(queue.filter { $0.messageId.isEmpty }.map(\.line))
+        wake.pending.withLock { $0[agent]?.removeAll { done.contains($0.messageId) && !$0.messageId.isEmpty || notes.contains($0.line) } }
     }
 
     private func settle(_ agent: String, _ stream: String, _ seq: UInt64) async throws {

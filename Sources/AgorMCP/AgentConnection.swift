@@ -1,4 +1,5 @@
 import BtmsgAPI
+import AgentRunner
 import BttaskAPI
 import Bus
 import Foundation
@@ -9,23 +10,38 @@ final class AgentConnection: Sendable {
     let client: ServiceClient
     let btmsg: RPCClient
     let bttask: RPCClient
+    /// The runner, when the home has one (teams).
+    let runner: RPCClient?
+    /// The session this server serves, when the runner started it (AGOR_SESSION).
+    let session: String?
     let timeout: Duration
 
     init(home: Home, keyFile: URL, timeout: Duration = .seconds(10)) throws {
         client = try ServiceClient(home: home, keyFile: keyFile)
         btmsg = try client.rpc(BtmsgMethods.service)
         bttask = try client.rpc(BttaskMethods.service)
+        runner = try? client.rpc(RunnerAPI.service)
+        let session = ProcessInfo.processInfo.environment["AGOR_SESSION"] ?? ""
+        self.session = session.isEmpty ? nil : session
         self.timeout = timeout
     }
 
     func close() async {
         await btmsg.close()
         await bttask.close()
+        await runner?.close()
     }
 
     /// Calls a method of btmsg or bttask: a read once, a change with one request id for its retries.
     func call<Q, R>(_ method: Bus.Method<Q, R>, _ request: Q) async throws -> R {
-        let rpc = method.service == BttaskMethods.service ? bttask : btmsg
+        let rpc: RPCClient
+        switch method.service {
+        case BttaskMethods.service: rpc = bttask
+        case RunnerAPI.service:
+            guard let runner else { throw BusError.unavailable("this home has no runner") }
+            rpc = runner
+        default: rpc = btmsg
+        }
         switch method.effect {
         case .read:
             return try await rpc.call(method, request, options: .init(timeout: timeout, idempotent: true))

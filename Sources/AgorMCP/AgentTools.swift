@@ -1,4 +1,5 @@
 import BtmsgAPI
+import AgentRunner
 import BttaskAPI
 import Bus
 import Foundation
@@ -34,7 +35,7 @@ private func oneOf(_ description: String, _ values: [String]) -> Value {
 
 /// The tools, in the order `tools/list` gives them.
 enum AgentTools {
-    static let all: [AgentTool] = messaging + channels + tasks + leases
+    static let all: [AgentTool] = messaging + channels + tasks + leases + team
 
     static func named(_ name: String) -> AgentTool? { all.first { $0.name == name } }
 
@@ -272,6 +273,33 @@ enum AgentTools {
             request.path = try args.string("path") ?? ""
             request.group = try args.string("group") ?? ""
             return try await agent.call(BttaskMethods.leaseList, request)
+        },
+    ]
+
+    // MARK: team
+
+    static let team: [AgentTool] = [
+        AgentTool(name: "spawn_agent",
+                  description: "Start a child agent in your team: a new agent of your group with its own key, working on `prompt` with your program and project. Its role is at most yours. Its end comes back to you as a message.",
+                  properties: ["prompt": text("What the child should do."), "role": oneOf("Default worker.", ["worker", "tester", "reviewer", "architect", "manager"]),
+                               "name": text("Optional name; default YOURNAME-N.")],
+                  required: ["prompt"], readOnly: false) { args, agent in
+            try args.allowOnly(["prompt", "role", "name"])
+            guard let session = agent.session else { throw BusError.badRequest("spawn_agent works inside a session the runner started (AGOR_SESSION)") }
+            var request = Agor_Runner_V1_SpawnRequest()
+            request.parent = session
+            request.prompt = try args.requiredString("prompt")
+            request.role = try args.string("role") ?? ""
+            request.name = try args.string("name") ?? ""
+            return try await agent.call(RunnerAPI.spawn, request)
+        },
+        AgentTool(name: "team_status", description: "Your team: the sessions you spawned, with their state.",
+                  properties: [:], required: [], readOnly: true) { args, agent in
+            try args.allowOnly([])
+            guard let session = agent.session else { throw BusError.badRequest("team_status works inside a session the runner started (AGOR_SESSION)") }
+            var request = Agor_Runner_V1_ListRequest()
+            request.parent = session
+            return try await agent.call(RunnerAPI.list, request)
         },
     ]
 

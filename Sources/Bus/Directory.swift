@@ -67,12 +67,23 @@ public final class Directory: Sendable {
     private func reloadSerialized() {
         var next = Snapshot()
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        for file in files.sorted() where file.hasSuffix(".cert") && !file.hasPrefix(".") {
-            let url = folder.appendingPathComponent(file)
+        let spawned = (try? FileManager.default.contentsOfDirectory(atPath: spawnedFolder.path)) ?? []
+        let certificates = files.sorted().map { (folder, $0, false) } + spawned.sorted().map { (spawnedFolder, $0, true) }
+        for (place, file, isSpawned) in certificates where file.hasSuffix(".cert") && !file.hasPrefix(".") {
+            let url = place.appendingPathComponent(file)
             do {
                 let principal = try Directory.readCertificate(url)
                 guard file == "\(principal.name).cert" else {
                     throw DirectoryError(code: .badCertificate, detail: "name \(principal.name) does not match file \(file)")
+                }
+                // The runner's part holds agents with no rights beyond a worker's, never a name of the rest.
+                if isSpawned {
+                    guard principal.kind == .agent, principal.rights.isEmpty, principal.role != .operator_, principal.tokenHash.isEmpty else {
+                        throw DirectoryError(code: .badCertificate, detail: "a spawned certificate names an agent with no rights and no operator role")
+                    }
+                    guard next.byName[principal.name] == nil else {
+                        throw DirectoryError(code: .badCertificate, detail: "spawned \(principal.name) has the name of a principal of the directory")
+                    }
                 }
                 if next.byKey[principal.publicKey] != nil {
                     throw DirectoryError(code: .badCertificate, detail: "public key already used by \(next.byKey[principal.publicKey]!.name)")
@@ -152,6 +163,27 @@ public final class Directory: Sendable {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try AtomicFile.write(Directory.certificateText(principal),
                              to: folder.appendingPathComponent("\(principal.name).cert"), mode: 0o644)
+        reload()
+    }
+
+    /// The runner's part of the directory: the certificates of agents it spawned for teams (only it
+    /// writes here; every service reads it like the rest, with the limits `reload` checks).
+    public var spawnedFolder: URL { folder.appendingPathComponent("spawned") }
+
+    /// Adds a spawned agent's certificate (the runner's part).
+    public func writeSpawned(_ principal: Principal) throws {
+        guard Principal.isValidName(principal.name) else {
+            throw DirectoryError(code: .badName, detail: "names use letters, digits, '-', '_' and '.': \(principal.name)")
+        }
+        try FileManager.default.createDirectory(at: spawnedFolder, withIntermediateDirectories: true)
+        try AtomicFile.write(Directory.certificateText(principal), to: spawnedFolder.appendingPathComponent("\(principal.name).cert"), mode: 0o644)
+        reload()
+    }
+
+    /// Removes a spawned agent's certificate: its key is refused from then on.
+    public func removeSpawned(_ name: String) {
+        guard Principal.isValidName(name) else { return }
+        try? FileManager.default.removeItem(at: spawnedFolder.appendingPathComponent("\(name).cert"))
         reload()
     }
 

@@ -9,10 +9,12 @@ public final class DirectoryWatcher: Sendable {
     private let inotifyFD: Int32
 
     public init(directory: Directory, onChange: @escaping @Sendable () -> Void = {}) {
-        try? FileManager.default.createDirectory(at: directory.folder, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(at: directory.spawnedFolder, withIntermediateDirectories: true)
         inotifyFD = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE)
         _ = inotify_add_watch(inotifyFD, directory.folder.path, mask)
+        // The runner's own part (children of agent teams) is watched like the rest.
+        _ = inotify_add_watch(inotifyFD, directory.spawnedFolder.path, mask)
         let fd = inotifyFD
         let wake = wakeup.fd
         let thread = Thread {

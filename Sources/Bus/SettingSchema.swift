@@ -22,6 +22,8 @@ public enum SettingSchema {
         "runner.approvals": .string("ask"),
         "runner.on_message": .string("wake"),
         "runner.on_message.provider": .string("claude"),
+        "runner.team.max_depth": .integer(2),
+        "runner.team.max_children": .integer(4),
         "runner.daily.max_cost_cents": .integer(0),
         "runner.daily.max_tokens": .integer(0),
         "runner.daily.max_turns": .integer(0),
@@ -49,7 +51,7 @@ public enum SettingSchema {
         runner.budget.max_tokens, runner.budget.max_turns (per session, 0 = none), runner.loop_guard (the same tool
         call this many times in a row pauses the session; 0 = off), runner.idle_timeout_s (an idle session's input is
         closed after this long, so it finishes; 0 = never), runner.worktree (off|on: a git worktree per session of a
-        project), runner.approvals (ask|auto: Claude asks agor before it uses a tool, or acts without asking), runner.on_message (ignore|wake|start: what a btmsg message to an agent does), runner.on_message.provider (what `start` starts), runner.daily.max_cost_cents, runner.daily.max_tokens, runner.daily.max_turns (per project per UTC day,
+        project), runner.approvals (ask|auto: Claude asks agor before it uses a tool, or acts without asking), runner.on_message (ignore|wake|start: what a btmsg message to an agent does), runner.on_message.provider (what `start` starts), runner.team.max_depth, runner.team.max_children (agent teams: how deep, how many children a session runs), runner.daily.max_cost_cents, runner.daily.max_tokens, runner.daily.max_turns (per project per UTC day,
         0 = none), runner.retention.keep_sessions (ended sessions kept per project, 0 = all), runner.retention.keep_days
         (0 = forever), runner.sandbox.landlock (off|on|required), runner.sandbox.egress (allow|deny),
         runner.sandbox.ports (TCP ports an agent may connect to when egress is denied), runner.sandbox.memory_mb,
@@ -132,6 +134,8 @@ public enum SettingSchema {
         case "runner.approvals": return .choice(["ask", "auto"])
         case "runner.on_message": return .choice(["ignore", "wake", "start"])
         case "runner.on_message.provider": return .choice(["claude", "codex", "ollama", "ndjson"])
+        case "runner.team.max_depth": return .integer(0...10)
+        case "runner.team.max_children": return .integer(0...100)
         case "runner.daily.max_cost_cents", "runner.daily.max_tokens", "runner.daily.max_turns": return .integer(0...1_000_000_000_000)
         case "runner.retention.keep_sessions": return .integer(0...1_000_000)
         case "runner.retention.keep_days": return .integer(0...36_500)

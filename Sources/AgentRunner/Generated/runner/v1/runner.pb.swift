@@ -651,6 +651,9 @@ public nonisolated struct Agor_Runner_V1_ListRequest: Sendable {
   /// default 100, at most 1000
   public var limit: Int32 = 0
 
+  /// only the children of this session (its team)
+  public var parent: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -811,6 +814,18 @@ public nonisolated struct Agor_Runner_V1_Session: @unchecked Sendable {
   /// Clears the value of `tightening`. Subsequent reads from it will return its default value.
   public mutating func clearTightening() {_uniqueStorage()._tightening = nil}
 
+  /// the session that spawned this one (agent teams), or empty
+  public var parent: String {
+    get {_storage._parent}
+    set {_uniqueStorage()._parent = newValue}
+  }
+
+  /// 0 for a session a person started; a child's is its parent's + 1
+  public var depth: Int32 {
+    get {_storage._depth}
+    set {_uniqueStorage()._depth = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -884,6 +899,31 @@ public nonisolated struct Agor_Runner_V1_PolicyReply: Sendable {
 
   /// "agent" (set for it), or "setting" (runner.on_message)
   public var source: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// runner.spawn: a child of a running session (agent teams). The parent session's agent, or an
+/// operator or manager of its group, asks. The child is a new agent of the parent's group with a key
+/// of its own (its certificate in the runner's part of the directory, directory/spawned/), a role no
+/// higher than its parent's, the parent's provider, program and project; it ends with its parent.
+public nonisolated struct Agor_Runner_V1_SpawnRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the parent session's id
+  public var parent: String = String()
+
+  /// optional; default PARENT-AGENT-N
+  public var name: String = String()
+
+  /// default worker
+  public var role: String = String()
+
+  public var prompt: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1984,7 +2024,7 @@ nonisolated extension Agor_Runner_V1_AnswerRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Agor_Runner_V1_ListRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}project\0\u{1}state\0\u{1}limit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}project\0\u{1}state\0\u{1}limit\0\u{1}parent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1995,6 +2035,7 @@ nonisolated extension Agor_Runner_V1_ListRequest: SwiftProtobuf.Message, SwiftPr
       case 1: try { try decoder.decodeSingularStringField(value: &self.project) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.state) }()
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.parent) }()
       default: break
       }
     }
@@ -2010,6 +2051,9 @@ nonisolated extension Agor_Runner_V1_ListRequest: SwiftProtobuf.Message, SwiftPr
     if self.limit != 0 {
       try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 3)
     }
+    if !self.parent.isEmpty {
+      try visitor.visitSingularStringField(value: self.parent, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2017,6 +2061,7 @@ nonisolated extension Agor_Runner_V1_ListRequest: SwiftProtobuf.Message, SwiftPr
     if lhs.project != rhs.project {return false}
     if lhs.state != rhs.state {return false}
     if lhs.limit != rhs.limit {return false}
+    if lhs.parent != rhs.parent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2024,7 +2069,7 @@ nonisolated extension Agor_Runner_V1_ListRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Session"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0\u{1}agent\0\u{1}provider\0\u{1}project\0\u{1}model\0\u{1}state\0\u{3}state_reason\0\u{3}tools_in_flight\0\u{3}pending_approvals\0\u{1}usage\0\u{3}cost_usd\0\u{1}sandbox\0\u{1}worktree\0\u{1}cwd\0\u{3}started_by\0\u{3}created_us\0\u{3}updated_us\0\u{3}exit_code\0\u{1}signal\0\u{3}provider_session_id\0\u{3}last_seq\0\u{1}stream\0\u{1}command\0\u{1}args\0\u{3}resumes_failed\0\u{1}tightening\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0\u{1}agent\0\u{1}provider\0\u{1}project\0\u{1}model\0\u{1}state\0\u{3}state_reason\0\u{3}tools_in_flight\0\u{3}pending_approvals\0\u{1}usage\0\u{3}cost_usd\0\u{1}sandbox\0\u{1}worktree\0\u{1}cwd\0\u{3}started_by\0\u{3}created_us\0\u{3}updated_us\0\u{3}exit_code\0\u{1}signal\0\u{3}provider_session_id\0\u{3}last_seq\0\u{1}stream\0\u{1}command\0\u{1}args\0\u{3}resumes_failed\0\u{1}tightening\0\u{1}parent\0\u{1}depth\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -2054,6 +2099,8 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
     var _args: [String] = []
     var _resumesFailed: Int32 = 0
     var _tightening: Agor_Runner_V1_Tightening? = nil
+    var _parent: String = String()
+    var _depth: Int32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2091,6 +2138,8 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
       _args = source._args
       _resumesFailed = source._resumesFailed
       _tightening = source._tightening
+      _parent = source._parent
+      _depth = source._depth
     }
   }
 
@@ -2136,6 +2185,8 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
         case 25: try { try decoder.decodeRepeatedStringField(value: &_storage._args) }()
         case 26: try { try decoder.decodeSingularInt32Field(value: &_storage._resumesFailed) }()
         case 27: try { try decoder.decodeSingularMessageField(value: &_storage._tightening) }()
+        case 28: try { try decoder.decodeSingularStringField(value: &_storage._parent) }()
+        case 29: try { try decoder.decodeSingularInt32Field(value: &_storage._depth) }()
         default: break
         }
       }
@@ -2229,6 +2280,12 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
       try { if let v = _storage._tightening {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
       } }()
+      if !_storage._parent.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._parent, fieldNumber: 28)
+      }
+      if _storage._depth != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._depth, fieldNumber: 29)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2265,6 +2322,8 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
         if _storage._args != rhs_storage._args {return false}
         if _storage._resumesFailed != rhs_storage._resumesFailed {return false}
         if _storage._tightening != rhs_storage._tightening {return false}
+        if _storage._parent != rhs_storage._parent {return false}
+        if _storage._depth != rhs_storage._depth {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2434,6 +2493,51 @@ nonisolated extension Agor_Runner_V1_PolicyReply: SwiftProtobuf.Message, SwiftPr
     if lhs.agent != rhs.agent {return false}
     if lhs.policy != rhs.policy {return false}
     if lhs.source != rhs.source {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_SpawnRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SpawnRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{1}name\0\u{1}role\0\u{1}prompt\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.parent) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.role) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.prompt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.parent.isEmpty {
+      try visitor.visitSingularStringField(value: self.parent, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.role.isEmpty {
+      try visitor.visitSingularStringField(value: self.role, fieldNumber: 3)
+    }
+    if !self.prompt.isEmpty {
+      try visitor.visitSingularStringField(value: self.prompt, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_SpawnRequest, rhs: Agor_Runner_V1_SpawnRequest) -> Bool {
+    if lhs.parent != rhs.parent {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.role != rhs.role {return false}
+    if lhs.prompt != rhs.prompt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
