@@ -19,7 +19,8 @@ public struct HomeSetup {
     public func initialize(portBase: Int = 9760, host: String = "127.0.0.1", hostPerService: Bool = false) throws -> InitReport {
         var report = InitReport()
         let fm = FileManager.default
-        for folder in [home.root, home.keysFolder, home.directoryFolder, home.dataFolder, home.logsFolder, home.runFolder] {
+        for folder in [home.root, home.keysFolder, home.directoryFolder, home.directoryFolder.appendingPathComponent("spawned"),
+                       home.dataFolder, home.logsFolder, home.runFolder] {
             try fm.createDirectory(at: folder, withIntermediateDirectories: true)
         }
         chmod(home.keysFolder.path, 0o700)
