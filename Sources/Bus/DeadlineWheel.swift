@@ -1,11 +1,12 @@
 /// The deadlines of one RPC client's calls: one task for the client, not a timer task per call.
 /// Deadlines fall into 10 ms slots (a hashed timing wheel, as libzmq's and Kafka's timers); the
 /// task sleeps to the earliest slot while any deadline waits, hands the due ones to `expire`, and
-/// ends when none is left (the next `schedule` starts it again). A call that is answered is not
-/// removed: its deadline fires later and finds nothing (the caller checks the generation). `expire`
-/// returns the entries to fire again, and when (a retry's next deadline).
+/// ends when none is left (the next `schedule` starts it again). A call that is answered takes its
+/// entry out (`cancel`), so a burst of answered calls does not keep the task waking for their
+/// deadlines afterwards; one that fires anyway finds nothing (the caller checks the generation).
+/// `expire` returns the entries to fire again, and when (a retry's next deadline).
 final class DeadlineWheel: Sendable {
-    struct Entry: Sendable {
+    struct Entry: Sendable, Equatable {
         var id: String
         var generation: UInt64
     }
@@ -28,6 +29,16 @@ final class DeadlineWheel: Sendable {
             return !state.running
         }
         if start { Task { await run() } }
+    }
+
+    /// Takes out an entry scheduled at `deadline` (its call was answered).
+    func cancel(_ entry: Entry, at deadline: ContinuousClock.Instant) {
+        let slot = slotNumber(deadline) + 1
+        state.withLock { state in
+            guard var entries = state.slots[slot] else { return }
+            entries.removeAll { $0 == entry }
+            state.slots[slot] = entries.isEmpty ? nil : entries
+        }
     }
 
     private func slotNumber(_ instant: ContinuousClock.Instant) -> Int64 {

@@ -35,6 +35,8 @@ public final class RPCClient: Sendable {
         var retriesLeft: Int
         var frames: [[UInt8]]
         var timeout: Duration
+        /// When its deadline entry fires (taken out of the wheel when the call is answered).
+        var deadline: ContinuousClock.Instant
     }
 
     public let socket: Socket
@@ -74,6 +76,7 @@ public final class RPCClient: Sendable {
                     guard var call = table[entry.id], call.generation == entry.generation else { return (nil, .zero, nil) }
                     if call.retriesLeft > 0 {
                         call.retriesLeft -= 1
+                        call.deadline = .now + call.timeout
                         table[entry.id] = call
                         return (call.frames, call.timeout, nil)
                     }
@@ -82,7 +85,7 @@ public final class RPCClient: Sendable {
                 }
                 if let frames = action.resend {
                     _ = socket.trySend(OutgoingMessage(frames: frames))
-                    again.append((entry, .now + action.timeout))
+                    again.append((entry, pending.withLock { $0[entry.id]?.deadline } ?? .now + action.timeout))
                 } else if let failed = action.fail {
                     failed.continuation.resume(throwing: BusError.timeout("no reply within \(failed.timeout * failed.attempts)"))
                 }
@@ -101,19 +104,19 @@ public final class RPCClient: Sendable {
             }
         }
         // The task holds the message sequence, not the socket, so a dropped client closes its socket.
-        let task = Task { [messages = socket.messages, pending] in
+        let task = Task { [messages = socket.messages, pending, deadlines] in
             for await message in messages {
                 guard message.frameCount >= 1,
                       let envelope = try? Envelope(serializedBytes: message.frame(0)) else { continue }
                 guard envelope.kind == .replyBatch else {
-                    RPCClient.complete(pending, envelope, body: message.frameCount >= 2 ? message.frame(1) : [])
+                    RPCClient.complete(pending, deadlines, envelope, body: message.frameCount >= 2 ? message.frame(1) : [])
                     continue
                 }
                 // The answers to requests this client sent packed in one frame.
                 guard message.frameCount >= 2, let items = message.withFrame(1, ProtoWire.packedPairs) else { continue }
                 for (bytes, body) in items {
                     guard let inner = try? Envelope(serializedBytes: bytes) else { continue }
-                    RPCClient.complete(pending, inner, body: body)
+                    RPCClient.complete(pending, deadlines, inner, body: body)
                 }
             }
         }
@@ -142,11 +145,12 @@ public final class RPCClient: Sendable {
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], Error>) in
             // One entry for the whole call: a reply that arrives while a retry is being sent still
             // finds it (per-attempt entries dropped replies that crossed a retry).
+            let deadline = ContinuousClock.now + timeout
             let call = Pending(continuation: continuation, generation: generation, attempts: attempts, retriesLeft: attempts - 1,
-                               frames: frames, timeout: timeout)
+                               frames: frames, timeout: timeout, deadline: deadline)
             let previous = pending.withLock { $0.updateValue(call, forKey: id) }
             previous?.continuation.resume(throwing: BusError.conflict("request id \(id) reused while in flight"))
-            deadlines.schedule(.init(id: id, generation: generation), at: .now + timeout)
+            deadlines.schedule(.init(id: id, generation: generation), at: deadline)
             if !socket.trySend(OutgoingMessage(frames: frames)) {
                 if let entry = pending.withLock({ $0.removeValue(forKey: id) }) {
                     entry.continuation.resume(throwing: BusError.unavailable("send queue full or client closed"))
@@ -175,8 +179,9 @@ public final class RPCClient: Sendable {
 
     /// Ends the call a reply or error answers; replies nobody waits for (late, or for another
     /// generation of the id) are dropped.
-    private static func complete(_ pending: Locked<[String: Pending]>, _ envelope: Envelope, body: [UInt8]) {
+    private static func complete(_ pending: Locked<[String: Pending]>, _ deadlines: DeadlineWheel, _ envelope: Envelope, body: [UInt8]) {
         guard let entry = pending.withLock({ $0.removeValue(forKey: envelope.requestID) }) else { return }
+        deadlines.cancel(.init(id: envelope.requestID, generation: entry.generation), at: entry.deadline)
         if envelope.kind == .error || envelope.hasError {
             entry.continuation.resume(throwing: BusError(code: envelope.error.code, message: envelope.error.message))
         } else {

@@ -47,4 +47,20 @@ struct DeadlineWheelTests {
         let total = fired.withLock { $0.values.reduce(0, +) }
         #expect(total == 2 * (200 + 40))
     }
+
+    @Test("a cancelled deadline never fires; the others around it do")
+    func cancelledDeadlinesDoNotFire() async throws {
+        let fired = Locked<[String]>([])
+        let wheel = DeadlineWheel { entries in
+            fired.withLock { $0 += entries.map(\.id) }
+            return []
+        }
+        let due = ContinuousClock.now + .milliseconds(30)
+        for name in ["keep-1", "drop", "keep-2"] { wheel.schedule(.init(id: name, generation: 1), at: due) }
+        wheel.cancel(.init(id: "drop", generation: 1), at: due)
+        wheel.cancel(.init(id: "keep-2", generation: 2), at: due)   // another generation: not this entry
+        for _ in 0..<300 where fired.withLock({ $0.count }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(fired.withLock { $0.sorted() } == ["keep-1", "keep-2"])
+    }
 }
