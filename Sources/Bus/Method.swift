@@ -34,9 +34,7 @@ public struct Method<Request: SwiftProtobuf.Message, Reply: SwiftProtobuf.Messag
     }
 
     public func decodeRequest(_ body: [UInt8]) throws -> Request {
-        do { return try Request(serializedBytes: body) } catch {
-            throw BusError.badRequest("body is not a valid \(Request.protoMessageName)")
-        }
+        try RequestChecks.decode(Request.self, body)
     }
 
     public func decodeReply(_ body: [UInt8]) throws -> Reply {
