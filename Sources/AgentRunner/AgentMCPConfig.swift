@@ -42,8 +42,11 @@ enum AgentMCPConfig {
     }
 
     /// The folders of the shared libraries this process loaded (the Swift runtime among them): the
-    /// `agor mcp` an agent starts is this same executable and needs them inside the sandbox.
-    static func libraryFolders() -> [String] {
+    /// `agor mcp` an agent starts is this same executable and needs them inside the sandbox. Read
+    /// once per process (the runtime's libraries are loaded before the first session).
+    static let libraryFolders: [String] = readLibraryFolders()
+
+    private static func readLibraryFolders() -> [String] {
         guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return [] }
         var folders = Set<String>()
         for line in maps.split(separator: "\n") {

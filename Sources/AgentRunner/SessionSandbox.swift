@@ -20,7 +20,7 @@ extension RunnerService {
         policy.readOnly += [home.configFile.path, home.directoryFolder.path, folder.key]
         if record.provider == "claude" { policy.readOnly.append(folder.mcpConfig) }
         // `agor mcp`, which the agent starts from its MCP configuration, is this executable.
-        policy.readExecute += [RunnerService.ownExecutable()] + AgentMCPConfig.libraryFolders()
+        policy.readExecute += [RunnerService.ownExecutable()] + AgentMCPConfig.libraryFolders
         if record.provider == "codex" { policy.readWrite.append(folder.codexHome) }
         let sandbox = session.limits.sandbox
         let id = record.id

@@ -73,17 +73,9 @@ extension RunnerService {
         guard Principal.isValidName(name), runtime.directory.principal(named: name) == nil else {
             throw BusError.conflict("\(name.prefix(64)) is not a free agent name")
         }
-        // The child's key: written through a file (the key format), then only in its session's folder.
-        let keys = home.dataFolder.appendingPathComponent("runner/spawning")
+        // The child's key: only in its session's folder (it has none in keys/).
         let pair = CurveKeyPair.generate()
-        try pair.write(name: name, to: keys)
-        defer {
-            try? FileManager.default.removeItem(at: keys.appendingPathComponent("\(name).key"))
-            try? FileManager.default.removeItem(at: keys.appendingPathComponent("\(name).pub"))
-        }
-        guard let secret = FileManager.default.contents(atPath: keys.appendingPathComponent("\(name).key").path) else {
-            throw BusError.unavailable("cannot write the child's key")
-        }
+        let secret = Data(pair.secretFileText(name: name).utf8)
         try runtime.directory.writeSpawned(Principal(name: name, kind: .agent, publicKey: pair.publicKey, groups: [record.group],
                                                      role: role, rights: []))
         var start = Agor_Runner_V1_StartRequest()

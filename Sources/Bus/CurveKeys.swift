@@ -55,11 +55,15 @@ public struct CurveKeyPair: Sendable, Equatable {
         pub["public_key"] = .string(publicZ85)
         try AtomicFile.write("# agor CURVE public key: \(name)\n" + TOML.write(pub),
                              to: directory.appendingPathComponent("\(name).pub"), mode: 0o644)
+        try AtomicFile.write(secretFileText(name: name), to: directory.appendingPathComponent("\(name).key"), mode: 0o600)
+    }
+
+    /// The text of `NAME.key` (both keys), for a file written elsewhere (a spawned agent's session).
+    public func secretFileText(name: String) -> String {
         var sec = TOMLTable()
         sec["public_key"] = .string(publicZ85)
         sec["secret_key"] = .string(secretZ85)
-        try AtomicFile.write("# agor CURVE SECRET key: \(name). Keep this file private (0600).\n" + TOML.write(sec),
-                             to: directory.appendingPathComponent("\(name).key"), mode: 0o600)
+        return "# agor CURVE SECRET key: \(name). Keep this file private (0600).\n" + TOML.write(sec)
     }
 
     /// Reads a key file: a secret file (`.key`) gives both keys, a public file only the public one.

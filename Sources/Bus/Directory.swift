@@ -156,13 +156,14 @@ public final class Directory: Sendable {
     }
 
     /// Writes (or replaces) a principal's certificate atomically; watchers pick it up.
-    public func write(_ principal: Principal) throws {
+    public func write(_ principal: Principal) throws { try write(principal, into: folder) }
+
+    private func write(_ principal: Principal, into place: URL) throws {
         guard Principal.isValidName(principal.name) else {
             throw DirectoryError(code: .badName, detail: "names use letters, digits, '-', '_' and '.': \(principal.name)")
         }
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try AtomicFile.write(Directory.certificateText(principal),
-                             to: folder.appendingPathComponent("\(principal.name).cert"), mode: 0o644)
+        try FileManager.default.createDirectory(at: place, withIntermediateDirectories: true)
+        try AtomicFile.write(Directory.certificateText(principal), to: place.appendingPathComponent("\(principal.name).cert"), mode: 0o644)
         reload()
     }
 
@@ -171,14 +172,7 @@ public final class Directory: Sendable {
     public var spawnedFolder: URL { folder.appendingPathComponent("spawned") }
 
     /// Adds a spawned agent's certificate (the runner's part).
-    public func writeSpawned(_ principal: Principal) throws {
-        guard Principal.isValidName(principal.name) else {
-            throw DirectoryError(code: .badName, detail: "names use letters, digits, '-', '_' and '.': \(principal.name)")
-        }
-        try FileManager.default.createDirectory(at: spawnedFolder, withIntermediateDirectories: true)
-        try AtomicFile.write(Directory.certificateText(principal), to: spawnedFolder.appendingPathComponent("\(principal.name).cert"), mode: 0o644)
-        reload()
-    }
+    public func writeSpawned(_ principal: Principal) throws { try write(principal, into: spawnedFolder) }
 
     /// Removes a spawned agent's certificate: its key is refused from then on.
     public func removeSpawned(_ name: String) {

@@ -156,14 +156,18 @@ extension BttaskService {
     /// `lease.expired` event; every 30 s until cancelled.
     func expireLeases() async {
         while !Task.isCancelled {
-            _ = try? await runtime.publisher.write { db, events in
+            // A read through the expiry index first: an idle board opens no write transaction.
+            let due = (try? await database.read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM leases WHERE expires_us <= ?)", arguments: [BusProtocol.nowMicros()])
+            }) ?? false
+            if due == true { _ = try? await runtime.publisher.write { db, events in
                 let expired = try Row.fetchAll(db, sql: "SELECT \(Self.leaseColumns) FROM leases WHERE expires_us <= ? ORDER BY expires_us LIMIT 500",
                                                arguments: [BusProtocol.nowMicros()]).map(Self.lease)
                 for lease in expired {
                     try db.execute(sql: "DELETE FROM leases WHERE id = ?", arguments: [lease.id])
                     try Self.recordLease(&events, kind: "lease.expired", lease: lease, by: "bttask")
                 }
-            }
+            } }
             try? await Task.sleep(for: .seconds(30))
         }
     }
