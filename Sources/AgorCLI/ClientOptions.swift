@@ -51,13 +51,7 @@ public struct ServiceSession: Sendable {
     /// Calls `method`: a read is asked once; a change keeps one client request id for every
     /// attempt, so a retry is applied once.
     public func call<Q, R>(_ method: Method<Q, R>, _ request: Q) async throws -> R {
-        switch method.effect {
-        case .read:
-            return try await rpc.call(method, request, options: .init(timeout: timeout, idempotent: true, retries: 0))
-        case .change:
-            return try await rpc.call(method, request, options: .init(timeout: timeout / 3, idempotent: true, retries: 2,
-                                                                      requestId: RandomID.timeOrdered()))
-        }
+        try await rpc.call(method, request, within: timeout)
     }
 
     public func close() async { await rpc.close() }

@@ -32,7 +32,7 @@ final class AgentConnection: Sendable {
         await runner?.close()
     }
 
-    /// Calls a method of btmsg or bttask: a read once, a change with one request id for its retries.
+    /// Calls a method of btmsg, bttask or the runner as its effect allows (`RPCClient.call(_:_:within:)`).
     func call<Q, R>(_ method: Bus.Method<Q, R>, _ request: Q) async throws -> R {
         let rpc: RPCClient
         switch method.service {
@@ -42,13 +42,7 @@ final class AgentConnection: Sendable {
             rpc = runner
         default: rpc = btmsg
         }
-        switch method.effect {
-        case .read:
-            return try await rpc.call(method, request, options: .init(timeout: timeout, idempotent: true))
-        case .change:
-            return try await rpc.call(method, request, options: .init(timeout: timeout / 3, idempotent: true, retries: 2,
-                                                                      requestId: RandomID.timeOrdered()))
-        }
+        return try await rpc.call(method, request, within: timeout)
     }
 
     /// Who this agent is (name, role, groups), asked of btmsg.

@@ -95,4 +95,16 @@ extension RPCClient {
         let reply = try await call(method.name, try request.serializedBytes(), options: options)
         return try method.decodeReply(reply)
     }
+
+    /// Calls `method` as its effect allows, answered within `timeout`: a read is asked once; a
+    /// change is sent up to three times (each with a third of the time) under one request id, so a
+    /// retry is applied once. What the command lines and `agor mcp` use.
+    public func call<Q, R>(_ method: Method<Q, R>, _ request: Q, within timeout: Duration) async throws -> R {
+        switch method.effect {
+        case .read:
+            return try await call(method, request, options: .init(timeout: timeout, idempotent: true, retries: 0))
+        case .change:
+            return try await call(method, request, options: .init(timeout: timeout / 3, idempotent: true, retries: 2))
+        }
+    }
 }
