@@ -125,7 +125,7 @@ extension RunnerService {
     /// Starts a session: checks, records it, spawns the program through the helper.
     /// `team`: for a spawned child, its secret key (it has none in keys/), its parent and depth.
     func start(_ request: Agor_Runner_V1_StartRequest, by caller: Principal,
-               team: (key: Data, parent: String, depth: Int32)? = nil) async throws -> Agor_Runner_V1_Session {
+               team: (key: Data, parent: String, depth: Int32, budget: Agor_Runner_V1_Budget)? = nil) async throws -> Agor_Runner_V1_Session {
         guard Providers.names.contains(request.provider) else {
             throw BusError.badRequest("provider is one of \(Providers.names.joined(separator: ", "))")
         }
@@ -138,7 +138,8 @@ extension RunnerService {
         guard let group = agent.groups.first(where: { RunnerRules.mayManage(caller, group: $0) }) else {
             throw BusError.forbidden("\(caller.name) is not an operator or manager of \(agent.name)'s groups")
         }
-        let sessionLimits = limits(project: request.project, group: group, tightening: request.sandbox)
+        var sessionLimits = limits(project: request.project, group: group, tightening: request.sandbox)
+        if let team { sessionLimits = sessionLimits.narrowed(to: team.budget) }
         let today = daily.withLock { $0[DailySpend.Key(day: DailySpend.day(), group: group, project: request.project)] } ?? DailySpend()
         if let spent = sessionLimits.dailyReason(today, of: request.project.isEmpty ? "group \(group)" : "project \(request.project)") {
             throw BusError.conflict("not started: the \(spent)")
@@ -210,6 +211,7 @@ extension RunnerService {
                                                                  askApprovals: sessionLimits.askApprovals)
         record.model = model
         record.tightening = request.sandbox
+        record.budget = sessionLimits.budget
         let session = LiveSession(record: record, turnsOnStdin: turnsOnStdin, limits: sessionLimits)
         owners.withLock { $0[id] = (group, agent.name) }
         try await store(session, [])
@@ -303,7 +305,7 @@ extension RunnerService {
     /// a good turn, it is left interrupted.
     func resume(_ id: String) async throws {
         guard var record = try await record(id), record.state == .interrupted else { return }
-        let resumedLimits = limits(project: record.project, group: record.group, tightening: record.tightening)
+        let resumedLimits = limits(for: record)
         guard let arguments = ProviderLaunch.resumeArguments(provider: record.provider, sessionId: id, providerSessionId: record.providerSessionID,
                                                             model: record.model, extra: record.args, askApprovals: resumedLimits.askApprovals),
               !record.command.isEmpty else { return }
@@ -313,6 +315,7 @@ extension RunnerService {
         }
         record.resumesFailed += 1
         let session = LiveSession(record: record, turnsOnStdin: record.provider == "claude", limits: resumedLimits)
+        if let spent = try? await storedTeamSpend(of: id) { session.team.withLock { $0 = spent } }
         live.withLock { $0[id] = session }
         var change = Agor_Runner_V1_StateChanged()
         change.state = .starting
@@ -328,6 +331,13 @@ extension RunnerService {
             live.withLock { $0[id] = nil }
             try await store(session, [.error("spawn", "\(error)", fatal: true), { var e = AgentEvent(); e.sessionFinished.exitCode = 127; return e }()])
         }
+    }
+
+    /// A stored session's limits, to resume it: the settings', and for a team's child never above
+    /// the budget it was given.
+    func limits(for record: Agor_Runner_V1_Session) -> LiveSession.Limits {
+        let limits = limits(project: record.project, group: record.group, tightening: record.tightening)
+        return record.parent.isEmpty ? limits : limits.narrowed(to: record.budget)
     }
 
     /// The session's limits from the settings cascade (project, group, global, built-in).

@@ -139,11 +139,25 @@ public final class RunnerService: Sendable {
                 record.stateReason = reason
                 stored.append(pause)
             }
+            record.turns = session.budget.withLock { $0.turns }
             record.state = health.state
             record.toolsInFlight = health.toolsInFlight
             record.pendingApprovals = health.pendingApprovals
             record.usage = health.usage
             record.costUsd = health.costUSD
+        }
+        // A team member's spending counts against its ancestors' limits too.
+        if !spent.isZero, let reason = chargeAncestors(of: record, spent), session.budget.withLock({ state in
+            defer { state.paused = true }
+            return !state.paused
+        }) {
+            session.health.withLock { health in
+                if let pause = health.pause(reason) {
+                    record.stateReason = reason
+                    record.state = health.state
+                    stored.append(pause)
+                }
+            }
         }
         record.updatedUs = BusProtocol.nowMicros()
         let wasIdle = session.record.withLock { $0.state } == .idle
@@ -271,7 +285,9 @@ final class LiveSession: Sendable {
     let limits: Limits
     let lastActivity = Locked(ContinuousClock.now)
     /// Turns finished, and the last tool call with how many times in a row it came.
-    let budget = Locked((turns: Int64(0), lastCall: "", repeats: 0, paused: false))
+    let budget: Locked<(turns: Int64, lastCall: String, repeats: Int, paused: Bool)>
+    /// What its team (children, and theirs) spent: counted against this session's limits too.
+    let team = Locked(DailySpend())
     let record: Locked<Agor_Runner_V1_Session>
     let health: Locked<SessionHealth>
     let process = Locked<AgentProcess?>(nil)
@@ -287,6 +303,7 @@ final class LiveSession: Sendable {
         self.turnsOnStdin = turnsOnStdin
         self.limits = limits
         self.record = Locked(record)
+        budget = Locked((turns: record.turns, lastCall: "", repeats: 0, paused: false))
         health = Locked(SessionHealth(keepsInputOpen: turnsOnStdin))
     }
 
@@ -307,14 +324,11 @@ final class LiveSession: Sendable {
                 }
             }
             guard !state.paused else { return nil }
-            var reason: String?
-            if limits.maxTurns > 0 && state.turns >= limits.maxTurns {
-                reason = "budget: \(state.turns) turns (limit \(limits.maxTurns))"
-            } else if limits.maxTokens > 0 && health.usage.inputTokens + health.usage.outputTokens >= limits.maxTokens {
-                reason = "budget: \(health.usage.inputTokens + health.usage.outputTokens) tokens (limit \(limits.maxTokens))"
-            } else if limits.maxCostCents > 0 && health.costUSD * 100 >= Double(limits.maxCostCents) {
-                reason = "budget: $\(health.costUSD) (limit \(limits.maxCostCents) cents)"
-            }
+            // Its own spending and its team's: a parent's limits cover its children.
+            let teamSpent = team.withLock { $0 }
+            var spent = teamSpent
+            spent += DailySpend(costUSD: health.costUSD, tokens: health.usage.inputTokens + health.usage.outputTokens, turns: state.turns)
+            var reason = crossedLimit(spent, withTeam: !teamSpent.isZero)
             let project = record.withLock { $0.project.isEmpty ? "group \($0.group)" : "project \($0.project)" }
             if reason == nil, let daily = limits.dailyReason(today, of: project) { reason = daily }
             if reason != nil { state.paused = true }

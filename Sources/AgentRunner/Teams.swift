@@ -69,6 +69,9 @@ extension RunnerService {
         guard children < maxChildren else {
             throw BusError.conflict("session \(record.id) has \(children) running children, the most it may (runner.team.max_children)")
         }
+        // The child's limits: what the parent has left, narrowed by what the spawn asks.
+        var budget = try parent.remainingForChild()
+        if request.hasBudget { budget = LiveSession.Limits().narrowed(to: budget).narrowed(to: request.budget).budget }
         let name = request.name.isEmpty ? try freeChildName(for: record.agent) : request.name
         guard Principal.isValidName(name), runtime.directory.principal(named: name) == nil else {
             throw BusError.conflict("\(name.prefix(64)) is not a free agent name")
@@ -89,7 +92,7 @@ extension RunnerService {
         start.sandbox = record.tightening
         let starter = Principal(name: record.agent, kind: .agent, publicKey: [], groups: [record.group], role: .manager, rights: [])
         do {
-            let child = try await self.start(start, by: starter, team: (secret, record.id, record.depth + 1))
+            let child = try await self.start(start, by: starter, team: (secret, record.id, record.depth + 1, budget))
             logger.info("child spawned", metadata: ["runner.session": "\(child.id)", "runner.parent": "\(parent.id)", "runner.agent": "\(name)"])
             return child
         } catch {

@@ -258,7 +258,7 @@ extension RunnerService {
     /// stream before the program starts.
     func resume(_ record: Agor_Runner_V1_Session, withTurn turn: String,
                 deliver: (LiveSession) async throws -> Void) async throws {
-        let limits = limits(project: record.project, group: record.group, tightening: record.tightening)
+        let limits = limits(for: record)
         guard let arguments = ProviderLaunch.resumeArguments(provider: record.provider, sessionId: record.id,
                                                             providerSessionId: record.providerSessionID, model: record.model,
                                                             extra: record.args, askApprovals: limits.askApprovals, prompt: turn),
@@ -266,6 +266,7 @@ extension RunnerService {
             throw BusError.conflict("session \(record.id) of \(record.provider) cannot be resumed")
         }
         let session = LiveSession(record: record, turnsOnStdin: record.provider == "claude", limits: limits)
+        if let spent = try? await storedTeamSpend(of: record.id) { session.team.withLock { $0 = spent } }
         live.withLock { $0[record.id] = session }
         var change = Agor_Runner_V1_StateChanged()
         change.state = .starting

@@ -280,17 +280,27 @@ enum AgentTools {
 
     static let team: [AgentTool] = [
         AgentTool(name: "spawn_agent",
-                  description: "Start a child agent in your team: a new agent of your group with its own key, working on `prompt` with your program and project. Its role is at most yours. Its end comes back to you as a message.",
+                  description: "Start a child agent in your team: a new agent of your group with its own key, working on `prompt` with your program and project. Its role is at most yours; its budget is at most what you have left, and what it spends counts against yours. Its end comes back to you as a message.",
                   properties: ["prompt": text("What the child should do."), "role": oneOf("Default worker.", ["worker", "tester", "reviewer", "architect", "manager"]),
-                               "name": text("Optional name; default YOURNAME-N.")],
+                               "name": text("Optional name; default YOURNAME-N."),
+                               "max_turns": integer("Optional: at most this many turns (never above what you have left).", 1...1_000_000),
+                               "max_tokens": integer("Optional: at most this many tokens (never above what you have left).", 1...1_000_000_000),
+                               "max_cost_cents": integer("Optional: at most this many cents (never above what you have left).", 1...100_000_000)],
                   required: ["prompt"], readOnly: false) { args, agent in
-            try args.allowOnly(["prompt", "role", "name"])
+            try args.allowOnly(["prompt", "role", "name", "max_turns", "max_tokens", "max_cost_cents"])
             guard let session = agent.session else { throw BusError.badRequest("spawn_agent works inside a session the runner started (AGOR_SESSION)") }
             var request = Agor_Runner_V1_SpawnRequest()
             request.parent = session
             request.prompt = try args.requiredString("prompt")
             request.role = try args.string("role") ?? ""
             request.name = try args.string("name") ?? ""
+            let turns = try args.int("max_turns", in: 1...1_000_000), tokens = try args.int("max_tokens", in: 1...1_000_000_000)
+            let cents = try args.int("max_cost_cents", in: 1...100_000_000)
+            if turns != nil || tokens != nil || cents != nil {
+                request.budget.maxTurns = Int64(turns ?? 0)
+                request.budget.maxTokens = Int64(tokens ?? 0)
+                request.budget.maxCostCents = Int64(cents ?? 0)
+            }
             return try await agent.call(RunnerAPI.spawn, request)
         },
         AgentTool(name: "team_status", description: "Your team: the sessions you spawned, with their state.",

@@ -21,8 +21,14 @@ struct SessionCommand: AsyncParsableCommand {
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start an agent of the directory as a session of its group; prints its id.")
         @OptionGroup var options: ClientOptions
-        @Option(help: "The agent principal the session runs as (agor agent add).") var agent: String
-        @Option(help: "claude, codex, ollama or ndjson.") var provider: String
+        @Option(help: "The agent principal the session runs as (agor agent add).") var agent: String?
+        @Option(help: "claude, codex, ollama or ndjson.") var provider: String?
+        @Option(help: "Spawn a child of this running session (a team): a new agent of its group, with its program, project and what is left of its budget.") var parent: String?
+        @Option(help: "With --parent: the child's role (worker, tester, reviewer, architect, manager; at most the parent agent's).") var role: String?
+        @Option(help: "With --parent: the child's agent name (default PARENT-AGENT-N).") var name: String?
+        @Option(name: .customLong("max-turns"), help: "With --parent: at most this many turns (never above what the parent has left).") var maxTurns: Int64?
+        @Option(name: .customLong("max-tokens"), help: "With --parent: at most this many tokens.") var maxTokens: Int64?
+        @Option(name: .customLong("max-cost-cents"), help: "With --parent: at most this many cents.") var maxCostCents: Int64?
         @Option(parsing: .upToNextOption, help: "The program and its arguments (else [runner.providers.NAME] command, else PATH).") var command: [String] = []
         @Option(name: .customLong("arg"), parsing: .unconditionalSingleValue,
                 help: "One more argument for the program, after those of --command (for arguments that start with '-').") var extraArguments: [String] = []
@@ -35,6 +41,17 @@ struct SessionCommand: AsyncParsableCommand {
         @Option(name: .customLong("max-processes"), help: "A lower process cap than the project's.") var maxProcesses: Int64?
         @Flag(help: "Require the strict tier (bubblewrap).") var strict = false
 
+        /// The first turn, from --prompt or --prompt-file.
+        func firstTurn() throws -> String {
+            switch (prompt, promptFile) {
+            case (let text?, nil): return text
+            case (nil, let file?):
+                guard let data = FileManager.default.contents(atPath: file) else { throw Failure(.badInput, "cannot read \(file)") }
+                return String(decoding: data, as: UTF8.self)
+            default: throw Failure(.badInput, "give --prompt TEXT or --prompt-file FILE")
+            }
+        }
+
         func run() async throws {
             try await SessionCommand.withRunner(options) { session in
                 var request = Agor_Runner_V1_StartRequest()
@@ -43,19 +60,37 @@ struct SessionCommand: AsyncParsableCommand {
                 request.sandbox.memoryMb = memoryMB ?? 0
                 request.sandbox.maxProcesses = maxProcesses ?? 0
                 request.sandbox.strict = strict
+                let prompt = try firstTurn()
+                if let parent {
+                    guard agent == nil, provider == nil, command.isEmpty, extraArguments.isEmpty, project == nil, model == nil else {
+                        throw Failure(.badInput, "a child takes its parent's agent group, program, project and model: give --parent with --prompt, --role, --name and budgets only")
+                    }
+                    guard [maxTurns, maxTokens, maxCostCents].allSatisfy({ ($0 ?? 1) > 0 }) else { throw Failure(.badInput, "budgets are positive") }
+                    var spawn = Agor_Runner_V1_SpawnRequest()
+                    spawn.parent = parent
+                    spawn.prompt = prompt
+                    spawn.role = role ?? ""
+                    spawn.name = name ?? ""
+                    if maxTurns != nil || maxTokens != nil || maxCostCents != nil {
+                        spawn.budget.maxTurns = maxTurns ?? 0
+                        spawn.budget.maxTokens = maxTokens ?? 0
+                        spawn.budget.maxCostCents = maxCostCents ?? 0
+                    }
+                    let child = try await session.call(RunnerAPI.spawn, spawn)
+                    if session.json { SessionCommand.printJSON(SessionCommand.object(child)) } else { print(child.id) }
+                    return
+                }
+                guard role == nil, name == nil, maxTurns == nil, maxTokens == nil, maxCostCents == nil else {
+                    throw Failure(.badInput, "--role, --name and the budgets are for a child: give --parent ID")
+                }
+                guard let agent, let provider else { throw Failure(.badInput, "give --agent NAME and --provider P (or --parent ID for a child)") }
                 request.agent = agent
                 request.provider = provider
                 request.command = command.first ?? ""
                 request.args = Array(command.dropFirst()) + extraArguments
                 request.project = project ?? ""
                 request.model = model ?? ""
-                switch (prompt, promptFile) {
-                case (let text?, nil): request.prompt = text
-                case (nil, let file?):
-                    guard let data = FileManager.default.contents(atPath: file) else { throw Failure(.badInput, "cannot read \(file)") }
-                    request.prompt = String(decoding: data, as: UTF8.self)
-                default: throw Failure(.badInput, "give --prompt TEXT or --prompt-file FILE")
-                }
+                request.prompt = prompt
                 let started = try await session.call(RunnerAPI.start, request)
                 if session.json { SessionCommand.printJSON(SessionCommand.object(started)) } else { print(started.id) }
             }
@@ -233,7 +268,9 @@ struct SessionCommand: AsyncParsableCommand {
                    "cache_read_tokens": s.usage.cacheReadTokens, "cache_write_tokens": s.usage.cacheWriteTokens],
          "cost_usd": s.costUsd, "sandbox": s.sandbox, "worktree": s.worktree, "cwd": s.cwd, "started_by": s.startedBy,
          "created_us": s.createdUs, "updated_us": s.updatedUs, "exit_code": s.exitCode, "signal": s.signal,
-         "provider_session_id": s.providerSessionID, "last_seq": s.lastSeq, "stream": s.stream]
+         "provider_session_id": s.providerSessionID, "last_seq": s.lastSeq, "stream": s.stream,
+         "parent": s.parent, "depth": s.depth, "turns": s.turns,
+         "budget": ["max_turns": s.budget.maxTurns, "max_tokens": s.budget.maxTokens, "max_cost_cents": s.budget.maxCostCents]]
     }
 
     static func printJSON(_ object: [String: Any]) {

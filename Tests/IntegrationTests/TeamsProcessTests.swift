@@ -92,6 +92,66 @@ struct TeamsProcessTests {
         await runner.close()
     }
 
+    @Test("a team shares its parent's budget: a child gets what is left, the team's turns count against the parent, a spent parent spawns no more")
+    func sharedBudget() async throws {
+        let agor = try AgorHome()
+        defer { agor.cleanUp() }
+        let root = agor.home.root.path
+        #expect(try AgorHome.run(["agent", "add", "m1", "--group", "default", "--role", "manager", "--home", root]).status == 0)
+        #expect(try AgorHome.run(["settings", "set", "runner.budget.max_turns", "5", "--home", root]).status == 0)
+        _ = try agor.serve("btmsg")
+        #expect(try await agor.waitUntilAnswers("btmsg"))
+        _ = try agor.serve("runner")
+        #expect(try await agor.waitUntilAnswers("runner"))
+        func turns(_ id: String, _ count: Int) async throws -> [String: Any] {
+            var shown: [String: Any] = [:]
+            for _ in 0..<400 {
+                shown = try RunnerProcessTests.show(agor, id)
+                if shown["turns"] as? Int == count, shown["state"] as? String != "running" { return shown }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            Issue.record("session \(id) never finished \(count) turns: \(shown)")
+            return shown
+        }
+        let start = ["start", "--agent", "m1", "--provider", "claude", "--command", "/usr/bin/python3", "\(RunnerProcessTests.fixtures)/fake_claude.py",
+                     "--prompt", "lead the work", "--json"]
+        let started = try RunnerProcessTests.session(agor, start)
+        let parent = try #require(((try? JSONSerialization.jsonObject(with: Data(started.out.utf8))) as? [String: Any])?["id"] as? String, "\(started.err)")
+        _ = try await turns(parent, 1)
+
+        // The parent finished 1 turn of 5: its first child may spend the 4 left.
+        let first = try await spawn(agor, as: "m1", parent: parent, prompt: "write the tests")
+        #expect(first.budget.maxTurns == 4 && first.parent == parent)
+        _ = try await turns(first.id, 1)
+        // 2 of 5 spent by the team: a second child asking for 9 (through the command line) gets 3.
+        let spawned = try RunnerProcessTests.session(agor, ["start", "--parent", parent, "--prompt", "write the docs", "--max-turns", "9", "--json"])
+        let second = try #require(((try? JSONSerialization.jsonObject(with: Data(spawned.out.utf8))) as? [String: Any])?["id"] as? String, "\(spawned.err)")
+        let secondShown = try await turns(second, 1)
+        #expect((secondShown["budget"] as? [String: Any])?["max_turns"] as? Int == 3 && secondShown["depth"] as? Int == 1)
+
+        // The parent's second turn: 4 of 5. The first child's second turn is within its own 4 but
+        // brings the team to 5: it pauses, naming its parent's budget.
+        #expect(try RunnerProcessTests.session(agor, ["send", parent, "go on"]).status == 0)
+        #expect(try await turns(parent, 2)["state"] as? String == "idle")
+        #expect(try RunnerProcessTests.session(agor, ["send", first.id, "go on"]).status == 0)
+        let child = try await RunnerProcessTests.waitFor(agor, first.id, state: "needs_input")
+        #expect(child["state_reason"] as? String == "budget: 5 turns with its team (limit 5) of parent session \(parent.prefix(8))", "\(child)")
+        // A spent parent spawns no more; its own next step pauses it too (its turn, or any event before it).
+        let refused = await refusal(agor, as: "m1", parent: parent)
+        #expect(refused?.errorCode == .conflict && refused?.message.contains("the parent's budget: 5 turns with its team (limit 5) is spent") == true,
+                "\(String(describing: refused))")
+        #expect(try RunnerProcessTests.session(agor, ["send", parent, "go on"]).status == 0)
+        let paused = try await RunnerProcessTests.waitFor(agor, parent, state: "needs_input")
+        let reason = paused["state_reason"] as? String ?? ""
+        #expect(["budget: 5 turns with its team (limit 5)", "budget: 6 turns with its team (limit 5)"].contains(reason), "\(paused)")
+        // Bad input: budgets without --parent, and a child with a program of its own.
+        #expect(try RunnerProcessTests.session(agor, ["start", "--agent", "m1", "--provider", "claude", "--prompt", "x", "--max-turns", "2"]).status != 0)
+        #expect(try RunnerProcessTests.session(agor, ["start", "--parent", parent, "--provider", "claude", "--prompt", "x"]).status != 0)
+        #expect(try RunnerProcessTests.session(agor, ["start", "--parent", parent, "--prompt", "x", "--max-turns", "0"]).status != 0)
+        #expect(try RunnerProcessTests.session(agor, ["stop", parent]).status == 0)
+        _ = try await RunnerProcessTests.waitFor(agor, second, state: "stopped")
+    }
+
     @Test("the directory reads the runner's part with its limits: no operator, no rights, no name of the rest")
     func spawnedCertificatesAreLimited() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spawned-\(UUID().uuidString.prefix(8))")

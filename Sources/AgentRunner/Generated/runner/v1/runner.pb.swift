@@ -826,11 +826,45 @@ public nonisolated struct Agor_Runner_V1_Session: @unchecked Sendable {
     set {_uniqueStorage()._depth = newValue}
   }
 
+  /// the limits it runs under: its settings', narrowed by what its parent had left
+  public var budget: Agor_Runner_V1_Budget {
+    get {_storage._budget ?? Agor_Runner_V1_Budget()}
+    set {_uniqueStorage()._budget = newValue}
+  }
+  /// Returns true if `budget` has been explicitly set.
+  public var hasBudget: Bool {_storage._budget != nil}
+  /// Clears the value of `budget`. Subsequent reads from it will return its default value.
+  public mutating func clearBudget() {_uniqueStorage()._budget = nil}
+
+  /// turns it finished
+  public var turns: Int64 {
+    get {_storage._turns}
+    set {_uniqueStorage()._turns = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// A session's limits (0 = none). A child's are never above what its parent had left when it was
+/// spawned, and the parent's own limits count what its whole team spends.
+public nonisolated struct Agor_Runner_V1_Budget: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var maxCostCents: Int64 = 0
+
+  public var maxTokens: Int64 = 0
+
+  public var maxTurns: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Agor_Runner_V1_SessionList: Sendable {
@@ -925,9 +959,21 @@ public nonisolated struct Agor_Runner_V1_SpawnRequest: Sendable {
 
   public var prompt: String = String()
 
+  /// optional: narrower limits for the child (never above the parent's remainder)
+  public var budget: Agor_Runner_V1_Budget {
+    get {_budget ?? Agor_Runner_V1_Budget()}
+    set {_budget = newValue}
+  }
+  /// Returns true if `budget` has been explicitly set.
+  public var hasBudget: Bool {self._budget != nil}
+  /// Clears the value of `budget`. Subsequent reads from it will return its default value.
+  public mutating func clearBudget() {self._budget = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _budget: Agor_Runner_V1_Budget? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -2069,7 +2115,7 @@ nonisolated extension Agor_Runner_V1_ListRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Session"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0\u{1}agent\0\u{1}provider\0\u{1}project\0\u{1}model\0\u{1}state\0\u{3}state_reason\0\u{3}tools_in_flight\0\u{3}pending_approvals\0\u{1}usage\0\u{3}cost_usd\0\u{1}sandbox\0\u{1}worktree\0\u{1}cwd\0\u{3}started_by\0\u{3}created_us\0\u{3}updated_us\0\u{3}exit_code\0\u{1}signal\0\u{3}provider_session_id\0\u{3}last_seq\0\u{1}stream\0\u{1}command\0\u{1}args\0\u{3}resumes_failed\0\u{1}tightening\0\u{1}parent\0\u{1}depth\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0\u{1}agent\0\u{1}provider\0\u{1}project\0\u{1}model\0\u{1}state\0\u{3}state_reason\0\u{3}tools_in_flight\0\u{3}pending_approvals\0\u{1}usage\0\u{3}cost_usd\0\u{1}sandbox\0\u{1}worktree\0\u{1}cwd\0\u{3}started_by\0\u{3}created_us\0\u{3}updated_us\0\u{3}exit_code\0\u{1}signal\0\u{3}provider_session_id\0\u{3}last_seq\0\u{1}stream\0\u{1}command\0\u{1}args\0\u{3}resumes_failed\0\u{1}tightening\0\u{1}parent\0\u{1}depth\0\u{1}budget\0\u{1}turns\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -2101,6 +2147,8 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
     var _tightening: Agor_Runner_V1_Tightening? = nil
     var _parent: String = String()
     var _depth: Int32 = 0
+    var _budget: Agor_Runner_V1_Budget? = nil
+    var _turns: Int64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2140,6 +2188,8 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
       _tightening = source._tightening
       _parent = source._parent
       _depth = source._depth
+      _budget = source._budget
+      _turns = source._turns
     }
   }
 
@@ -2187,6 +2237,8 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
         case 27: try { try decoder.decodeSingularMessageField(value: &_storage._tightening) }()
         case 28: try { try decoder.decodeSingularStringField(value: &_storage._parent) }()
         case 29: try { try decoder.decodeSingularInt32Field(value: &_storage._depth) }()
+        case 30: try { try decoder.decodeSingularMessageField(value: &_storage._budget) }()
+        case 31: try { try decoder.decodeSingularInt64Field(value: &_storage._turns) }()
         default: break
         }
       }
@@ -2286,6 +2338,12 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
       if _storage._depth != 0 {
         try visitor.visitSingularInt32Field(value: _storage._depth, fieldNumber: 29)
       }
+      try { if let v = _storage._budget {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
+      } }()
+      if _storage._turns != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._turns, fieldNumber: 31)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2324,10 +2382,52 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
         if _storage._tightening != rhs_storage._tightening {return false}
         if _storage._parent != rhs_storage._parent {return false}
         if _storage._depth != rhs_storage._depth {return false}
+        if _storage._budget != rhs_storage._budget {return false}
+        if _storage._turns != rhs_storage._turns {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_Budget: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Budget"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_cost_cents\0\u{3}max_tokens\0\u{3}max_turns\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.maxCostCents) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.maxTokens) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.maxTurns) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.maxCostCents != 0 {
+      try visitor.visitSingularInt64Field(value: self.maxCostCents, fieldNumber: 1)
+    }
+    if self.maxTokens != 0 {
+      try visitor.visitSingularInt64Field(value: self.maxTokens, fieldNumber: 2)
+    }
+    if self.maxTurns != 0 {
+      try visitor.visitSingularInt64Field(value: self.maxTurns, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_Budget, rhs: Agor_Runner_V1_Budget) -> Bool {
+    if lhs.maxCostCents != rhs.maxCostCents {return false}
+    if lhs.maxTokens != rhs.maxTokens {return false}
+    if lhs.maxTurns != rhs.maxTurns {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2500,7 +2600,7 @@ nonisolated extension Agor_Runner_V1_PolicyReply: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Agor_Runner_V1_SpawnRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SpawnRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{1}name\0\u{1}role\0\u{1}prompt\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{1}name\0\u{1}role\0\u{1}prompt\0\u{1}budget\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2512,12 +2612,17 @@ nonisolated extension Agor_Runner_V1_SpawnRequest: SwiftProtobuf.Message, SwiftP
       case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.role) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.prompt) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._budget) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.parent.isEmpty {
       try visitor.visitSingularStringField(value: self.parent, fieldNumber: 1)
     }
@@ -2530,6 +2635,9 @@ nonisolated extension Agor_Runner_V1_SpawnRequest: SwiftProtobuf.Message, SwiftP
     if !self.prompt.isEmpty {
       try visitor.visitSingularStringField(value: self.prompt, fieldNumber: 4)
     }
+    try { if let v = self._budget {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2538,6 +2646,7 @@ nonisolated extension Agor_Runner_V1_SpawnRequest: SwiftProtobuf.Message, SwiftP
     if lhs.name != rhs.name {return false}
     if lhs.role != rhs.role {return false}
     if lhs.prompt != rhs.prompt {return false}
+    if lhs._budget != rhs._budget {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
