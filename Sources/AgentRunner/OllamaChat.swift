@@ -2,46 +2,48 @@ import Bus
 import Foundation
 import Glibc
 
+/// The tools an Ollama agent may call, run by its client as the agent itself (`agor mcp`'s tools,
+/// the same for every provider). Kept abstract here: the client lives below the tools' module.
+public protocol ChatTools: Sendable {
+    /// The tools as Ollama's `tools` field lists them: `{"type":"function","function":{name, description, parameters}}`.
+    func definitions() -> [[String: Any]]
+    /// Runs one call; the answer's text, and whether it is an error (a refusal names its code).
+    func call(_ name: String, argumentsJSON: Data) async -> (isError: Bool, content: String)
+}
+
 /// The Ollama provider's program (`agor ollama-chat`): Ollama's `/api/chat` never runs tools and
 /// keeps no conversation, so this small client does, as an agent program of its own, sandboxed and
 /// read like any other. It takes user turns on stdin (the stream-json user lines the runner writes
-/// to Claude), keeps the history, POSTs it with `"stream": true`, and copies every response line
-/// to stdout unchanged for the `OllamaAdapter`. Tool calls are answered "unavailable" (a later issue
-/// gives Ollama agents tools): each answer goes into the history as a `tool` message and to stdout
-/// as an `agor.tool_result` line, and the model is asked again, until a round has no tool call.
-/// An HTTP error, or an error line, ends the program with status 1 after an `{"error": ...}` line.
+/// to Claude), keeps the history, POSTs it with `"stream": true` and the agent's tools, and copies
+/// every response line to stdout unchanged for the `OllamaAdapter`. Each tool call runs as the
+/// agent (`ChatTools`; without them it is answered "unavailable"); each answer goes into the
+/// history as a `tool` message and to stdout as an `agor.tool_result` line, and the model is asked
+/// again, until a round has no tool call. An HTTP error, or an error line, ends the program with
+/// status 1 after an `{"error": ...}` line.
 public enum OllamaChat {
-    public static let unavailable = "unavailable: this agent has no tools yet (agor answers every tool call of an Ollama agent this way)"
+    public static let unavailable = "unavailable: this agent has no tools (agor ollama-chat was started without the agent's key)"
     static let turnLimit = 4 << 20
+    /// Tool rounds in one turn before the client stops asking (a model calling tools forever).
+    static let roundLimit = 50
 
-    public static func run(url: String, model: String, think: Bool) -> Int32 {
+    public static func run(url: String, model: String, think: Bool, tools: ChatTools?) async -> Int32 {
         let server: HTTPLineStream
         do { server = try HTTPLineStream(url: url) } catch {
             emit(["error": "\(error)"])
             return 1
         }
+        let definitions = tools?.definitions() ?? []
         var history: [[String: Any]] = []
         var calls = 0
-        var input = LineSplitter(limit: turnLimit)
-        var pending: [[UInt8]] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            // The next user turn from stdin (other lines, such as approval answers, are ignored).
-            while pending.isEmpty {
-                let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return 0 }
-                buffer.withUnsafeBytes { raw in
-                    input.feed(UnsafeRawBufferPointer(rebasing: raw[0..<n])) { piece in if case .line(let line) = piece { pending.append(line) } }
-                }
-            }
-            let line = pending.removeFirst()
+        // User turns from stdin, read by a thread of their own (other lines, such as approval answers, are ignored).
+        for await line in stdinLines() {
             guard let turn = userText(line) else { continue }
             history.append(["role": "user", "content": turn])
             // Rounds until the model stops calling tools.
-            while true {
+            for round in 1...roundLimit {
                 var request: [String: Any] = ["model": model, "messages": history, "stream": true]
                 if think { request["think"] = true }
+                if !definitions.isEmpty { request["tools"] = definitions }
                 var text = "", thinking = "", toolCalls: [[String: Any]] = [], failed = false
                 let answer: HTTPLineStream.Answer
                 do {
@@ -72,12 +74,45 @@ public enum OllamaChat {
                 for call in toolCalls {
                     calls += 1
                     let id = call["id"] as? String ?? "call_\(calls)"
-                    let name = (call["function"] as? [String: Any])?["name"] as? String ?? ""
-                    var message: [String: Any] = ["role": "tool", "tool_name": name, "content": unavailable]
+                    let function = call["function"] as? [String: Any]
+                    let name = function?["name"] as? String ?? ""
+                    var outcome = (isError: true, content: unavailable)
+                    if round == roundLimit {
+                        outcome.content = "refused: \(roundLimit) rounds of tool calls in one turn; answer without tools"
+                    } else if let tools {
+                        let arguments = (try? JSONSerialization.data(withJSONObject: function?["arguments"] ?? [String: Any]())) ?? Data("{}".utf8)
+                        outcome = await tools.call(name, argumentsJSON: arguments)
+                    }
+                    var message: [String: Any] = ["role": "tool", "tool_name": name, "content": outcome.content]
                     if call["id"] != nil { message["tool_call_id"] = id }
                     history.append(message)
-                    emit(["type": "agor.tool_result", "id": id, "is_error": true, "content": unavailable])
+                    emit(["type": "agor.tool_result", "id": id, "is_error": outcome.isError, "content": outcome.content])
                 }
+            }
+        }
+        return 0
+    }
+
+    /// Complete lines of stdin, read by a thread of their own so that the tools' async calls keep
+    /// the cooperative threads; ends at end of file. A line over the turn limit is dropped. Not
+    /// bounded in count: the only writer is the runner, which queues turns while one runs and
+    /// delivers them together, so few lines ever wait here, and none may be lost.
+    static func stdinLines() -> AsyncStream<[UInt8]> {
+        AsyncStream { continuation in
+            Thread.detachNewThread {
+                var input = LineSplitter(limit: turnLimit)
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    buffer.withUnsafeBytes { raw in
+                        input.feed(UnsafeRawBufferPointer(rebasing: raw[0..<n])) { piece in
+                            if case .line(let line) = piece { continuation.yield(line) }
+                        }
+                    }
+                }
+                continuation.finish()
             }
         }
     }

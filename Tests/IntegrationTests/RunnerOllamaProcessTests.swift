@@ -44,7 +44,7 @@ struct RunnerOllamaProcessTests {
         try RunnerLimitsProcessTests.logs(agor, id).filter { $0["type"] as? String == "turn.finished" }.compactMap { $0["final_text"] as? String }
     }
 
-    @Test("a multi-turn Ollama session: tool calls answered unavailable, the history sent back, a second turn, stop")
+    @Test("a multi-turn Ollama session: a tool call agor has not answered as an error, the history sent back, a second turn, stop")
     func conversation() async throws {
         let (agor, server, log) = try await Self.makeHome()
         defer { Self.stop(server); agor.cleanUp() }
@@ -55,7 +55,7 @@ struct RunnerOllamaProcessTests {
         #expect(call["name"] as? String == "get_weather" && call["id"] as? String == "call_1")
         let result = try #require(events.first { $0["type"] as? String == "tool.result" })
         #expect(result["id"] as? String == "call_1" && result["is_error"] as? Bool == true)
-        #expect((result["content"] as? String ?? "").hasPrefix("unavailable"))
+        #expect((result["content"] as? String ?? "").hasPrefix("not_found: no tool get_weather"))
         #expect(try Self.turns(agor, id) == ["It is sunny."])
         #expect((try RunnerProcessTests.show(agor, id)["tools_in_flight"] as? [String])?.isEmpty == true)
 
@@ -81,6 +81,33 @@ struct RunnerOllamaProcessTests {
 
         #expect(try RunnerProcessTests.session(agor, ["stop", id]).status == 0)
         _ = try await RunnerProcessTests.waitFor(agor, id, state: "stopped")
+    }
+
+    @Test("an Ollama agent has agor's tools: the runner's client offers them and runs each call as the agent; a refusal is a tool error")
+    func agorTools() async throws {
+        let (agor, server, log) = try await Self.makeHome()
+        defer { Self.stop(server); agor.cleanUp() }
+        _ = try agor.serve("btmsg")
+        #expect(try await agor.waitUntilAnswers("btmsg"))
+        #expect(try agor.btmsg("operator", ["allow", "w1", "m1", "-b"]).status == 0)
+        let id = try #require(try Self.start(agor, model: "fake-model", prompt: "use agor tools: greet your manager").id)
+        _ = try await RunnerProcessTests.waitFor(agor, id, state: "idle")
+        #expect(try Self.turns(agor, id) == ["Done."])
+        let results = try RunnerLimitsProcessTests.logs(agor, id).filter { $0["type"] as? String == "tool.result" }
+        #expect(results.count == 3)
+        let contents = results.map { $0["content"] as? String ?? "" }
+        #expect(results.map { $0["is_error"] as? Bool ?? false } == [false, false, true], "\(contents)")
+        #expect(contents.first?.contains("\"name\":\"w1\"") == true, "\(contents)")
+        #expect(contents.last?.hasPrefix("not_found:") == true, "\(contents)")
+        // The message is in btmsg, from w1 (the session's agent), not from the runner.
+        let inbox = try agor.btmsg("m1", ["inbox", "--json"])
+        #expect(inbox.out.contains("hello from ollama") && inbox.out.contains("\"w1\""), "\(inbox.out)")
+        // What Ollama was offered: agor's tools with their schemas.
+        let first = try #require(try String(contentsOf: log, encoding: .utf8).split(separator: "\n").first
+            .flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] })
+        let offered = (first["tools"] as? [[String: Any]] ?? []).compactMap { ($0["function"] as? [String: Any])?["name"] as? String }
+        #expect(offered.contains("send") && offered.contains("task_claim") && offered.contains("lease_acquire"), "\(offered)")
+        #expect(try RunnerProcessTests.session(agor, ["stop", id]).status == 0)
     }
 
     @Test("in the strict tier (no network) the Ollama client reaches its server through the runner's proxy")

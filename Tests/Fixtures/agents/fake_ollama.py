@@ -9,6 +9,8 @@ usage: fake_ollama.py PORT_FILE LOG_FILE
   after a tool message             "It is" " sunny." then done with counts
   a later user turn                "Second" " answer" then done
   a user turn containing fail-mid  a text piece, then an error line (status still 200)
+  first user turn "use agor tools" calls whoami, send (to m1) and send (to nobody), then
+                                   answers "Done." once the tool messages are in
   model "not-http"                 a reply that is not HTTP
   model "bad-chunk"                a chunk size that is not hexadecimal
   model "cut"                      the connection ends inside a chunk
@@ -57,8 +59,16 @@ class Chat(BaseHTTPRequestHandler):
             return
         messages = body["messages"]
         users = [m for m in messages if m["role"] == "user"]
+        agor = "use agor tools" in users[0]["content"]
         if "fail-mid" in users[-1]["content"]:
             lines = [line("Let me"), {"error": "an error was encountered while running the model"}]
+        elif agor and messages[-1]["role"] == "tool":
+            lines = [line("Done."), line(done=True, done_reason="stop", prompt_eval_count=40, eval_count=2)]
+        elif agor:
+            calls = [{"function": {"index": 0, "name": "whoami", "arguments": {}}},
+                     {"function": {"index": 1, "name": "send", "arguments": {"to": "m1", "body": "hello from ollama"}}},
+                     {"function": {"index": 2, "name": "send", "arguments": {"to": "nobody", "body": "lost"}}}]
+            lines = [line(message={"tool_calls": calls}), line(done=True, done_reason="stop", prompt_eval_count=20, eval_count=3)]
         elif messages[-1]["role"] == "tool":
             lines = [line("It is"), line(" sunny."), line(done=True, done_reason="stop", prompt_eval_count=30, eval_count=4)]
         elif len(users) == 1:
