@@ -116,6 +116,7 @@ public final class RunnerService: Sendable {
                 }
                 if case .stateChanged(let given) = event.kind { record.stateReason = given.reason }   // the runner's own (a stall)
                 if case .turnFinished(let turn) = event.kind, !turn.isError { record.resumesFailed = 0 }
+                InProcessAgents.track(event, in: &record)
                 if case .sessionFinished(let end) = event.kind {
                     record.exitCode = end.exitCode
                     record.signal = end.signal

@@ -80,7 +80,7 @@ extension RunnerService {
         let pair = CurveKeyPair.generate()
         let secret = Data(pair.secretFileText(name: name).utf8)
         try runtime.directory.writeSpawned(Principal(name: name, kind: .agent, publicKey: pair.publicKey, groups: [record.group],
-                                                     role: role, rights: []))
+                                                     role: role, rights: [], team: parentAgent.team.isEmpty ? parentAgent.name : parentAgent.team))
         var start = Agor_Runner_V1_StartRequest()
         start.agent = name
         start.provider = record.provider

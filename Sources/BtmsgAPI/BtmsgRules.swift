@@ -18,6 +18,7 @@ public enum BtmsgRules {
         case managerToAgent = "role-manager"
         case contact
         case reply
+        case team
     }
 
     /// The group a direct message travels in: the one named (it must hold both), else the only group
@@ -36,11 +37,20 @@ public enum BtmsgRules {
         }
     }
 
-    /// The role defaults: an operator reaches everyone in its groups, a manager its group's agents.
+    /// The role defaults: an operator reaches everyone in its groups, a manager its group's agents;
+    /// the members of one agent team (the runner's spawned agents and their root) reach each other.
     public static func roleAllows(sender: Principal, recipient: Principal) -> ContactReason? {
         if sender.role == .operator_ { return .operatorRole }
         if sender.role == .manager && recipient.kind == .agent { return .managerToAgent }
+        if sameTeam(sender, recipient) { return .team }
         return nil
+    }
+
+    /// Whether two principals belong to one agent team: one spawned into the other's team, or both
+    /// spawned into the same one.
+    public static func sameTeam(_ a: Principal, _ b: Principal) -> Bool {
+        guard !a.team.isEmpty || !b.team.isEmpty else { return false }
+        return (a.team.isEmpty ? a.name : a.team) == (b.team.isEmpty ? b.name : b.team)
     }
 
     /// Whether `principal` may read and post in a channel of `group`, given its explicit membership.

@@ -140,7 +140,7 @@ public final class Directory: Sendable {
         }
         return Principal(name: name, kind: kind, publicKey: try Z85.decodeKey(try field("public_key")),
                          groups: table["groups"]?.strings ?? [], role: role, rights: rights,
-                         tokenHash: table["token_hash"]?.string ?? "")
+                         tokenHash: table["token_hash"]?.string ?? "", team: table["team"]?.string ?? "")
     }
 
     public static func certificateText(_ p: Principal) -> String {
@@ -152,6 +152,7 @@ public final class Directory: Sendable {
         t["role"] = .string(p.role.rawValue)
         t["rights"] = .array(p.rights.map { .string($0.rawValue) })
         if !p.tokenHash.isEmpty { t["token_hash"] = .string(p.tokenHash) }
+        if !p.team.isEmpty { t["team"] = .string(p.team) }
         return "# agor certificate: the principal behind a CURVE public key\n" + TOML.write(t)
     }
 

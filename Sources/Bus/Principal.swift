@@ -36,9 +36,12 @@ public struct Principal: Sendable, Equatable, Codable {
     public var rights: [Right]
     /// libsodium password hash of the gateway token (people only), empty when none.
     public var tokenHash: String
+    /// For an agent the runner spawned into a team: the team's root agent (the one a person
+    /// started). Members of one team may message each other. Empty for everyone else.
+    public var team: String
 
     public init(name: String, kind: PrincipalKind, publicKey: [UInt8], groups: [String], role: Role,
-                rights: [Right] = [], tokenHash: String = "") {
+                rights: [Right] = [], tokenHash: String = "", team: String = "") {
         self.name = name
         self.kind = kind
         self.publicKey = publicKey
@@ -46,6 +49,7 @@ public struct Principal: Sendable, Equatable, Codable {
         self.role = role
         self.rights = rights
         self.tokenHash = tokenHash
+        self.team = team
     }
 
     public func has(_ right: Right) -> Bool { rights.contains(right) }

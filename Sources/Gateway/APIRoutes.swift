@@ -97,6 +97,7 @@ struct APIRoutes {
         bus(router, .delete, "/v1/tasks/{id}", BttaskMethods.delete,
             pathFields: ["id": "id"])
         bus(router, .get, "/v1/changes", BttaskMethods.changes)
+        bus(router, .get, "/v1/leases", BttaskMethods.leaseList)
         // diagnostics
         bus(router, .get, "/v1/diagnostics/summary", DiagnosticsAPI.summary)
         bus(router, .get, "/v1/diagnostics/services/{service}", DiagnosticsAPI.serviceDetail, pathFields: ["service": "service"])

@@ -270,6 +270,7 @@ struct SessionCommand: AsyncParsableCommand {
          "created_us": s.createdUs, "updated_us": s.updatedUs, "exit_code": s.exitCode, "signal": s.signal,
          "provider_session_id": s.providerSessionID, "last_seq": s.lastSeq, "stream": s.stream,
          "parent": s.parent, "depth": s.depth, "turns": s.turns,
+         "in_process": s.inProcess.map { ["tool_use_id": $0.toolUseID, "kind": $0.kind, "description": $0.description_p, "state": $0.state, "events": $0.events] },
          "budget": ["max_turns": s.budget.maxTurns, "max_tokens": s.budget.maxTokens, "max_cost_cents": s.budget.maxCostCents]]
     }
 

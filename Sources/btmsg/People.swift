@@ -53,7 +53,7 @@ extension BtmsgService {
                     let seen = try self.presence.lastSeen(others.map(\.name), db: db)
                     for q in others {
                         let via: String
-                        if BtmsgRules.roleAllows(sender: p, recipient: q) != nil { via = "role" }
+                        if let reason = BtmsgRules.roleAllows(sender: p, recipient: q) { via = reason == .team ? "team" : "role" }
                         else if try MessageStore.hasContact(db, from: p.name, to: q.name, group: group) { via = "contact" }
                         else if try MessageStore.hasWritten(db, from: q.name, to: p.name, group: group) { via = "reply" }
                         else { continue }
@@ -118,7 +118,7 @@ extension BtmsgService {
                     let explicit = Set(contacts.map { "\($0[0] as String)\u{0}\($0[1] as String)" })
                     for a in people { for b in people where a.name != b.name {
                         let via: String
-                        if BtmsgRules.roleAllows(sender: a, recipient: b) != nil { via = "role" }
+                        if let reason = BtmsgRules.roleAllows(sender: a, recipient: b) { via = reason == .team ? "team" : "role" }
                         else if explicit.contains("\(a.name)\u{0}\(b.name)") { via = "contact" }
                         else { continue }
                         var edge = Agor_Btmsg_V1_Edge()

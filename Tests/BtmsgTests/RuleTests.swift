@@ -202,3 +202,30 @@ struct RuleTests {
         #expect(!RequestChecks.isFullId("7253DC78-2678-41C8-B333-BF127A109FDC"))
     }
 }
+
+/// The team rule on its own: the runner's spawned agents reach their team (siblings and root), no one else.
+@Suite struct TeamContactRuleTests {
+    func agent(_ name: String, team: String = "", role: Role = .worker) -> Principal {
+        Principal(name: name, kind: .agent, publicKey: [], groups: ["g"], role: role, team: team)
+    }
+
+    @Test func membersOfOneTeamReachEachOtherAndTheirRootButNobodyElse() {
+        let lead = agent("lead", role: .worker), builder = agent("builder", team: "lead"), checker = agent("checker", team: "lead")
+        let stranger = agent("stranger"), otherChild = agent("other-1", team: "other")
+        #expect(BtmsgRules.roleAllows(sender: builder, recipient: checker) == .team)
+        #expect(BtmsgRules.roleAllows(sender: checker, recipient: lead) == .team)
+        #expect(BtmsgRules.roleAllows(sender: lead, recipient: builder) == .team)
+        #expect(BtmsgRules.roleAllows(sender: builder, recipient: stranger) == nil)
+        #expect(BtmsgRules.roleAllows(sender: builder, recipient: otherChild) == nil)
+        #expect(BtmsgRules.roleAllows(sender: stranger, recipient: agent("stranger2")) == nil)   // no team on either side
+    }
+
+    @Test func aCertificateKeepsItsTeam() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("team-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let directory = Directory(folder: folder)
+        try directory.writeSpawned(Principal(name: "lead-1", kind: .agent, publicKey: CurveKeyPair.generate().publicKey, groups: ["g"],
+                                             role: .worker, team: "lead"))
+        #expect(directory.principal(named: "lead-1")?.team == "lead")
+    }
+}

@@ -484,7 +484,7 @@ struct DashboardBrowserTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(output)")
         let checks = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Bool] ?? [:]
-        for check in ["signed_in", "live", "message_seen", "task_seen", "task_moved", "services_shown", "no_reload", "screenshot",
+        for check in ["signed_in", "message_seen", "task_seen", "task_moved", "services_shown", "no_reload", "screenshot",
                       "session_needs_you", "session_allowed", "session_tail", "session_cost", "session_stopped"] {
             #expect(checks[check] == true, "\(check)")
         }

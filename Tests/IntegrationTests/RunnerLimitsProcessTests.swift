@@ -33,8 +33,8 @@ struct RunnerLimitsProcessTests {
         return (object?["id"] as? String, result.status, result.err)
     }
 
-    static func logs(_ agor: AgorHome, _ id: String) throws -> [[String: Any]] {
-        try RunnerProcessTests.session(agor, ["logs", id, "--json"]).out.split(separator: "\n")
+    static func logs(_ agor: AgorHome, _ id: String, as who: String = "operator") throws -> [[String: Any]] {
+        try RunnerProcessTests.session(agor, ["logs", id, "--json"], as: who).out.split(separator: "\n")
             .compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
     }
 

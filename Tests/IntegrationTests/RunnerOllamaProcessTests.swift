@@ -10,6 +10,13 @@ struct RunnerOllamaProcessTests {
     /// A runner home whose config points the Ollama provider at a fake server; the server's request log.
     static func makeHome() async throws -> (AgorHome, Process, URL) {
         let agor = try await RunnerProcessTests.makeHome()
+        let (server, log) = try await startFakeOllama(agor)
+        return (agor, server, log)
+    }
+
+    /// Starts the fake Ollama server and points the home's Ollama provider at it (read by the
+    /// runner at each session start); the server and its request log.
+    static func startFakeOllama(_ agor: AgorHome) async throws -> (Process, URL) {
         let portFile = agor.home.root.appendingPathComponent("ollama.port"), log = agor.home.root.appendingPathComponent("ollama.log")
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
@@ -24,7 +31,7 @@ struct RunnerOllamaProcessTests {
         }
         let config = try String(contentsOf: agor.home.configFile, encoding: .utf8)
         try (config + "\n[runner.providers.ollama]\nurl = \"http://127.0.0.1:\(port)\"\n").write(to: agor.home.configFile, atomically: true, encoding: .utf8)
-        return (agor, server, log)
+        return (server, log)
     }
 
     /// SIGKILL: the test process may pass SIGTERM on ignored, and Python keeps that.

@@ -27,16 +27,16 @@ struct RunnerProcessTests {
         try agor.tool(AgorHome.agor, who, ["session"] + arguments + ["--home", agor.home.root.path])
     }
 
-    static func show(_ agor: AgorHome, _ id: String) throws -> [String: Any] {
-        let result = try session(agor, ["show", id, "--json"])
+    static func show(_ agor: AgorHome, _ id: String, as who: String = "operator") throws -> [String: Any] {
+        let result = try session(agor, ["show", id, "--json"], as: who)
         return (try? JSONSerialization.jsonObject(with: Data(result.out.utf8))) as? [String: Any] ?? [:]
     }
 
     /// Waits (bounded) until the session's state is `state`.
-    static func waitFor(_ agor: AgorHome, _ id: String, state: String) async throws -> [String: Any] {
+    static func waitFor(_ agor: AgorHome, _ id: String, as who: String = "operator", state: String) async throws -> [String: Any] {
         var shown: [String: Any] = [:]
         for _ in 0..<400 {
-            shown = try show(agor, id)
+            shown = try show(agor, id, as: who)
             if shown["state"] as? String == state { return shown }
             try await Task.sleep(for: .milliseconds(50))
         }

@@ -4,7 +4,7 @@
 
 const STATUSES = ["STATUS_TODO", "STATUS_IN_PROGRESS", "STATUS_REVIEW", "STATUS_BLOCKED", "STATUS_DONE", "STATUS_REJECTED"];
 const state = { me: null, group: null, channel: null, tasks: new Map(), people: new Map(), cursors: {}, socket: null,
-                sessions: new Map(), tails: new Map(), tailOf: null };
+                sessions: new Map(), tails: new Map(), tailOf: null, leases: new Map() };
 const ENDED = ["finished", "failed", "stopped", "interrupted"];
 const sessionState = (s) => (s.state || "SESSION_STATE_UNSPECIFIED").replace("SESSION_STATE_", "").toLowerCase();
 const $ = (id) => document.getElementById(id);
@@ -86,7 +86,7 @@ $("group").addEventListener("change", async (event) => {
 // ---- loading ----------------------------------------------------------------------------
 async function loadGroup() {
   state.channel = null;
-  await Promise.all([loadChannels(), loadBoard(), loadPeople(), loadDiagnostics(), loadSessions()]);
+  await Promise.all([loadChannels(), loadBoard(), loadPeople(), loadDiagnostics(), loadSessions(), loadLeases()]);
 }
 
 async function loadChannels() {
@@ -163,27 +163,53 @@ async function loadSessions() {
   }
 }
 
+// Sessions as teams: each root (newest first) with its children under it (a child's parent is
+// the session that spawned it), and under each session the sub-agents its program ran in-process
+// (Claude's Task tool), marked as such.
 function renderSessions() {
-  const rows = [...state.sessions.values()].sort((a, b) => (b.created_us || 0) - (a.created_us || 0)).slice(0, 30).map((s) => {
-    const word = sessionState(s);
-    const actions = el("td", {});
-    if (word === "needs_input") {
-      actions.append(el("span", { class: "badge", textContent: "needs you", title: s.state_reason || "" }),
-        el("button", { textContent: "Allow", "data-action": "allow", onclick: (e) => { e.stopPropagation(); act(s.id, "answer", { allow: true }); } }),
-        el("button", { textContent: "Deny", "data-action": "deny", onclick: (e) => { e.stopPropagation(); act(s.id, "answer", { allow: false }); } }));
-    }
-    if (!ENDED.includes(word)) {
-      actions.append(el("button", { textContent: "Stop", "data-action": "stop", onclick: (e) => { e.stopPropagation(); act(s.id, "stop", {}); } }));
-    }
-    const row = el("tr", { "data-session": s.id, "data-state": word, onclick: () => selectSession(s.id) },
-      el("td", { textContent: s.id.slice(0, 8) }), el("td", { textContent: `${s.agent} (${s.provider})` }),
-      el("td", { class: word === "failed" ? "down" : "", textContent: word + (s.state_reason && word !== "running" ? ` (${s.state_reason})` : "") }),
-      el("td", { class: "tools", textContent: (s.tools_in_flight || []).join(", ") || "-" }),
-      el("td", { class: "cost", textContent: "$" + (s.cost_usd || 0).toFixed(4) }), actions);
-    row.classList.toggle("selected", s.id === state.tailOf);
-    return row;
-  });
+  const all = [...state.sessions.values()];
+  const children = new Map();
+  for (const s of all) if (s.parent && state.sessions.has(s.parent)) children.set(s.parent, [...(children.get(s.parent) || []), s]);
+  const roots = all.filter((s) => !s.parent || !state.sessions.has(s.parent)).sort((a, b) => (b.created_us || 0) - (a.created_us || 0)).slice(0, 30);
+  const rows = [];
+  const visit = (s, depth) => {
+    rows.push(sessionRow(s, depth));
+    for (const agent of s.in_process || []) rows.push(inProcessRow(s, agent, depth + 1));
+    for (const child of (children.get(s.id) || []).sort((a, b) => (a.created_us || 0) - (b.created_us || 0))) visit(child, depth + 1);
+  };
+  for (const root of roots) visit(root, 0);
   $("sessions").tBodies[0].replaceChildren(...rows);
+}
+
+function sessionRow(s, depth) {
+  const word = sessionState(s);
+  const actions = el("td", {});
+  if (word === "needs_input") {
+    actions.append(el("span", { class: "badge", textContent: "needs you", title: s.state_reason || "" }),
+      el("button", { textContent: "Allow", "data-action": "allow", onclick: (e) => { e.stopPropagation(); act(s.id, "answer", { allow: true }); } }),
+      el("button", { textContent: "Deny", "data-action": "deny", onclick: (e) => { e.stopPropagation(); act(s.id, "answer", { allow: false }); } }));
+  }
+  if (!ENDED.includes(word)) {
+    actions.append(el("button", { textContent: "Stop", "data-action": "stop", onclick: (e) => { e.stopPropagation(); act(s.id, "stop", {}); } }));
+  }
+  const name = el("td", { class: "member", textContent: (depth ? "└ " : "") + `${s.agent} (${s.provider})` });
+  name.style.paddingLeft = `${0.4 + depth * 1.2}rem`;
+  const row = el("tr", { "data-session": s.id, "data-state": word, "data-parent": s.parent || "", "data-depth": String(depth),
+                         onclick: () => selectSession(s.id) },
+    el("td", { textContent: s.id.slice(0, 8) }), name,
+    el("td", { class: word === "failed" ? "down" : "", textContent: word + (s.state_reason && word !== "running" ? ` (${s.state_reason})` : "") }),
+    el("td", { class: "tools", textContent: (s.tools_in_flight || []).join(", ") || "-" }),
+    el("td", { class: "cost", textContent: "$" + (s.cost_usd || 0).toFixed(4) }), actions);
+  row.classList.toggle("selected", s.id === state.tailOf);
+  return row;
+}
+
+function inProcessRow(s, agent, depth) {
+  const name = el("td", { class: "member", textContent: `└ ${agent.kind || "sub-agent"}: ${agent.description || agent.tool_use_id}` });
+  name.style.paddingLeft = `${0.4 + depth * 1.2}rem`;
+  return el("tr", { class: "inprocess", "data-in-process": agent.tool_use_id, "data-of": s.id, "data-state": agent.state },
+    el("td", { textContent: "in-process" }), name, el("td", { textContent: agent.state }),
+    el("td", { textContent: `${agent.events || 0} events` }), el("td", {}), el("td", {}));
 }
 
 async function act(id, verb, body) {
@@ -263,6 +289,28 @@ async function refreshSession(id) {
   }
 }
 
+// ---- file leases (bttask): who holds what ------------------------------------------------
+async function loadLeases() {
+  try {
+    const { leases = [] } = await api("GET", `/v1/leases?group=${encodeURIComponent(state.group)}`);
+    state.leases = new Map(leases.map((l) => [l.id, l]));
+    renderLeases();
+  } catch (error) {
+    $("leases").tBodies[0].replaceChildren(el("tr", {}, el("td", { colSpan: 5, class: "error", textContent: error.message })));
+  }
+}
+
+function renderLeases() {
+  const now = Date.now() * 1000;
+  const rows = [...state.leases.values()].filter((l) => Number(l.expires_us || 0) > now)
+    .sort((a, b) => (a.project + a.path).localeCompare(b.project + b.path))
+    .map((l) => el("tr", { "data-lease": l.id, "data-holder": l.holder },
+      el("td", { textContent: (l.project ? l.project + ":" : "") + l.path }), el("td", { textContent: l.holder }),
+      el("td", { textContent: l.exclusive ? "exclusive" : "shared" }), el("td", { textContent: l.task ? l.task.slice(0, 8) : "-" }),
+      el("td", { textContent: new Date(Number(l.expires_us) / 1000).toLocaleTimeString() })));
+  $("leases").tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colSpan: 5, textContent: "nobody holds a file" }))]));
+}
+
 // ---- the stream -------------------------------------------------------------------------
 function connect() {
   if (state.socket) { state.socket.onclose = null; state.socket.close(); }
@@ -301,6 +349,11 @@ async function handle(frame) {
       if (p) { p.online = !!event.presence.online; renderPeople(); }
     }
   } else if (frame.stream.startsWith("bttask/")) {
+    if (event.lease && event.lease.id) {
+      if (event.kind === "lease.released" || event.kind === "lease.expired") state.leases.delete(event.lease.id);
+      else state.leases.set(event.lease.id, event.lease);
+      renderLeases();
+    }
     const task = event.task;
     if (task) {
       if (event.kind === "task.deleted") state.tasks.delete(task.id); else state.tasks.set(task.id, task);

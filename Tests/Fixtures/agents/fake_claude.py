@@ -21,6 +21,20 @@ def turn(n, prompt):
     usage = {"input_tokens": 10, "output_tokens": 5}
     out({"type": "assistant", "message": {"id": mid, "content": [{"type": "text", "text": "On it: " + prompt}], "usage": usage},
          "parent_tool_use_id": None, "session_id": session})
+    if "delegate" in prompt:
+        # An in-process sub-agent (the Task tool): its lines carry parent_tool_use_id = the call's id.
+        task = "task_%d" % n
+        out({"type": "assistant", "message": {"id": mid, "content": [{"type": "tool_use", "id": task, "name": "Task",
+             "input": {"description": "check the tests", "subagent_type": "general-purpose", "prompt": "run the tests"}}],
+             "usage": usage}, "parent_tool_use_id": None, "session_id": session})
+        out({"type": "assistant", "message": {"id": mid + "s", "content": [{"type": "text", "text": "sub-agent: running them"}],
+             "usage": usage}, "parent_tool_use_id": task, "session_id": session})
+        out({"type": "assistant", "message": {"id": mid + "s", "content": [{"type": "tool_use", "id": task + "_bash", "name": "Bash",
+             "input": {"command": "make test"}}], "usage": usage}, "parent_tool_use_id": task, "session_id": session})
+        out({"type": "user", "message": {"role": "user", "content": [{"tool_use_id": task + "_bash", "type": "tool_result", "content": "ok"}]},
+             "parent_tool_use_id": task, "session_id": session})
+        out({"type": "user", "message": {"role": "user", "content": [{"tool_use_id": task, "type": "tool_result", "content": "all pass"}]},
+             "parent_tool_use_id": None, "session_id": session})
     for tid, name in (("t%d_a" % n, "Bash"), ("t%d_b" % n, "Read")):
         out({"type": "assistant", "message": {"id": mid, "content": [{"type": "tool_use", "id": tid, "name": name, "input": {"x": tid}}],
              "usage": usage}, "parent_tool_use_id": None, "session_id": session})

@@ -842,11 +842,43 @@ public nonisolated struct Agor_Runner_V1_Session: @unchecked Sendable {
     set {_uniqueStorage()._turns = newValue}
   }
 
+  /// sub-agents its program ran inside itself (Claude's Task tool), newest last
+  public var inProcess: [Agor_Runner_V1_InProcessAgent] {
+    get {_storage._inProcess}
+    set {_uniqueStorage()._inProcess = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// A sub-agent a provider ran inside the session's own process (Claude's Task tool): its lines
+/// carry parent_tool_use_id = the Task call's id. Shown under its session, marked in-process.
+public nonisolated struct Agor_Runner_V1_InProcessAgent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the call that started it
+  public var toolUseID: String = String()
+
+  /// the sub-agent's type (Claude's subagent_type), if given
+  public var kind: String = String()
+
+  public var description_p: String = String()
+
+  /// running | finished | failed
+  public var state: String = String()
+
+  /// its events seen so far
+  public var events: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// A session's limits (0 = none). A child's are never above what its parent had left when it was
@@ -2115,7 +2147,7 @@ nonisolated extension Agor_Runner_V1_ListRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Session"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0\u{1}agent\0\u{1}provider\0\u{1}project\0\u{1}model\0\u{1}state\0\u{3}state_reason\0\u{3}tools_in_flight\0\u{3}pending_approvals\0\u{1}usage\0\u{3}cost_usd\0\u{1}sandbox\0\u{1}worktree\0\u{1}cwd\0\u{3}started_by\0\u{3}created_us\0\u{3}updated_us\0\u{3}exit_code\0\u{1}signal\0\u{3}provider_session_id\0\u{3}last_seq\0\u{1}stream\0\u{1}command\0\u{1}args\0\u{3}resumes_failed\0\u{1}tightening\0\u{1}parent\0\u{1}depth\0\u{1}budget\0\u{1}turns\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}group\0\u{1}agent\0\u{1}provider\0\u{1}project\0\u{1}model\0\u{1}state\0\u{3}state_reason\0\u{3}tools_in_flight\0\u{3}pending_approvals\0\u{1}usage\0\u{3}cost_usd\0\u{1}sandbox\0\u{1}worktree\0\u{1}cwd\0\u{3}started_by\0\u{3}created_us\0\u{3}updated_us\0\u{3}exit_code\0\u{1}signal\0\u{3}provider_session_id\0\u{3}last_seq\0\u{1}stream\0\u{1}command\0\u{1}args\0\u{3}resumes_failed\0\u{1}tightening\0\u{1}parent\0\u{1}depth\0\u{1}budget\0\u{1}turns\0\u{3}in_process\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -2149,6 +2181,7 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
     var _depth: Int32 = 0
     var _budget: Agor_Runner_V1_Budget? = nil
     var _turns: Int64 = 0
+    var _inProcess: [Agor_Runner_V1_InProcessAgent] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2190,6 +2223,7 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
       _depth = source._depth
       _budget = source._budget
       _turns = source._turns
+      _inProcess = source._inProcess
     }
   }
 
@@ -2239,6 +2273,7 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
         case 29: try { try decoder.decodeSingularInt32Field(value: &_storage._depth) }()
         case 30: try { try decoder.decodeSingularMessageField(value: &_storage._budget) }()
         case 31: try { try decoder.decodeSingularInt64Field(value: &_storage._turns) }()
+        case 32: try { try decoder.decodeRepeatedMessageField(value: &_storage._inProcess) }()
         default: break
         }
       }
@@ -2344,6 +2379,9 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
       if _storage._turns != 0 {
         try visitor.visitSingularInt64Field(value: _storage._turns, fieldNumber: 31)
       }
+      if !_storage._inProcess.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._inProcess, fieldNumber: 32)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2384,10 +2422,61 @@ nonisolated extension Agor_Runner_V1_Session: SwiftProtobuf.Message, SwiftProtob
         if _storage._depth != rhs_storage._depth {return false}
         if _storage._budget != rhs_storage._budget {return false}
         if _storage._turns != rhs_storage._turns {return false}
+        if _storage._inProcess != rhs_storage._inProcess {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Agor_Runner_V1_InProcessAgent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".InProcessAgent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}tool_use_id\0\u{1}kind\0\u{1}description\0\u{1}state\0\u{1}events\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.toolUseID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.kind) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.state) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.events) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.toolUseID.isEmpty {
+      try visitor.visitSingularStringField(value: self.toolUseID, fieldNumber: 1)
+    }
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 2)
+    }
+    if !self.description_p.isEmpty {
+      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 3)
+    }
+    if !self.state.isEmpty {
+      try visitor.visitSingularStringField(value: self.state, fieldNumber: 4)
+    }
+    if self.events != 0 {
+      try visitor.visitSingularInt32Field(value: self.events, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Agor_Runner_V1_InProcessAgent, rhs: Agor_Runner_V1_InProcessAgent) -> Bool {
+    if lhs.toolUseID != rhs.toolUseID {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.description_p != rhs.description_p {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.events != rhs.events {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

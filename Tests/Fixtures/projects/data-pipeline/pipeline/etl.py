@@ -1,0 +1,6 @@
+import csv
+
+
+def load(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
