@@ -13,7 +13,7 @@ struct Bttask: AsyncParsableCommand {
         abstract: "The shared task board (agor).",
         discussion: "Ids print as 8-character prefixes ([1e5327fa]) and are accepted back as any unambiguous prefix among the tasks of your groups. Statuses: todo, in_progress (alias progress), review, done, blocked, rejected. Every command takes --json. Errors: one line on stderr and a non-zero exit: 2 bad input, 3 not allowed, 4 not found, 5 conflict (a stale version, a taken task, a cycle), 6 service unavailable. Rights in your groups: " + BttaskRules.summary(),
         subcommands: [List.self, Board.self, Show.self, Add.self, Assign.self, Status.self, Comment.self, Delete.self,
-                      Ready.self, Claim.self, Deps.self, Watch.self, Changes.self])
+                      Ready.self, Claim.self, Deps.self, Watch.self, Changes.self, Lease.self])
 }
 
 extension ClientOptions {

@@ -28,8 +28,8 @@ struct ExecHelperTests {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        let outData = readAll(out.fileHandleForReading.fileDescriptor)
+        let errData = readAll(err.fileHandleForReading.fileDescriptor)
         process.waitUntilExit()
         let report = SandboxReport(line: Array((try? Data(contentsOf: reportFile)) ?? Data()))
         return Run(status: process.terminationStatus, out: String(decoding: outData, as: UTF8.self),
@@ -151,5 +151,18 @@ struct ExecHelperUserTests {
         } else {
             #expect(run.status == 126 && run.report.layers["user"] == nil)
         }
+    }
+}
+
+/// Everything until end of file, read again after EINTR (Foundation's readDataToEndOfFile() traps
+/// when a signal to the test process interrupts it).
+private func readAll(_ fd: Int32) -> Data {
+    var data = Data()
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return data }
+        data.append(contentsOf: buffer[0..<n])
     }
 }

@@ -120,7 +120,7 @@ struct BtmsgProcessTests {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let output = String(decoding: pipe.fileHandleForReading.readAll(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(output)")
         #expect(output.contains("btmsg interop ok"))
@@ -159,7 +159,7 @@ struct BtmsgProcessTests {
         try await Task.sleep(for: .milliseconds(300))
         #expect(waiter.isRunning)
         #expect(try agor.btmsg("mia", ["send", "wes", "wake", "up"]).status == 0)
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let data = out.fileHandleForReading.readAll()
         waiter.waitUntilExit()
         #expect(waiter.terminationStatus == 0)
         let message = try JSONSerialization.jsonObject(with: data) as? [String: Any]

@@ -70,6 +70,36 @@ struct BttaskProcessTests {
         #expect(posted)
     }
 
+    @Test("bttask lease: acquire, a conflicting hold refused naming the holder, list, renew, release, and bad input")
+    func leases() async throws {
+        let agor = try await Self.makeHome()
+        defer { agor.cleanUp() }
+        let folder = agor.home.root.appendingPathComponent("site")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        #expect(try AgorHome.run(["project", "add", "site", "--group", "default", "--root", folder.path, "--home", agor.home.root.path]).status == 0)
+        let task = try Self.shortId(try agor.bttask("mia", ["add", "Style", "the", "page"]).out)
+
+        let held = try agor.bttask("wes", ["lease", "acquire", "site", "src/*.css", "--ttl", "120", "--task", task, "--json"])
+        #expect(held.status == 0, "\(held.err)")
+        let lease = try #require(((try? JSONSerialization.jsonObject(with: Data(held.out.utf8))) as? [String: Any])?["leases"] as? [[String: Any]]).first
+        let id = try #require(lease?["id"] as? String)
+        #expect(lease?["exclusive"] as? Bool == true && (lease?["task"] as? String ?? "").hasPrefix(task))
+        let refused = try agor.bttask("wade", ["lease", "acquire", "site", "src/main.css", "--shared"])
+        #expect(refused.status == 5 && refused.err.contains("held exclusively by wes"), "\(refused.err)")
+        let list = try agor.bttask("wade", ["lease", "list", "--project", "site"])
+        #expect(list.status == 0 && list.out.contains("site:src/*.css  exclusive  wes"), "\(list.out)")
+        #expect(try agor.bttask("wes", ["lease", "renew", id, "--ttl", "300"]).status == 0)
+        #expect(try agor.bttask("wade", ["lease", "release", id]).status == 3)          // not its holder
+        #expect(try agor.bttask("wes", ["lease", "release", id]).out.contains("released \(id)"))
+        #expect(try agor.bttask("wade", ["lease", "acquire", "site", "src/main.css"]).status == 0)
+        // Bad input: no path, a time to live out of range, a path outside the project, a lease that is not there.
+        #expect(try agor.bttask("wes", ["lease", "acquire", "site"]).status == 2)
+        #expect(try agor.bttask("wes", ["lease", "acquire", "site", "a.txt", "--ttl", "0"]).status == 2)
+        #expect(try agor.bttask("wes", ["lease", "acquire", "site", "a.txt", "--ttl", "86401"]).status == 2)
+        #expect(try agor.bttask("wes", ["lease", "acquire", "site", "../etc/passwd"]).status == 2)
+        #expect(try agor.bttask("wes", ["lease", "release", UUID().uuidString.lowercased()]).status == 4)
+    }
+
     @Test("refusals exit non-zero with one line on stderr")
     func refusals() async throws {
         let agor = try await Self.makeHome()
@@ -104,7 +134,7 @@ struct BttaskProcessTests {
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
-        let help = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let help = String(decoding: pipe.fileHandleForReading.readAll(), as: UTF8.self)
         process.waitUntilExit()
         let flat = help.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
         #expect(flat.contains(BttaskRules.summary()))
@@ -126,7 +156,7 @@ struct BttaskProcessTests {
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        let output = pipe.fileHandleForReading.readAll()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         let figures = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])

@@ -19,7 +19,7 @@ struct DeploymentFilesTests {
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let data = pipe.fileHandleForReading.readAll()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         let document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])

@@ -107,7 +107,7 @@ struct DiagnosticsProcessTests {
 
         // agor diag top, piped: whole frames without escape codes.
         let top = try home.launch(AgorHome.agor, as: "operator", ["diag", "top", "--frames", "2"])
-        let topOut = String(decoding: top.out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let topOut = String(decoding: top.out.fileHandleForReading.readAll(), as: UTF8.self)
         top.process.waitUntilExit()
         #expect(top.process.terminationStatus == 0)
         #expect(topOut.components(separatedBy: "agor diagnostics").count == 3)

@@ -448,7 +448,7 @@ struct GatewayOpenAPITests {
         process.standardOutput = out
         process.standardError = out
         try process.run()
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let output = String(decoding: out.fileHandleForReading.readAll(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(output.suffix(3000))")
         #expect(output.contains("not_a_server_error") && output.contains("response_schema_conformance"))
@@ -480,7 +480,7 @@ struct DashboardBrowserTests {
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let output = String(decoding: out.fileHandleForReading.readAll(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(output)")
         let checks = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Bool] ?? [:]

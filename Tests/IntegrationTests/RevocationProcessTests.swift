@@ -142,7 +142,7 @@ struct RevocationProcessTests {
             #expect(!watch.isRunning, "\(c.service) watch went on after its key was refused")
             if !watch.isRunning {
                 #expect(watch.terminationStatus == 3)
-                let err = String(decoding: watchErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                let err = String(decoding: watchErr.fileHandleForReading.readAll(), as: UTF8.self)
                 #expect(err.hasSuffix(line), "\(err)")
             }
         }

@@ -36,7 +36,7 @@ final class AgorHome: @unchecked Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let data = pipe.fileHandleForReading.readAll()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
@@ -83,9 +83,9 @@ final class AgorHome: @unchecked Sendable {
         try process.run()
         // Read both pipes concurrently so neither fills up.
         let errData = Locked(Data())
-        let reader = Thread { errData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() } }
+        let reader = Thread { errData.withLock { $0 = err.fileHandleForReading.readAll() } }
         reader.start()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let outData = out.fileHandleForReading.readAll()
         process.waitUntilExit()
         while reader.isExecuting || !reader.isFinished { usleep(1000) }
         return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData.withLock { $0 }, as: UTF8.self))
@@ -194,5 +194,21 @@ final class LineCollector: @unchecked Sendable {
     /// Waits until the writer has closed the pipe and every line is in.
     func waitUntilClosed() {
         while !reader.isFinished { usleep(1000) }
+    }
+}
+
+extension FileHandle {
+    /// Everything until end of file, read again after EINTR: a signal that reaches the test process
+    /// (a child's SIGCHLD, say) interrupts a blocking read, and Foundation's readDataToEndOfFile()
+    /// then traps on its `try!`.
+    func readAll() -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fileDescriptor, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return data }
+            data.append(contentsOf: buffer[0..<n])
+        }
     }
 }

@@ -141,7 +141,7 @@ struct TwoHostTests {
         // Wait for the client (it stops after 15 message events), at most 60 s.
         for _ in 0..<600 where stream.isRunning { try await Task.sleep(for: .milliseconds(100)) }
         if stream.isRunning { stream.terminate() }
-        let lines = String(decoding: streamOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let lines = String(decoding: streamOut.fileHandleForReading.readAll(), as: UTF8.self).split(separator: "\n")
         let events = lines.compactMap { line -> (seq: Int, type: String)? in
             guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
                   let seq = object["seq"] as? Int, let type = object["type"] as? String else { return nil }
