@@ -212,3 +212,12 @@ extension FileHandle {
         }
     }
 }
+
+/// Runs blocking work (waiting for processes, reading their pipes) on a thread of its own, so
+/// that it holds none of the few cooperative threads (two on this machine) that the in-process
+/// services of the tests running beside it need.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}

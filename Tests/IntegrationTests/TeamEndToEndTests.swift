@@ -61,7 +61,7 @@ struct TeamEndToEndTests {
     func fixturesRun() async throws {
         let agor = try AgorHome()
         defer { agor.cleanUp() }
-        let fixtures = try Self.install(agor)
+        let fixtures = try await offThePool { try Self.install(agor) }
         #expect(Set(fixtures.values.map(\.provider)) == ["claude", "codex", "ollama"] && Set(fixtures.values.map(\.group)).count == 2)
         #expect(Set(fixtures.values.flatMap(\.agents.values)).count >= 4)
         let (ollama, _) = try await RunnerOllamaProcessTests.startFakeOllama(agor)
@@ -98,7 +98,7 @@ struct TeamEndToEndTests {
     func teamEndToEnd() async throws {
         let agor = try AgorHome()
         defer { agor.cleanUp() }
-        let fixtures = try Self.install(agor)
+        let fixtures = try await offThePool { try Self.install(agor) }
         let webshop = try #require(fixtures["webshop"])
         let user = try AgorHome.run(["user", "add", "ann", "--group", webshop.group, "--role", "manager", "--home", agor.home.root.path])
         let token = String(user.output.split(separator: "\n").last ?? "")
@@ -115,17 +115,21 @@ struct TeamEndToEndTests {
         #expect(tasks.count == 2)
 
         let screenshot = AgorHome.packageRoot.appendingPathComponent(".build/team.png")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", AgorHome.packageRoot.appendingPathComponent("Tests/Interop/team_e2e.py").path, "http://\(http)", token,
-                             screenshot.path, Self.folder.appendingPathComponent("agents/mcp_agent.py").path, tasks[0], tasks[1]]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let output = String(decoding: out.fileHandleForReading.readAll(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(output)")
+        let driver = [AgorHome.packageRoot.appendingPathComponent("Tests/Interop/team_e2e.py").path, "http://\(http)", token,
+                      screenshot.path, Self.folder.appendingPathComponent("agents/mcp_agent.py").path, tasks[0], tasks[1]]
+        let (status, output) = try await offThePool { () -> (Int32, String) in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3"] + driver
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let output = String(decoding: out.fileHandleForReading.readAll(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, output)
+        }
+        #expect(status == 0, "\(output)")
         let checks = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any] ?? [:]
         for check in ["signed_in", "team_tree", "builder_needs_you", "leases_shown", "team_finished", "tasks_done", "leases_gone",
                       "streams_gapless", "children_linked", "builder_steps_in_order", "checker_steps_in_order", "screenshot"] {
