@@ -2,20 +2,28 @@ import Bus
 import Dispatch
 import Foundation
 
-/// `agor up`: runs each service as its own process (`agor serve NAME`), restarts a crashed one with
-/// back-off (1 s doubling to 30 s; after 5 failures within 5 minutes it stays down), and on SIGTERM
-/// or SIGINT stops them all in reverse order within 10 seconds, with no restarts once stopping.
+/// `agor up`: runs each service as its own process (`agor serve NAME`), restarts one that exited
+/// by the `RestartRule` (a run of 60 s or more was healthy and restarts after 1 s; quick exits
+/// back off 1 s doubling to 30 s, and 5 of them within 5 minutes leave it down), and on SIGTERM or
+/// SIGINT stops them all in reverse order within 10 seconds, with no restarts once stopping.
 public actor Supervisor {
     public struct Policy: Sendable {
         public var firstBackoff: Duration = .seconds(1)
         public var maxBackoff: Duration = .seconds(30)
         public var failureLimit = 5
         public var failureWindow: TimeInterval = 300
+        /// A run at least this long was healthy: its exit is not part of a crash loop.
+        public var healthyRun: TimeInterval = 60
         public var stopTimeout: Duration = .seconds(10)
         public var answerTimeout: Duration = .seconds(20)
         /// Stop on SIGTERM/SIGINT (off for supervisors embedded in tests).
         public var handleSignals = true
         public init() {}
+
+        var restartRule: RestartRule {
+            RestartRule(firstBackoff: firstBackoff, maxBackoff: maxBackoff, healthyRun: healthyRun,
+                        failureLimit: failureLimit, failureWindow: failureWindow)
+        }
     }
 
     private final class Child {
@@ -25,7 +33,7 @@ public actor Supervisor {
         var generation = 0
         var startedAt: Date?
         var restarts = 0
-        var failures: [Date] = []
+        var history = RestartRule.History()
         var state = "starting"
         init(name: String, endpoints: BusConfig.ServiceEndpoints) {
             self.name = name
@@ -144,17 +152,19 @@ public actor Supervisor {
             return
         }
         let now = Date()
-        child.failures = child.failures.filter { now.timeIntervalSince($0) < policy.failureWindow } + [now]
-        if child.failures.count >= policy.failureLimit {
+        let ranFor = child.startedAt.map { now.timeIntervalSince($0) } ?? 0
+        let delay: Duration
+        switch policy.restartRule.decide(ranFor: ranFor, now: now, history: &child.history) {
+        case .stayDown(let quickExits):
             child.state = "failed"
-            say("agor up: \(name) exited (status \(status)) \(child.failures.count) times within \(Int(policy.failureWindow)) s; it stays down")
+            say("agor up: \(name) exited (status \(status)) \(quickExits) times within \(Int(policy.failureWindow)) s, each within \(Int(policy.healthyRun)) s of its start; it stays down")
             writeState()
             return
+        case .restart(let after):
+            delay = after
         }
-        var delay = policy.firstBackoff
-        for _ in 1..<child.failures.count { delay = min(delay * 2, policy.maxBackoff) }
         child.state = "restarting"
-        say("agor up: \(name) exited (status \(status)); restarting in \(delay)")
+        say("agor up: \(name) exited (status \(status)) after \(String(format: "%.1f", ranFor)) s; restarting in \(delay)")
         writeState()
         try? await Task.sleep(for: delay)
         guard !stopping, child.generation == generation else { return }

@@ -18,9 +18,10 @@ public enum DatabaseBackup {
         guard !FileManager.default.fileExists(atPath: path) else { throw BusError.conflict("\(path) exists already") }
         let temporary = path + ".partial-\(getpid())"
         let started = Date()
-        // The copy blocks a thread for its length; keep it off the cooperative pool.
+        // The copy blocks a thread for its length: a thread of its own, off the cooperative pool and
+        // off dispatch's global queues (as wide as the cores, so busy ones could hold it back).
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            DispatchQueue.global(qos: .utility).async {
+            Thread {
                 do {
                     let copy = try DatabaseQueue(path: temporary)
                     try database.backup(to: copy)
@@ -31,7 +32,7 @@ public enum DatabaseBackup {
                     unlink(temporary)
                     continuation.resume(throwing: error)
                 }
-            }
+            }.start()
         }
         var reply = Agor_Bus_V1_BackupReply()
         reply.path = path

@@ -29,4 +29,78 @@ import Testing
         #expect(await running.value == false)
         #expect(!FileManager.default.fileExists(atPath: it.home.upStateFile.path))
     }
+
+    /// A service killed again and again after healthy runs is restarted every time, past the
+    /// failure limit: only quick exits (a crash loop) count toward it.
+    @Test func healthyRunsResetTheBackoffAndDoNotCountTowardTheLimit() async throws {
+        let it = try AgorHome()
+        defer { it.cleanUp() }
+        var policy = Supervisor.Policy()
+        policy.firstBackoff = .milliseconds(20)
+        policy.failureLimit = 2
+        policy.healthyRun = 1
+        policy.answerTimeout = .seconds(20)
+        policy.handleSignals = false
+        let supervisor = try Supervisor(home: it.home, executable: AgorHome.agor, policy: policy)
+        let running = Task { await supervisor.run() }
+        func btmsg() -> UpState.Service? { UpState.read(it.home)?.services.first { $0.name == "btmsg" } }
+        for round in 1...3 {
+            // Running, answering, and up for longer than a healthy run (run/up.json keeps whole seconds): then killed.
+            var up = false
+            for _ in 0..<400 where !up {
+                if let service = btmsg(), service.state == "running", service.restarts == round - 1, let started = service.startedAt,
+                   Date().timeIntervalSince(started) > 2.2, try await it.waitUntilAnswers("btmsg") {
+                    up = true
+                } else {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            #expect(up, "round \(round): \(String(describing: btmsg()))")
+            let pid = try #require(btmsg()?.pid)
+            try #require(pid > 0)   // kill(0, …) would signal this whole process group
+            kill(pid, SIGKILL)
+        }
+        var restarted = false
+        for _ in 0..<400 where !restarted {
+            restarted = btmsg()?.restarts == 3 && btmsg()?.state == "running"
+            if !restarted { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(restarted, "\(String(describing: btmsg()))")
+        await supervisor.stop()
+        _ = await running.value
+    }
+}
+
+/// The restart rule alone: healthy runs restart after the first back-off and clear the count;
+/// quick exits double the back-off up to its maximum and, at the limit within the window, stay down.
+@Suite struct RestartRuleTests {
+    let rule = RestartRule(firstBackoff: .seconds(1), maxBackoff: .seconds(4), healthyRun: 60, failureLimit: 5, failureWindow: 300)
+
+    @Test func quickExitsBackOffThenStayDown() {
+        var history = RestartRule.History()
+        let start = Date()
+        let decisions = (0..<5).map { rule.decide(ranFor: 2, now: start.addingTimeInterval(Double($0) * 10), history: &history) }
+        #expect(decisions == [.restart(after: .seconds(1)), .restart(after: .seconds(2)), .restart(after: .seconds(4)),
+                              .restart(after: .seconds(4)), .stayDown(quickExits: 5)])
+    }
+
+    @Test func aHealthyRunResetsTheBackoffAndTheCount() {
+        var history = RestartRule.History()
+        let start = Date()
+        for n in 0..<4 { _ = rule.decide(ranFor: 1, now: start.addingTimeInterval(Double(n)), history: &history) }
+        #expect(rule.decide(ranFor: 70, now: start.addingTimeInterval(100), history: &history) == .restart(after: .seconds(1)))
+        #expect(history.quickExits.isEmpty)
+        // A service killed once every 70 s (each run healthy) never backs off and never stays down.
+        for n in 0..<20 {
+            #expect(rule.decide(ranFor: 70, now: start.addingTimeInterval(200 + Double(n) * 70), history: &history) == .restart(after: .seconds(1)))
+        }
+    }
+
+    @Test func quickExitsOutsideTheWindowAreForgotten() {
+        var history = RestartRule.History()
+        let start = Date()
+        for n in 0..<4 { _ = rule.decide(ranFor: 1, now: start.addingTimeInterval(Double(n) * 100), history: &history) }
+        // The first three are older than 300 s by now: this one is the second in the window.
+        #expect(rule.decide(ranFor: 1, now: start.addingTimeInterval(550), history: &history) == .restart(after: .seconds(2)))
+    }
 }
