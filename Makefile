@@ -5,7 +5,7 @@ PY_PACKAGES := pyzmq "protobuf>=4.21,<5" "websockets>=12,<14" "schemathesis>=3.3
 SWIFT ?= swift
 AGOR := .build/debug/agor
 
-.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke bench-runner bench-teams clean
+.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke bench-runner bench-teams fuzz clean
 
 # Installs only what is missing (apt-get update once, then install).
 deps:
@@ -35,6 +35,7 @@ up: build
 test: deps pydeps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+	FUZZ_S=$${FUZZ_S:-5} bash scripts/fuzz.sh
 
 bench-bus: build-release
 	bash scripts/bench-bus.sh
@@ -47,6 +48,10 @@ bench-bttask: build-release
 
 bench-teams: build-release
 	bash scripts/bench-teams.sh
+
+# libFuzzer with AddressSanitizer on every decoder of outside input (FUZZ_S seconds each; default 60).
+fuzz: deps
+	bash scripts/fuzz.sh
 
 bench-diagnostics: build-release
 	bash scripts/bench-diagnostics.sh

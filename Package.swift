@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "agor-exec", targets: ["agor-exec"]),
         .executable(name: "runner-bench", targets: ["RunnerBench"]),
         .executable(name: "teams-bench", targets: ["TeamsBench"]),
+        .executable(name: "agor-fuzz", targets: ["AgorFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -164,6 +165,12 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Sources/bttask-cli"
+        ),
+        .executableTarget(
+            name: "AgorFuzz",
+            dependencies: ["Bus", "BtmsgAPI", "BttaskAPI", "AgentRunner", "Diagnostics"],
+            path: "Fuzz",
+            exclude: ["corpus"]
         ),
         .executableTarget(
             name: "BusBench",

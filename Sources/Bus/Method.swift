@@ -37,6 +37,8 @@ public struct Method<Request: SwiftProtobuf.Message, Reply: SwiftProtobuf.Messag
         try RequestChecks.decode(Request.self, body)
     }
 
+    public func checkRequest(_ body: [UInt8]) throws { _ = try decodeRequest(body) }
+
     public func decodeReply(_ body: [UInt8]) throws -> Reply {
         do { return try Reply(serializedBytes: body) } catch {
             throw BusError.badRequest("reply to \(name) is not a valid \(Reply.protoMessageName)")
@@ -59,6 +61,8 @@ public protocol MethodDescription: Sendable {
     var effect: MethodEffect { get }
     var roles: Set<Role>? { get }
     var summary: String { get }
+    /// Decodes a request body as the server would, throwing its typed refusal (fuzzing, tests).
+    func checkRequest(_ body: [UInt8]) throws
 }
 
 extension RPCServer {
