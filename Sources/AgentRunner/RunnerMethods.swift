@@ -56,16 +56,18 @@ extension RunnerService {
             guard let requestId, let process = session.process.withLock({ $0 }) else {
                 throw BusError.notFound("no pending approval \(request.requestID) in session \(request.id)")
             }
-            guard process.write(ClaudeAdapter.approvalAnswer(requestId: requestId, allow: request.allow, message: request.message)) else {
-                throw BusError.conflict("the session's input is closed")
-            }
             var answered = Agor_Runner_V1_ApprovalAnswered()
             answered.requestID = requestId
             answered.allowed = request.allow
             answered.by = context.principal.name
             var event = AgentEvent()
             event.approvalAnswered = answered
+            // Stored before the agent reads it: what the agent does next comes after it on the stream.
             try await store(session, [event])
+            guard process.write(ClaudeAdapter.approvalAnswer(requestId: requestId, allow: request.allow, message: request.message)) else {
+                try await store(session, [.error("approval", "the answer to \(requestId) was not delivered: the session's input is closed", fatal: false)])
+                throw BusError.conflict("the session's input is closed")
+            }
             return session.record.withLock { $0 }
         }
         server.register(RunnerAPI.show) { [self] context, request in
