@@ -3,12 +3,20 @@ import Foundation
 /// Finding free tcp ports on 127.0.0.1, for tests, benchmarks and `agor init` on a busy host.
 public enum LoopbackPorts {
     /// A port number such that `count` consecutive ports from it can be bound right now, chosen at
-    /// random in 20000-59999 (below most systems' ephemeral range start).
+    /// random below the kernel's ephemeral range (read at run time; Linux's default starts at
+    /// 32768), so that no outgoing connection can take one of them between now and the bind.
     public static func freeBase(count: Int) -> Int {
+        let top = max(12_000, min(60_000, ephemeralStart() ?? 32_768)) - count
         while true {
-            let base = Int.random(in: 20_000...(60_000 - count))
+            let base = Int.random(in: 10_000...top)
             if (0..<count).allSatisfy({ isFree(base + $0) }) { return base }
         }
+    }
+
+    /// The first port of the kernel's ephemeral range, when it can be read.
+    static func ephemeralStart() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8) else { return nil }
+        return text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) }
     }
 
     /// Whether a tcp port on 127.0.0.1 can be bound now.
