@@ -5,7 +5,7 @@ PY_PACKAGES := pyzmq "protobuf>=4.21,<5" "websockets>=12,<14" "schemathesis>=3.3
 SWIFT ?= swift
 AGOR := .build/debug/agor
 
-.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke bench-runner bench-teams fuzz clean
+.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke bench-runner bench-teams fuzz chaos clean
 
 # Installs only what is missing (apt-get update once, then install).
 deps:
@@ -35,6 +35,7 @@ up: build
 test: deps pydeps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+	CHAOS_S=$${CHAOS_S:-60} bash scripts/chaos.sh
 	FUZZ_S=$${FUZZ_S:-5} bash scripts/fuzz.sh
 
 bench-bus: build-release
@@ -48,6 +49,11 @@ bench-bttask: build-release
 
 bench-teams: build-release
 	bash scripts/bench-teams.sh
+
+# The whole system under load while services are killed; checks nothing acknowledged is lost or
+# repeated (CHAOS_S seconds of load; default 60).
+chaos: build
+	bash scripts/chaos.sh
 
 # libFuzzer with AddressSanitizer on every decoder of outside input (FUZZ_S seconds each; default 60).
 fuzz: deps

@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "runner-bench", targets: ["RunnerBench"]),
         .executable(name: "teams-bench", targets: ["TeamsBench"]),
         .executable(name: "agor-fuzz", targets: ["AgorFuzz"]),
+        .executable(name: "agor-chaos", targets: ["Chaos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -187,12 +188,25 @@ let package = Package(
             dependencies: ["AgorKit", "Bus", "BttaskAPI"],
             path: "Benchmarks/BttaskBench"
         ),
+        .target(
+            name: "LoadKit",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio")],
+            path: "Benchmarks/LoadKit"
+        ),
         .executableTarget(
             name: "GatewayBench",
-            dependencies: ["AgorKit", "Bus", "BtmsgAPI",
+            dependencies: ["AgorKit", "Bus", "BtmsgAPI", "LoadKit",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio")],
             path: "Benchmarks/GatewayBench"
+        ),
+        .executableTarget(
+            name: "Chaos",
+            dependencies: ["AgorKit", "Bus", "BtmsgAPI", "BttaskAPI", "AgentRunner", "LoadKit",
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Benchmarks/Chaos"
         ),
         .executableTarget(
             name: "RevokeBench",

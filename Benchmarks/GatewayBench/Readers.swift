@@ -1,3 +1,4 @@
+import LoadKit
 import NIOCore
 
 /// An agor Gateway stream client (`batch=true`: a frame holds one event per line): each event is

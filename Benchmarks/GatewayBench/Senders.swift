@@ -1,3 +1,4 @@
+import LoadKit
 import BtmsgAPI
 import Bus
 import NIOCore

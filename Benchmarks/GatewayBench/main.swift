@@ -10,6 +10,7 @@
 // TOKENS_FILE has one bearer token per line, for groups g0, g1, …; in HOME, agent src-gN (sender) and
 // sink-gN (recipient) are in group gN. Environment: RATES (messages/s per step, comma-separated),
 // STEP_SECONDS (default 5). Prints one JSON line per step and a summary line.
+import LoadKit
 import AgorKit
 import Bus
 import Foundation

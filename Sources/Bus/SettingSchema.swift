@@ -41,6 +41,8 @@ public enum SettingSchema {
         "runner.sandbox.proxy_hosts": .list([]),
         "retention.keep_days": .integer(0),
         "retention.keep_messages": .integer(0),
+        "supervisor.healthy_run_s": .integer(60),
+        "supervisor.failure_limit": .integer(5),
     ]
 
     /// One line per key family, for help texts and errors.
@@ -60,7 +62,9 @@ public enum SettingSchema {
         runner.sandbox.user (off|on|required: agents run as the user agor-agent when the runner is root),
         runner.sandbox.proxy_hosts (hosts the strict tier's proxy opens tunnels to; empty = the provider's API),
         retention.keep_days (days, 0 = forever),
-        retention.keep_messages (count, 0 = no limit), keybinding.CONTEXT.ACTION (chord like "Ctrl+K Ctrl+S";
+        retention.keep_messages (count, 0 = no limit), supervisor.healthy_run_s (1-86400: a run this long was
+        healthy, its exit restarts at once), supervisor.failure_limit (1-1000: quick exits in 5 minutes before
+        `agor up` leaves a service down; both read when `agor up` starts), keybinding.CONTEXT.ACTION (chord like "Ctrl+K Ctrl+S";
         contexts: \(Keybinding.contexts.joined(separator: ", ")))
         """
 
@@ -148,6 +152,8 @@ public enum SettingSchema {
         case "runner.sandbox.cpu_seconds": return .integer(0...31_536_000)
         case "retention.keep_days": return .integer(0...36_500)
         case "retention.keep_messages": return .integer(0...1_000_000_000)
+        case "supervisor.healthy_run_s": return .integer(1...86_400)
+        case "supervisor.failure_limit": return .integer(1...1000)
         default: break
         }
         let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)

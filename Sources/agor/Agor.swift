@@ -57,7 +57,15 @@ struct Up: AsyncParsableCommand {
         let home = homeOption.resolved
         guard home.isInitialized else { throw fail("no home at \(home.root.path); run `agor init` first") }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let supervisor = try Supervisor(home: home, executable: executable)
+        var policy = Supervisor.Policy()
+        do {
+            let settings = try Settings.load(from: home)
+            if let seconds = settings.integer("supervisor.healthy_run_s") { policy.healthyRun = TimeInterval(seconds) }
+            if let limit = settings.integer("supervisor.failure_limit") { policy.failureLimit = Int(limit) }
+        } catch {
+            throw fail("\(error)", code: 2)
+        }
+        let supervisor = try Supervisor(home: home, executable: executable, policy: policy)
         var team: Task<Void, Never>?
         if demo {
             let token: String

@@ -1,3 +1,4 @@
+// The WebSocket client of the load tools (gateway-bench, agor-chaos): SwiftNIO, no per-frame task.
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -5,7 +6,7 @@ import NIOWebSocket
 
 /// What a load client does with the frames of one WebSocket connection: the agor stream and the
 /// NATS protocol read them differently. Called on the connection's event loop only.
-protocol FrameReader: AnyObject {
+public protocol FrameReader: AnyObject {
     /// Reads one text or binary frame's payload; `reply` sends a (masked) frame back.
     func read(_ payload: inout ByteBuffer, reply: (ByteBuffer) -> Void)
     /// The connection closed, by the server (with its close code) or by the network.
@@ -14,16 +15,16 @@ protocol FrameReader: AnyObject {
 
 /// One WebSocket connection's frame loop, kept on its event loop with no per-frame task or
 /// allocation of its own, so the generator spends its CPU on counting rather than on scheduling.
-final class FrameHandler: ChannelInboundHandler {
-    typealias InboundIn = WebSocketFrame
-    typealias OutboundOut = WebSocketFrame
+public final class FrameHandler: ChannelInboundHandler {
+    public typealias InboundIn = WebSocketFrame
+    public typealias OutboundOut = WebSocketFrame
 
     private let reader: FrameReader
     private var closeCode: Int?
 
-    init(reader: FrameReader) { self.reader = reader }
+    public init(reader: FrameReader) { self.reader = reader }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .text, .binary:
@@ -42,27 +43,27 @@ final class FrameHandler: ChannelInboundHandler {
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         reader.closed(code: closeCode)
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
     }
 }
 
-enum WebSocketClient {
-    enum ConnectError: Error, CustomStringConvertible {
+public enum WebSocketClient {
+    public enum ConnectError: Error, CustomStringConvertible {
         case notUpgraded(String)
-        var description: String {
+        public var description: String {
             switch self { case .notUpgraded(let uri): "the server did not upgrade \(uri) to a WebSocket" }
         }
     }
 
     /// Opens a WebSocket to 127.0.0.1:`port``uri` and hands its frames to `reader`; returns the
     /// channel once the upgrade is done.
-    static func connect(group: EventLoopGroup, port: Int, uri: String, headers extra: [(String, String)],
+    public static func connect(group: EventLoopGroup, port: Int, uri: String, headers extra: [(String, String)],
                         reader: @escaping @Sendable () -> FrameReader) async throws -> Channel {
         let upgraded: EventLoopFuture<Channel?> = try await ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -91,7 +92,7 @@ enum WebSocketClient {
     }
 
     /// Sends one masked binary frame (clients must mask what they send).
-    static func send(_ bytes: ByteBuffer, on channel: Channel) {
+    public static func send(_ bytes: ByteBuffer, on channel: Channel) {
         channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: bytes), promise: nil)
     }
 }

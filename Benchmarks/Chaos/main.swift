@@ -1,0 +1,220 @@
+// agor-chaos: the whole system under steady load while a monkey kills its services; then the
+// checks of what agor promises (`make chaos`, scripts/chaos.sh prepares the home and runs `agor up`).
+//
+//   agor-chaos HOME SECONDS AGENT_SCRIPT TOKENS_FILE
+//
+// HOME runs under `agor up`, with group `chaos`: agents s1..sN (senders), w1..wN (workers),
+// a1..a5 (agents with sessions), manager `boss`, operator `chief`; TOKENS_FILE has the Gateway tokens of people who
+// manage the group, one per line. The load: each sender sends direct messages to the next, each
+// worker claims tasks and moves them to done while the boss keeps the board stocked, the boss keeps
+// each session busy with turns (AGENT_SCRIPT, a fake Claude writing output), WebSocket clients
+// follow the group's streams on the Gateway and Bus subscribers follow every service's streams.
+// Meanwhile the monkey SIGKILLs services. Afterwards, against the databases: every answered write
+// is stored exactly once, no task claimed twice, every stream stored gapless, and every consumer
+// received every event of its streams once and in order.
+//
+// Environment: SENDERS (20), WORKERS (10), SESSIONS (5), WS_CLIENTS (100), SEND_RATE (messages/s per
+// sender, 2), CLAIM_RATE (claims/s per worker, 2), KILL_EVERY (seconds, "2-5"), MIN_RUN_S (5).
+// Prints one JSON line per part, then the summary line.
+import AgentRunner
+import BtmsgAPI
+import BttaskAPI
+import Bus
+import Foundation
+
+let arguments = CommandLine.arguments
+guard arguments.count == 5, let seconds = Double(arguments[2]), seconds > 0 else {
+    FileHandle.standardError.write(Data("usage: agor-chaos HOME SECONDS AGENT_SCRIPT TOKENS_FILE\n".utf8))
+    exit(2)
+}
+let home = Home(root: URL(fileURLWithPath: arguments[1]))
+let agentScript = arguments[3]
+let environment = ProcessInfo.processInfo.environment
+func setting(_ name: String, _ fallback: Int) -> Int { environment[name].flatMap(Int.init) ?? fallback }
+func rate(_ name: String, _ fallback: Double) -> Double { environment[name].flatMap(Double.init) ?? fallback }
+let senders = setting("SENDERS", 20), workers = setting("WORKERS", 10), sessionCount = setting("SESSIONS", 5)
+let webClients = setting("WS_CLIENTS", 100), minimumRun = TimeInterval(setting("MIN_RUN_S", 5))
+let killEvery = (environment["KILL_EVERY"] ?? "2-5").split(separator: "-").compactMap { Double($0) }
+let group = "chaos"
+
+func emit(_ object: [String: Any]) {
+    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+    fflush(nil)
+}
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("agor-chaos: \(message)\n".utf8))
+    exit(1)
+}
+func round2(_ x: Double) -> Double { (x * 100).rounded() / 100 }
+
+let context = Context()
+func client(as name: String) throws -> ServiceClient {
+    try ServiceClient(home: home, keyFile: home.secretKeyFile(name), context: context)
+}
+let operatorClient = try client(as: "operator")
+for service in operatorClient.config.services.map(\.name) {
+    var answered = false
+    for _ in 0..<240 where !answered {
+        answered = await operatorClient.ping(service, timeout: .milliseconds(500)) != nil
+        if !answered { try await Task.sleep(for: .milliseconds(250)) }
+    }
+    guard answered else { fail("\(service) does not answer") }
+}
+guard let gatewayPort = operatorClient.config.service("gateway")?.http?.port else { fail("no gateway http address in config.toml") }
+guard let tokenText = try? String(contentsOfFile: arguments[4], encoding: .utf8) else { fail("cannot read \(arguments[4])") }
+let tokens = tokenText.split(separator: "\n").map(String.init)
+guard !tokens.isEmpty else { fail("no tokens in \(arguments[4])") }
+
+// --- The sessions, started before anything follows the streams, so every client knows them.
+let boss = try client(as: "boss")
+let bossRunner = try boss.rpc(RunnerAPI.service)
+var sessionIds: [String] = []
+for index in 1...sessionCount {
+    var start = Agor_Runner_V1_StartRequest()
+    start.agent = "a\(index)"
+    start.provider = "claude"
+    start.command = "/usr/bin/python3"
+    start.args = [agentScript]
+    start.prompt = "turn 0"
+    sessionIds.append(try await bossRunner.call(RunnerAPI.start, start, options: .init(timeout: .seconds(30))).id)
+}
+
+// --- Consumers: a Bus subscriber per service from the beginning of every stream, and the
+// WebSocket clients from the start of the group's streams.
+let stopConsumers = StopSignal()
+var subscriberLedgers: [String: StreamLedger] = [:]
+var consumers: [Task<Void, Never>] = []
+for service in ["btmsg", "bttask", "runner"] {
+    let ledger = StreamLedger(name: "subscriber of \(service)")
+    subscriberLedgers[service] = ledger
+    let subscriber = try boss.subscriber(service, prefixes: ["\(service)/\(group)/"], start: .beginning)
+    consumers.append(Task {
+        for await event in subscriber.events { ledger.note(stream: event.stream, seq: event.seq) }
+    })
+    consumers.append(Task {
+        while !stopConsumers.isSet { try? await Task.sleep(for: .milliseconds(200)) }
+        await subscriber.close()
+    })
+}
+let fleet = WebSocketFleet(clients: webClients)
+var initialCursors = ["btmsg/\(group)/": UInt64(0), "bttask/\(group)/": 0]
+for id in sessionIds { initialCursors[RunnerRules.stream(group: group, session: id)] = 0 }
+for index in 0..<webClients {
+    let token = tokens[index % tokens.count]
+    consumers.append(Task { [initialCursors] in
+        await fleet.run(index: index, port: gatewayPort, token: token, initial: initialCursors, stop: stopConsumers)
+    })
+}
+
+// --- The load, and the monkey. Each sender may message the next (a contact the group's operator
+// `chief` allows).
+let operatorMessages = try client(as: "chief").rpc(BtmsgMethods.service)
+for index in 1...senders {
+    var allow = Agor_Btmsg_V1_AllowRequest()
+    allow.from = "s\(index)"
+    allow.to = "s\(index % senders + 1)"
+    allow.group = group
+    _ = try await operatorMessages.call(BtmsgMethods.allow, allow, options: .init(timeout: .seconds(10)))
+}
+let stopLoad = StopSignal()
+let facts = Acknowledged()
+let counts = OperationCounts()
+var load: [Task<Void, Never>] = []
+for index in 1...senders {
+    let rpc = try client(as: "s\(index)").rpc(BtmsgMethods.service)
+    load.append(Task {
+        await sendMessages(from: "s\(index)", to: "s\(index % senders + 1)", client: rpc, rate: rate("SEND_RATE", 2),
+                           facts: facts, counts: counts, stop: stopLoad)
+    })
+}
+let bossTasks = try boss.rpc(BttaskMethods.service)
+load.append(Task { await createTasks(group: group, client: bossTasks, ready: 2 * workers, facts: facts, counts: counts, stop: stopLoad) })
+for index in 1...workers {
+    let rpc = try client(as: "w\(index)").rpc(BttaskMethods.service)
+    load.append(Task {
+        await claimTasks(worker: "w\(index)", group: group, client: rpc, rate: rate("CLAIM_RATE", 2), facts: facts, counts: counts, stop: stopLoad)
+    })
+}
+for id in sessionIds {
+    load.append(Task { await driveSession(id, client: bossRunner, facts: facts, counts: counts, stop: stopLoad) })
+}
+let monkey = Monkey(home: home, client: operatorClient, minimumRun: minimumRun,
+                    interval: (killEvery.first ?? 2)...(killEvery.last ?? 5))
+let monkeyTask = Task { await monkey.run(stop: stopLoad) }
+
+let started = ContinuousClock.now
+try await Task.sleep(for: .seconds(seconds))
+stopLoad.set()
+for task in load { await task.value }
+await monkeyTask.value
+let loadSeconds = (ContinuousClock.now - started).components.seconds
+emit(["part": "load", "seconds": loadSeconds, "operations": counts.operations, "retries": counts.retries,
+      "messages": facts.state.withLock { $0.messages.count }, "tasks_created": facts.state.withLock { $0.created.count },
+      "claims": facts.state.withLock { $0.claims.count }, "turns": facts.state.withLock { $0.turns.values.reduce(0, +) },
+      "refusals": facts.state.withLock { $0.refusals }])
+
+// --- Settle: every service answers again and every consumer reaches the heads in the databases.
+for service in operatorClient.config.services.map(\.name) {
+    for _ in 0..<240 where await operatorClient.ping(service, timeout: .milliseconds(500)) == nil {
+        try await Task.sleep(for: .milliseconds(250))
+    }
+}
+func databaseHeads() throws -> [String: (heads: [String: UInt64], gaps: [String])] {
+    var result: [String: (heads: [String: UInt64], gaps: [String])] = [:]
+    for service in ["btmsg", "bttask", "runner"] { result[service] = try Verdict.heads(try Verdict.open(home, service)) }
+    return result
+}
+/// The heads of the group's streams of `services`: what its subscribers and clients must receive whole.
+func groupHeads(_ all: [String: (heads: [String: UInt64], gaps: [String])], _ services: [String]) -> [String: UInt64] {
+    var heads: [String: UInt64] = [:]
+    for service in services {
+        for (stream, head) in all[service]?.heads ?? [:] where stream.hasPrefix("\(service)/\(group)/") { heads[stream] = head }
+    }
+    return heads
+}
+let allServices = ["btmsg", "bttask", "runner"]
+var stored = try databaseHeads()
+let settleStarted = ContinuousClock.now
+while ContinuousClock.now - settleStarted < .seconds(60) {
+    stored = try databaseHeads()
+    let subscribersDone = subscriberLedgers.allSatisfy { $0.value.caughtUp(to: groupHeads(stored, [$0.key])) }
+    let web = groupHeads(stored, allServices)
+    if subscribersDone && fleet.ledgers.allSatisfy({ $0.caughtUp(to: web) }) { break }
+    try await Task.sleep(for: .milliseconds(500))
+}
+let settleSeconds = round2(Double((ContinuousClock.now - settleStarted).components.attoseconds) / 1e18
+                           + Double((ContinuousClock.now - settleStarted).components.seconds))
+stopConsumers.set()
+for task in consumers { await task.value }
+await fleet.shutdown()
+
+// --- The verdict.
+var verdict = Verdict()
+let snapshot = facts.state.withLock { $0 }
+try verdict.checkMessages(try Verdict.open(home, "btmsg"), acknowledged: snapshot.messages)
+try verdict.checkTasks(try Verdict.open(home, "bttask"), facts: snapshot)
+for (service, found) in stored {
+    verdict.lost += found.gaps.count
+    for gap in found.gaps { verdict.problem("\(service) stores a stream with a gap: \(gap)") }
+    verdict.checkConsumer(subscriberLedgers[service]!, heads: groupHeads(stored, [service]))
+}
+let web = groupHeads(stored, allServices)
+for ledger in fleet.ledgers { verdict.checkConsumer(ledger, heads: web) }
+let kills = monkey.record
+let recoveries = kills.compactMap(\.recoverySeconds)
+let unrecovered = kills.filter { $0.recoverySeconds == nil }.map(\.service)
+emit(["part": "streams", "settle_s": settleSeconds, "ws_clients": webClients, "ws_reconnects": fleet.reconnectCount,
+      "ws_close_codes": Dictionary(uniqueKeysWithValues: fleet.closes.map { ("\($0.key)", $0.value) }),
+      "ws_events": fleet.ledgers.reduce(0) { $0 + $1.counts.received },
+      "subscriber_events": subscriberLedgers.values.reduce(0) { $0 + $1.counts.received },
+      "streams": stored.values.reduce(0) { $0 + $1.heads.count },
+      "stored_events": stored.values.reduce(0) { $0 + $1.heads.values.reduce(0) { $0 + Int($1) } }])
+emit(["part": "kills", "kills": kills.count, "unrecovered": unrecovered,
+      "by_service": Dictionary(kills.map { ($0.service, 1) }, uniquingKeysWith: +),
+      "recovery_p50_s": round2(recoveries.sorted().dropFirst(recoveries.count / 2).first ?? 0)])
+for problem in verdict.problems { FileHandle.standardError.write(Data("agor-chaos: \(problem)\n".utf8)) }
+emit(["chaos": loadSeconds, "operations": counts.operations, "kills": kills.count, "lost": verdict.lost,
+      "duplicated": verdict.duplicated, "out_of_order": verdict.outOfOrder, "double_claims": verdict.doubleClaims,
+      "max_recovery_s": round2(recoveries.max() ?? 0)])
+exit(verdict.lost + verdict.duplicated + verdict.outOfOrder + verdict.doubleClaims + unrecovered.count == 0 ? 0 : 1)
