@@ -5,7 +5,7 @@ PY_PACKAGES := pyzmq "protobuf>=4.21,<5" "websockets>=12,<14" "schemathesis>=3.3
 SWIFT ?= swift
 AGOR := .build/debug/agor
 
-.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke bench-runner bench-teams fuzz chaos clean
+.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke bench-runner bench-teams fuzz chaos soak clean
 
 # Installs only what is missing (apt-get update once, then install).
 deps:
@@ -36,6 +36,7 @@ test: deps pydeps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 	CHAOS_S=$${CHAOS_S:-60} bash scripts/chaos.sh
+	SOAK_S=$${SOAK_S:-120} SOAK_REPORT=$$(mktemp -d) bash scripts/soak.sh
 	FUZZ_S=$${FUZZ_S:-5} bash scripts/fuzz.sh
 
 bench-bus: build-release
@@ -54,6 +55,10 @@ bench-teams: build-release
 # repeated (CHAOS_S seconds of load; default 60).
 chaos: build
 	bash scripts/chaos.sh
+
+# The same load without the monkey, sampled (SOAK_S seconds; default 120); a report in soak-report/.
+soak: build
+	bash scripts/soak.sh
 
 # libFuzzer with AddressSanitizer on every decoder of outside input (FUZZ_S seconds each; default 60).
 fuzz: deps

@@ -12,6 +12,7 @@ import Foundation
 enum FuzzTargets {
     static let all: [String: @Sendable ([UInt8]) -> Void] = [
         "envelope": envelope,
+        "eventbatch": eventBatch,
         "requests": requests,
         "toml": toml,
         "lines": lines,
@@ -24,6 +25,12 @@ enum FuzzTargets {
     /// The bus envelope every frame carries.
     static func envelope(_ bytes: [UInt8]) {
         _ = try? Envelope(serializedBytes: bytes)
+    }
+
+    /// The body of an event batch frame as a subscriber reads it: split into items, each item's
+    /// envelope decoded.
+    static func eventBatch(_ bytes: [UInt8]) {
+        for item in EventFrame.batchItems(bytes) ?? [] { _ = try? Envelope(serializedBytes: item.envelope) }
     }
 
     /// Every request type of every service, decoded as its server decodes it.

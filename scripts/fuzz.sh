@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_S=${FUZZ_S:-60}
-TARGETS=${FUZZ_TARGETS:-"envelope requests toml lines claude codex ollama ndjson"}
+TARGETS=${FUZZ_TARGETS:-"envelope eventbatch requests toml lines claude codex ollama ndjson"}
 # libFuzzer's driver is reached through the dynamic symbol table (SwiftPM owns the entry point).
 swift build --build-path .build/fuzz --product agor-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DAGOR_FUZZING -Xlinker --export-dynamic >&2
 fuzzer=.build/fuzz/debug/agor-fuzz

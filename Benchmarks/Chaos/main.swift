@@ -15,6 +15,9 @@
 //
 // Environment: SENDERS (20), WORKERS (10), SESSIONS (5), WS_CLIENTS (100), SEND_RATE (messages/s per
 // sender, 2), CLAIM_RATE (claims/s per worker, 2), KILL_EVERY (seconds, "2-5"), MIN_RUN_S (5).
+// MODE=soak (`make soak`, scripts/soak.sh): the same load without the monkey, and a sampler of every
+// service's memory, files, threads, WAL and queues every SAMPLE_S (5) seconds; the report (soak.json,
+// soak.html) goes to SOAK_REPORT, the fits leave out the first WARM_UP_S (a fifth of the run).
 // Prints one JSON line per part, then the summary line.
 import AgentRunner
 import BtmsgAPI
@@ -36,6 +39,7 @@ let senders = setting("SENDERS", 20), workers = setting("WORKERS", 10), sessionC
 let webClients = setting("WS_CLIENTS", 100), minimumRun = TimeInterval(setting("MIN_RUN_S", 5))
 let killEvery = (environment["KILL_EVERY"] ?? "2-5").split(separator: "-").compactMap { Double($0) }
 let group = "chaos"
+let soak = environment["MODE"] == "soak"
 
 func emit(_ object: [String: Any]) {
     let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -47,6 +51,27 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 func round2(_ x: Double) -> Double { (x * 100).rounded() / 100 }
+func progress(_ message: String) { FileHandle.standardError.write(Data("agor-chaos: \(message)\n".utf8)) }
+
+/// Waits for `tasks` at most `seconds`; the ones still running then are cancelled and counted.
+func waitBounded(_ tasks: [Task<Void, Never>], seconds: Double) async -> Int {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    var left = 0
+    for task in tasks {
+        let finished = await withTaskGroup(of: Bool.self) { race in
+            race.addTask { await task.value; return true }
+            race.addTask { try? await Task.sleep(until: deadline); return false }
+            let first = await race.next() ?? false
+            race.cancelAll()
+            return first
+        }
+        if !finished {
+            task.cancel()
+            left += 1
+        }
+    }
+    return left
+}
 
 let context = Context()
 func client(as name: String) throws -> ServiceClient {
@@ -141,13 +166,16 @@ for id in sessionIds {
 }
 let monkey = Monkey(home: home, client: operatorClient, minimumRun: minimumRun,
                     interval: (killEvery.first ?? 2)...(killEvery.last ?? 5))
-let monkeyTask = Task { await monkey.run(stop: stopLoad) }
+let monkeyTask = Task { if !soak { await monkey.run(stop: stopLoad) } }
+let sampler = Sampler(home: home, client: operatorClient)
+let samplerTask = Task { if soak { await sampler.run(every: rate("SAMPLE_S", 5), stop: stopLoad) } }
 
 let started = ContinuousClock.now
 try await Task.sleep(for: .seconds(seconds))
 stopLoad.set()
 for task in load { await task.value }
 await monkeyTask.value
+await samplerTask.value
 let loadSeconds = (ContinuousClock.now - started).components.seconds
 emit(["part": "load", "seconds": loadSeconds, "operations": counts.operations, "retries": counts.retries,
       "messages": facts.state.withLock { $0.messages.count }, "tasks_created": facts.state.withLock { $0.created.count },
@@ -155,6 +183,7 @@ emit(["part": "load", "seconds": loadSeconds, "operations": counts.operations, "
       "refusals": facts.state.withLock { $0.refusals }])
 
 // --- Settle: every service answers again and every consumer reaches the heads in the databases.
+progress("load stopped after \(loadSeconds) s; settling")
 for service in operatorClient.config.services.map(\.name) {
     for _ in 0..<240 where await operatorClient.ping(service, timeout: .milliseconds(500)) == nil {
         try await Task.sleep(for: .milliseconds(250))
@@ -176,7 +205,7 @@ func groupHeads(_ all: [String: (heads: [String: UInt64], gaps: [String])], _ se
 let allServices = ["btmsg", "bttask", "runner"]
 var stored = try databaseHeads()
 let settleStarted = ContinuousClock.now
-while ContinuousClock.now - settleStarted < .seconds(60) {
+while ContinuousClock.now - settleStarted < .seconds(180) {
     stored = try databaseHeads()
     let subscribersDone = subscriberLedgers.allSatisfy { $0.value.caughtUp(to: groupHeads(stored, [$0.key])) }
     let web = groupHeads(stored, allServices)
@@ -185,9 +214,10 @@ while ContinuousClock.now - settleStarted < .seconds(60) {
 }
 let settleSeconds = round2(Double((ContinuousClock.now - settleStarted).components.attoseconds) / 1e18
                            + Double((ContinuousClock.now - settleStarted).components.seconds))
+progress("settled in \(settleSeconds) s; closing the consumers")
 stopConsumers.set()
-for task in consumers { await task.value }
-await fleet.shutdown()
+let stuckConsumers = await waitBounded(consumers, seconds: 30)
+progress("checking (\(stuckConsumers) consumers did not close within 30 s)")
 
 // --- The verdict.
 var verdict = Verdict()
@@ -204,7 +234,7 @@ for ledger in fleet.ledgers { verdict.checkConsumer(ledger, heads: web) }
 let kills = monkey.record
 let recoveries = kills.compactMap(\.recoverySeconds)
 let unrecovered = kills.filter { $0.recoverySeconds == nil }.map(\.service)
-emit(["part": "streams", "settle_s": settleSeconds, "ws_clients": webClients, "ws_reconnects": fleet.reconnectCount,
+emit(["part": "streams", "settle_s": settleSeconds, "stuck_consumers": stuckConsumers, "ws_clients": webClients, "ws_reconnects": fleet.reconnectCount,
       "ws_close_codes": Dictionary(uniqueKeysWithValues: fleet.closes.map { ("\($0.key)", $0.value) }),
       "ws_events": fleet.ledgers.reduce(0) { $0 + $1.counts.received },
       "subscriber_events": subscriberLedgers.values.reduce(0) { $0 + $1.counts.received },
@@ -214,7 +244,32 @@ emit(["part": "kills", "kills": kills.count, "unrecovered": unrecovered,
       "by_service": Dictionary(kills.map { ($0.service, 1) }, uniquingKeysWith: +),
       "recovery_p50_s": round2(recoveries.sorted().dropFirst(recoveries.count / 2).first ?? 0)])
 for problem in verdict.problems { FileHandle.standardError.write(Data("agor-chaos: \(problem)\n".utf8)) }
+let failures = verdict.lost + verdict.duplicated + verdict.outOfOrder + verdict.doubleClaims + unrecovered.count + stuckConsumers
+if soak {
+    let report = SoakReport(samples: sampler.all, warmUp: rate("WARM_UP_S", Double(loadSeconds) / 5))
+    let verdicts = report.verdicts
+    let summary: [String: Any] = [
+        "soak": loadSeconds, "operations": counts.operations, "samples": report.samples.count,
+        "restarts": verdicts.reduce(0) { $0 + $1.restarts },
+        "max_rss_mib": verdicts.map(\.rssMiB.max).max() ?? 0,
+        "max_rss_slope_mib_h": verdicts.map(\.rssMiB.slopePerHour).max() ?? 0,
+        "max_wal_mib": verdicts.map(\.walMiB.max).max() ?? 0,
+        "max_open_files": verdicts.map(\.openFiles.max).max() ?? 0,
+        "lost": verdict.lost, "duplicated": verdict.duplicated, "out_of_order": verdict.outOfOrder,
+        "double_claims": verdict.doubleClaims,
+        "pass": failures == 0 && verdicts.allSatisfy(\.problems.isEmpty)]
+    let folder = URL(fileURLWithPath: environment["SOAK_REPORT"] ?? "soak-report")
+    try report.write(to: folder, summary: summary)
+    for v in verdicts {
+        emit(["part": "service", "service": v.service, "rss_mean_mib": v.rssMiB.mean, "rss_slope_mib_h": v.rssMiB.slopePerHour,
+              "rss_growth_mib": v.rssMiB.growthInWindow, "wal_max_mib": v.walMiB.max, "db_max_mib": v.databaseMiB.max,
+              "open_files_max": v.openFiles.max, "threads_max": v.threads.max, "restarts": v.restarts, "problems": v.problems])
+    }
+    progress("report: \(folder.path)/soak.html")
+    emit(summary)
+    exit(summary["pass"] as? Bool == true ? 0 : 1)
+}
 emit(["chaos": loadSeconds, "operations": counts.operations, "kills": kills.count, "lost": verdict.lost,
       "duplicated": verdict.duplicated, "out_of_order": verdict.outOfOrder, "double_claims": verdict.doubleClaims,
       "max_recovery_s": round2(recoveries.max() ?? 0)])
-exit(verdict.lost + verdict.duplicated + verdict.outOfOrder + verdict.doubleClaims + unrecovered.count == 0 ? 0 : 1)
+exit(failures == 0 ? 0 : 1)

@@ -66,6 +66,7 @@ public enum WebSocketClient {
     public static func connect(group: EventLoopGroup, port: Int, uri: String, headers extra: [(String, String)],
                         reader: @escaping @Sendable () -> FrameReader) async throws -> Channel {
         let upgraded: EventLoopFuture<Channel?> = try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(5))
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {

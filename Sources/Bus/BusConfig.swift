@@ -63,6 +63,10 @@ public struct BusConfig: Sendable, Equatable {
     public var heartbeatMilliseconds: Int64 = 1000
     /// A service's log is rotated past this size (3 old files are kept).
     public var logMaxBytes: Int64 = 10 << 20
+    /// Requests a second each person or agent may send to one service, in bursts of a second's
+    /// worth; past it a request is refused (unavailable, counted as throttled). 0 = no limit.
+    /// Services are not limited (see RequestThrottle).
+    public var requestsPerPrincipal: Int64 = 2000
 
     public init() {}
 
@@ -117,6 +121,10 @@ public struct BusConfig: Sendable, Equatable {
                 guard let n = v.integer, (4096...(1 << 34)).contains(n) else { throw ConfigError(file: "", reason: "bus.log_max_bytes must be an integer from 4096 up") }
                 config.logMaxBytes = n
             }
+            if let v = bus["requests_per_principal_s"] {
+                guard let n = v.integer, (0...10_000_000).contains(n) else { throw ConfigError(file: "", reason: "bus.requests_per_principal_s must be an integer from 0 (no limit) up") }
+                config.requestsPerPrincipal = n
+            }
             if let v = bus["heartbeat_ms"] {
                 guard let n = v.integer, (50...60_000).contains(n) else { throw ConfigError(file: "", reason: "bus.heartbeat_ms must be an integer from 50 to 60000") }
                 config.heartbeatMilliseconds = n
@@ -153,6 +161,7 @@ public struct BusConfig: Sendable, Equatable {
         bus["instrumentation"] = .bool(instrumentation)
         bus["heartbeat_ms"] = .integer(heartbeatMilliseconds)
         if logMaxBytes != 10 << 20 { bus["log_max_bytes"] = .integer(logMaxBytes) }
+        if requestsPerPrincipal != 2000 { bus["requests_per_principal_s"] = .integer(requestsPerPrincipal) }
         root["bus"] = .table(bus)
         var services = TOMLTable()
         for s in self.services {

@@ -21,4 +21,10 @@ public enum EventFrame {
             return true
         }
     }
+
+    /// Each (envelope, body) of a KIND_EVENT_BATCH frame's body, copied out; nil when malformed.
+    /// For readers of batches that did not come off a socket (the fuzzer, tools).
+    public static func batchItems(_ body: [UInt8]) -> [(envelope: [UInt8], body: [UInt8])]? {
+        body.withUnsafeBytes { ProtoWire.packedPairs($0) }
+    }
 }

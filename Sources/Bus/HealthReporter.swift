@@ -98,6 +98,7 @@ public final class HealthReporter: Sendable {
             beat.errors = UInt64(counts.errors)
             beat.malformed = UInt64(counts.malformed)
             beat.unauthenticated = UInt64(counts.unauthenticated)
+            beat.throttled = UInt64(counts.throttled)
             beat.requestsInFlight = UInt32(clamping: server.inFlight)
         }
         if let zap {

@@ -16,6 +16,8 @@ public final class RPCServer: Sendable {
         public var errors = 0
         public var malformed = 0
         public var unauthenticated = 0
+        /// Refused because the sender was over its request rate (see RequestThrottle).
+        public var throttled = 0
     }
 
     public let socket: Socket
@@ -32,6 +34,7 @@ public final class RPCServer: Sendable {
     /// Binds a CURVE server ROUTER at `endpoint`. The context's ZAPAuthenticator checks every client.
     public init(context: Context, endpoint: String, also: [String] = [], serverKey: CurveKeyPair, directory: Directory,
                 maxMessageSize: Int64 = BusProtocol.defaultMaxMessageSize, maxConcurrent: Int = 64,
+                requestsPerPrincipal: Int64 = 0,
                 logger: Logger = Logger(label: "agor.rpc"), monitor: Bool = false,
                 observer: (@Sendable (String, Duration, Bool) -> Void)? = nil) throws {
         var configuration = Socket.Configuration(
@@ -41,7 +44,7 @@ public final class RPCServer: Sendable {
                       .heartbeatInterval(5_000), .heartbeatTimeout(15_000)],
             bind: [endpoint] + also, readUserId: true)
         configuration.monitor = monitor
-        let admission = RequestAdmission(directory: directory, logger: logger)
+        let admission = RequestAdmission(directory: directory, throttle: RequestThrottle(perSecond: requestsPerPrincipal), logger: logger)
         let writes = InlineWrites(admission: admission, logger: logger, observer: observer)
         configuration.inlineHandler = { batch in writes.handle(batch) }
         socket = try Socket(context: context, type: .router, configuration)

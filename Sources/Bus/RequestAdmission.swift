@@ -14,7 +14,7 @@ public struct RequestContext: Sendable {
 }
 
 /// The checks every request passes before any handler sees it, whichever path serves it: frames,
-/// envelope, version, kind, the sender's key in the directory, delegation, deadline. Also counts
+/// envelope, version, kind, the sender's key in the directory, its request rate, delegation, deadline. Also counts
 /// what the server saw and builds replies, so both paths answer alike.
 final class RequestAdmission: Sendable {
     enum Verdict {
@@ -24,11 +24,13 @@ final class RequestAdmission: Sendable {
     }
 
     private let directory: Directory
+    private let throttle: RequestThrottle
     private let counts = Mutex(RPCServer.Counts())
     private let logger: Logger
 
-    init(directory: Directory, logger: Logger) {
+    init(directory: Directory, throttle: RequestThrottle = RequestThrottle(perSecond: 0), logger: Logger) {
         self.directory = directory
+        self.throttle = throttle
         self.logger = logger
     }
 
@@ -67,6 +69,11 @@ final class RequestAdmission: Sendable {
         guard let userId, let sender = directory.principal(named: userId) else {
             count { $0.unauthenticated += 1 }
             return .refuse(route: route, request: envelope, error: .unauthenticated("your key is not (or no longer) in the directory"))
+        }
+        if sender.kind != .service && !throttle.take(sender.name) {
+            count { $0.throttled += 1 }
+            return .refuse(route: route, request: envelope, error: .unavailable(
+                "\(sender.name) sends more than \(Int(throttle.perSecond)) requests a second: slow down and retry"))
         }
         var principal = sender
         if !envelope.onBehalfOf.isEmpty && envelope.onBehalfOf != sender.name {

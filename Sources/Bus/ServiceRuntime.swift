@@ -57,7 +57,8 @@ public final class ServiceRuntime: Sendable {
         // strict tier (a network namespace of their own, run/ bind-mounted in). CURVE holds there too.
         let local = IPCEndpoints(home: home, service: name).flatMap { $0.claim() ? $0 : nil }
         server = try RPCServer(context: context, endpoint: endpoints.rpc, also: local.map { [$0.rpc] } ?? [], serverKey: keyPair, directory: directory,
-                               maxMessageSize: config.maxMessageSize, logger: logger, monitor: instrumented,
+                               maxMessageSize: config.maxMessageSize, requestsPerPrincipal: config.requestsPerPrincipal,
+                               logger: logger, monitor: instrumented,
                                observer: observer)
         publisher = try SequencedPublisher(context: context, endpoint: endpoints.pub, also: local.map { [$0.pub] } ?? [], serverKey: keyPair, database: database,
                                            directory: directory, monitor: instrumented, sharingThreadWith: server.socket)

@@ -163,6 +163,9 @@ final class HealthBook: Sendable {
             s.requests = beat.requests
             s.errors = beat.errors
             s.zapDenied = beat.zapDenied
+            s.malformed = beat.malformed
+            s.unauthenticated = beat.unauthenticated
+            s.throttled = beat.throttled
             s.requestsInFlight = beat.requestsInFlight
             s.pendingBytes = beat.sockets.reduce(0) { $0 + $1.pendingBytes }
             s.maxFill = beat.sockets.map(HealthBook.fill).max() ?? 0

@@ -41,6 +41,8 @@ final class PrometheusExporter: Sendable {
         total("agor_requests_total", s, beat.requests, pid: beat.pid)
         total("agor_request_errors_total", s, beat.errors, pid: beat.pid)
         total("agor_requests_malformed_total", s, beat.malformed, pid: beat.pid)
+        total("agor_requests_unauthenticated_total", s, beat.unauthenticated, pid: beat.pid)
+        total("agor_requests_throttled_total", s, beat.throttled, pid: beat.pid)
         total("agor_zap_allowed_total", s, beat.zapAllowed, pid: beat.pid)
         total("agor_zap_denied_total", s, beat.zapDenied, pid: beat.pid)
         total("agor_events_dropped_total", s, beat.eventsDropped, pid: beat.pid)

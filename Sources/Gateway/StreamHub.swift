@@ -254,11 +254,16 @@ final class StreamHub: Sendable {
     /// Built by hand around the body's protobuf JSON: it is already JSON, and re-parsing it to
     /// build one object cost more than the rest of the delivery.
     static func json(_ event: BusEvent) -> String {
-        var text = "{"
-        if let body = decodeBody(event) { text += "\"event\":\(body)," }
-        text += "\"seq\":\(event.seq),\"stream\":\(QuotedString.literal(event.stream)),\"time_us\":\(event.timestampUs),\"type\":\(QuotedString.literal(event.type))}"
-        return text
+        texts.text(stream: event.stream, seq: event.seq) {
+            var text = "{"
+            if let body = decodeBody(event) { text += "\"event\":\(body)," }
+            text += "\"seq\":\(event.seq),\"stream\":\(QuotedString.literal(event.stream)),\"time_us\":\(event.timestampUs),\"type\":\(QuotedString.literal(event.type))}"
+            return text
+        }
     }
+
+    /// Recent events' text, shared by live delivery and every client's replay.
+    static let texts = EventTextCache(capacity: 100_000)
 
 
     private static func decodeBody(_ event: BusEvent) -> String? {

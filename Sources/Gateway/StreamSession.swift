@@ -162,14 +162,16 @@ struct StreamSession {
             ask.stream = stream
             ask.afterSeq = position
             let reply = try await bridge.call(BusMethods.replay, ask, on: service, for: person, idempotent: true)
-            var advanced = false
+            var page: [ByteBuffer] = []
             for packed in reply.events {
                 guard let event = BusEvent(packed: packed), event.seq == position + 1 else { continue }
                 if let through, event.seq > through { break }
-                try await outbound.write(.text(StreamHub.json(event)))
+                page.append(ByteBuffer(string: StreamHub.json(event)))
                 position = event.seq
-                advanced = true
             }
+            // A page in as few frames as the client takes (one per event without batch=true).
+            try await send(page, outbound: outbound)
+            let advanced = !page.isEmpty
             if !advanced || position >= reply.headSeq { break }
         }
         return position

@@ -19,7 +19,8 @@ enum DiagView {
     static func detail(_ reply: Agor_Diagnostics_V1_ServiceReply) -> String {
         let s = reply.summary
         var text = "\(Terminal.bold(s.service))  \(health(s.health))  pid \(s.pid)  up \(duration(ms: s.uptimeMs))  "
-            + "requests \(s.requests) (\(rate(s.requestsPerS))/s)  errors \(s.errors)  in flight \(s.requestsInFlight)  zap denied \(s.zapDenied)\n"
+            + "requests \(s.requests) (\(rate(s.requestsPerS))/s)  errors \(s.errors)  in flight \(s.requestsInFlight)\n"
+            + "refused: zap denied \(s.zapDenied)  malformed \(s.malformed)  unknown key \(s.unauthenticated)  throttled \(s.throttled)\n"
         text += "\nmethods (last 60 s):\n" + methods(reply.methods)
         var rows = [["SOCKET", "TYPE", "ENDPOINT", "IN", "OUT", "SENDQ", "RECVQ", "PENDING", "ERRORS"]]
         for k in reply.sockets {

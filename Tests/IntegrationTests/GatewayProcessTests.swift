@@ -453,6 +453,31 @@ struct GatewayOpenAPITests {
         #expect(process.terminationStatus == 0, "\(output.suffix(3000))")
         #expect(output.contains("not_a_server_error") && output.contains("response_schema_conformance"))
     }
+
+    /// Negative data: schemathesis breaks each documented input (wrong types, missing and extra
+    /// fields, out-of-range values, malformed bodies) and the Gateway must refuse every one without a
+    /// server error (5xx), and go on answering.
+    @Test func schemathesisNegativeDataGetsNoServerError() async throws {
+        let home = try AgorHome()
+        defer { home.cleanUp() }
+        let (token, http) = try await GatewayProcessTests.startSystem(home)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-m", "schemathesis.cli", "run", "http://\(http)/openapi.json",
+                             "-H", "Authorization: Bearer \(token)", "--data-generation-method", "negative",
+                             "--checks", "not_a_server_error",
+                             "--hypothesis-max-examples", "25", "--hypothesis-derandomize", "--request-timeout", "20000"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let output = String(decoding: out.fileHandleForReading.readAll(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output.suffix(3000))")
+        #expect(output.contains("not_a_server_error"), "\(output.suffix(3000))")
+        #expect(try await GatewayProcessTests.send("GET", "http://\(http)/v1/me", token: token).status == 200)
+    }
 }
 
 /// The dashboard in a real browser: headless Chromium (Debian's chromium, installed by `make deps`)

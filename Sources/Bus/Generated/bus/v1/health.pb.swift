@@ -271,6 +271,12 @@ public nonisolated struct Agor_Bus_V1_Heartbeat: @unchecked Sendable {
     set {_uniqueStorage()._subscribers = newValue}
   }
 
+  /// requests refused because their sender was over its rate
+  public var throttled: UInt64 {
+    get {_storage._throttled}
+    set {_uniqueStorage()._throttled = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -559,7 +565,7 @@ nonisolated extension Agor_Bus_V1_SubscriberStats: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Agor_Bus_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}pid\0\u{3}uptime_ms\0\u{3}interval_ms\0\u{1}number\0\u{3}time_us\0\u{1}requests\0\u{1}replies\0\u{1}errors\0\u{1}malformed\0\u{1}unauthenticated\0\u{3}zap_allowed\0\u{3}zap_denied\0\u{3}events_dropped\0\u{3}replays_served\0\u{3}requests_in_flight\0\u{1}sockets\0\u{1}methods\0\u{1}links\0\u{3}links_not_reported\0\u{1}subscribers\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}pid\0\u{3}uptime_ms\0\u{3}interval_ms\0\u{1}number\0\u{3}time_us\0\u{1}requests\0\u{1}replies\0\u{1}errors\0\u{1}malformed\0\u{1}unauthenticated\0\u{3}zap_allowed\0\u{3}zap_denied\0\u{3}events_dropped\0\u{3}replays_served\0\u{3}requests_in_flight\0\u{1}sockets\0\u{1}methods\0\u{1}links\0\u{3}links_not_reported\0\u{1}subscribers\0\u{1}throttled\0")
 
   fileprivate class _StorageClass {
     var _service: String = String()
@@ -583,6 +589,7 @@ nonisolated extension Agor_Bus_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobu
     var _links: [Agor_Bus_V1_LinkEvent] = []
     var _linksNotReported: UInt32 = 0
     var _subscribers: [Agor_Bus_V1_SubscriberStats] = []
+    var _throttled: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -614,6 +621,7 @@ nonisolated extension Agor_Bus_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobu
       _links = source._links
       _linksNotReported = source._linksNotReported
       _subscribers = source._subscribers
+      _throttled = source._throttled
     }
   }
 
@@ -653,6 +661,7 @@ nonisolated extension Agor_Bus_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobu
         case 19: try { try decoder.decodeRepeatedMessageField(value: &_storage._links) }()
         case 20: try { try decoder.decodeSingularUInt32Field(value: &_storage._linksNotReported) }()
         case 21: try { try decoder.decodeRepeatedMessageField(value: &_storage._subscribers) }()
+        case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._throttled) }()
         default: break
         }
       }
@@ -724,6 +733,9 @@ nonisolated extension Agor_Bus_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobu
       if !_storage._subscribers.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._subscribers, fieldNumber: 21)
       }
+      if _storage._throttled != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._throttled, fieldNumber: 22)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -754,6 +766,7 @@ nonisolated extension Agor_Bus_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobu
         if _storage._links != rhs_storage._links {return false}
         if _storage._linksNotReported != rhs_storage._linksNotReported {return false}
         if _storage._subscribers != rhs_storage._subscribers {return false}
+        if _storage._throttled != rhs_storage._throttled {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -246,6 +246,24 @@ public nonisolated struct Agor_Diagnostics_V1_ServiceSummary: @unchecked Sendabl
     set {_uniqueStorage()._endpoint = newValue}
   }
 
+  /// requests refused as malformed (frames, envelope, version), since it started
+  public var malformed: UInt64 {
+    get {_storage._malformed}
+    set {_uniqueStorage()._malformed = newValue}
+  }
+
+  /// requests from keys not (or no longer) in the directory
+  public var unauthenticated: UInt64 {
+    get {_storage._unauthenticated}
+    set {_uniqueStorage()._unauthenticated = newValue}
+  }
+
+  /// requests refused because their sender was over its rate
+  public var throttled: UInt64 {
+    get {_storage._throttled}
+    set {_uniqueStorage()._throttled = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -582,7 +600,7 @@ nonisolated extension Agor_Diagnostics_V1_Percentiles: SwiftProtobuf.Message, Sw
 
 nonisolated extension Agor_Diagnostics_V1_ServiceSummary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceSummary"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}health\0\u{1}pid\0\u{3}uptime_ms\0\u{3}last_heartbeat_us\0\u{3}changed_us\0\u{3}requests_per_s\0\u{3}errors_per_s\0\u{1}requests\0\u{1}errors\0\u{1}latency\0\u{3}dropped_events\0\u{1}reconnects\0\u{3}max_fill\0\u{3}pending_bytes\0\u{3}zap_denied\0\u{3}requests_in_flight\0\u{1}endpoint\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}health\0\u{1}pid\0\u{3}uptime_ms\0\u{3}last_heartbeat_us\0\u{3}changed_us\0\u{3}requests_per_s\0\u{3}errors_per_s\0\u{1}requests\0\u{1}errors\0\u{1}latency\0\u{3}dropped_events\0\u{1}reconnects\0\u{3}max_fill\0\u{3}pending_bytes\0\u{3}zap_denied\0\u{3}requests_in_flight\0\u{1}endpoint\0\u{1}malformed\0\u{1}unauthenticated\0\u{1}throttled\0")
 
   fileprivate class _StorageClass {
     var _service: String = String()
@@ -603,6 +621,9 @@ nonisolated extension Agor_Diagnostics_V1_ServiceSummary: SwiftProtobuf.Message,
     var _zapDenied: UInt64 = 0
     var _requestsInFlight: UInt32 = 0
     var _endpoint: String = String()
+    var _malformed: UInt64 = 0
+    var _unauthenticated: UInt64 = 0
+    var _throttled: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -631,6 +652,9 @@ nonisolated extension Agor_Diagnostics_V1_ServiceSummary: SwiftProtobuf.Message,
       _zapDenied = source._zapDenied
       _requestsInFlight = source._requestsInFlight
       _endpoint = source._endpoint
+      _malformed = source._malformed
+      _unauthenticated = source._unauthenticated
+      _throttled = source._throttled
     }
   }
 
@@ -667,6 +691,9 @@ nonisolated extension Agor_Diagnostics_V1_ServiceSummary: SwiftProtobuf.Message,
         case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._zapDenied) }()
         case 17: try { try decoder.decodeSingularUInt32Field(value: &_storage._requestsInFlight) }()
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._endpoint) }()
+        case 19: try { try decoder.decodeSingularUInt64Field(value: &_storage._malformed) }()
+        case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._unauthenticated) }()
+        case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._throttled) }()
         default: break
         }
       }
@@ -733,6 +760,15 @@ nonisolated extension Agor_Diagnostics_V1_ServiceSummary: SwiftProtobuf.Message,
       if !_storage._endpoint.isEmpty {
         try visitor.visitSingularStringField(value: _storage._endpoint, fieldNumber: 18)
       }
+      if _storage._malformed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._malformed, fieldNumber: 19)
+      }
+      if _storage._unauthenticated != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._unauthenticated, fieldNumber: 20)
+      }
+      if _storage._throttled != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._throttled, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -760,6 +796,9 @@ nonisolated extension Agor_Diagnostics_V1_ServiceSummary: SwiftProtobuf.Message,
         if _storage._zapDenied != rhs_storage._zapDenied {return false}
         if _storage._requestsInFlight != rhs_storage._requestsInFlight {return false}
         if _storage._endpoint != rhs_storage._endpoint {return false}
+        if _storage._malformed != rhs_storage._malformed {return false}
+        if _storage._unauthenticated != rhs_storage._unauthenticated {return false}
+        if _storage._throttled != rhs_storage._throttled {return false}
         return true
       }
       if !storagesAreEqual {return false}

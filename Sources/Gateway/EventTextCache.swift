@@ -1,0 +1,40 @@
+import Synchronization
+
+/// The JSON text of recent events, by stream and seq, shared by every client of the Gateway. An
+/// event never changes once stored, so its text can be reused: when many clients replay the same
+/// range (all of them reconnecting after the Gateway restarted, a dashboard reloading), each event
+/// is decoded and encoded once instead of once per client. Bounded: the oldest entries go first.
+final class EventTextCache: Sendable {
+    private struct Key: Hashable {
+        let stream: String
+        let seq: UInt64
+    }
+
+    private struct State {
+        var texts: [Key: String] = [:]
+        /// Insertion order, as a ring: the next slot to overwrite is `next`.
+        var order: [Key?]
+        var next = 0
+    }
+
+    private let state: Mutex<State>
+
+    init(capacity: Int) {
+        state = Mutex(State(order: Array(repeating: nil, count: max(1, capacity))))
+    }
+
+    /// The text of `stream`'s event `seq`, made by `make` when it is not cached.
+    func text(stream: String, seq: UInt64, make: () -> String) -> String {
+        let key = Key(stream: stream, seq: seq)
+        if let text = state.withLock({ $0.texts[key] }) { return text }
+        let text = make()
+        state.withLock { state in
+            guard state.texts[key] == nil else { return }
+            if let old = state.order[state.next] { state.texts[old] = nil }
+            state.order[state.next] = key
+            state.next = (state.next + 1) % state.order.count
+            state.texts[key] = text
+        }
+        return text
+    }
+}
