@@ -263,7 +263,7 @@ final class StreamHub: Sendable {
     }
 
     /// Recent events' text, shared by live delivery and every client's replay.
-    static let texts = EventTextCache(capacity: 100_000)
+    static let texts = EventTextCache(capacity: 20_000)
 
 
     private static func decodeBody(_ event: BusEvent) -> String? {
