@@ -64,6 +64,19 @@ struct SettingsTests {
         #expect(settings.global["plugins"] == .list(["lint", "fmt"]))
     }
 
+    @Test("the supervisor's restart settings: defaults 60 s and 5, ranges enforced")
+    func supervisorSettings() throws {
+        var settings = Settings()
+        #expect(settings.integer("supervisor.healthy_run_s") == 60)
+        #expect(settings.integer("supervisor.failure_limit") == 5)
+        for (key, value) in [("supervisor.healthy_run_s", "0"), ("supervisor.healthy_run_s", "86401"), ("supervisor.failure_limit", "0"),
+                             ("supervisor.failure_limit", "lots")] {
+            #expect(throws: SettingsError.self, "\(key) = \(value)") { try settings.set(key, text: value, at: .global) }
+        }
+        try settings.set("supervisor.healthy_run_s", text: "5", at: .global)
+        #expect(settings.integer("supervisor.healthy_run_s") == 5)
+    }
+
     @Test("the runner's sandbox, budget and retention settings refuse what is not theirs")
     func runnerSettings() throws {
         var settings = Settings()
