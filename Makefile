@@ -1,11 +1,11 @@
 # agor: `make up` starts the whole system, `make test` runs every test.
 SHELL := /bin/bash
-APT_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev pkg-config protobuf-compiler libprotobuf-c-dev protobuf-c-compiler gcc chromium git bubblewrap
+APT_PACKAGES := libzmq3-dev libsodium-dev libsqlite3-dev pkg-config protobuf-compiler libprotobuf-c-dev protobuf-c-compiler gcc chromium git bubblewrap nftables iproute2
 PY_PACKAGES := pyzmq "protobuf>=4.21,<5" "websockets>=12,<14" "schemathesis>=3.39,<4" "mcp==2.3.0"
 SWIFT ?= swift
 AGOR := .build/debug/agor
 
-.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke bench-runner bench-teams fuzz chaos soak clean
+.PHONY: up test deps build build-release pydeps bench-bus bench-btmsg bench-bttask bench-diagnostics bench-gateway bench-revoke bench-runner bench-teams fuzz chaos soak partitions clean
 
 # Installs only what is missing (apt-get update once, then install).
 deps:
@@ -36,6 +36,7 @@ test: deps pydeps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 	CHAOS_S=$${CHAOS_S:-60} bash scripts/chaos.sh
+	PARTITION_S=$${PARTITION_S:-60} bash scripts/partition.sh
 	SOAK_S=$${SOAK_S:-120} SOAK_REPORT=$$(mktemp -d) bash scripts/soak.sh
 	FUZZ_S=$${FUZZ_S:-5} bash scripts/fuzz.sh
 
@@ -55,6 +56,11 @@ bench-teams: build-release
 # repeated (CHAOS_S seconds of load; default 60).
 chaos: build
 	bash scripts/chaos.sh
+
+# The chaos load across two network namespaces while the link between them is cut, healed and made
+# lossy (PARTITION_S seconds; default 60; needs root).
+partitions: build
+	bash scripts/partition.sh
 
 # The same load without the monkey, sampled (SOAK_S seconds; default 120); a report in soak-report/.
 soak: build

@@ -10,7 +10,6 @@ cd "$(dirname "$0")/.."
 CHAOS_S=${CHAOS_S:-60}
 BUILD=${CHAOS_BUILD:-debug}
 MIN_RUN_S=${MIN_RUN_S:-5}
-PEOPLE=${PEOPLE:-4}
 BIN=.build/$BUILD
 for product in agor agor-exec agor-chaos; do
   [ -x "$BIN/$product" ] || swift build -c "$BUILD" --product "$product" >&2
@@ -27,19 +26,8 @@ cleanup() {
   [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
-home="$work/home"
-"$AGOR" init --home "$home" --port-base "$(python3 scripts/free-ports.py 16)" >/dev/null
-"$AGOR" group add chaos --home "$home" >/dev/null
-"$AGOR" agent add boss --group chaos --role manager --home "$home" >/dev/null
-"$AGOR" agent add chief --group chaos --role operator --home "$home" >/dev/null   # allows the senders' contacts
-for prefix_count in "s:${SENDERS:-20}" "w:${WORKERS:-10}" "a:${SESSIONS:-5}"; do
-  prefix=${prefix_count%%:*}; count=${prefix_count##*:}
-  for i in $(seq 1 "$count"); do "$AGOR" agent add "$prefix$i" --group chaos --role worker --home "$home" >/dev/null; done
-done
-for i in $(seq 1 "$PEOPLE"); do
-  "$AGOR" user add "p$i" --group chaos --role manager --home "$home" | tail -1 >>"$work/tokens"
-done
-"$AGOR" settings set runner.approvals auto --home "$home" >/dev/null
+source scripts/chaos-home.sh
+prepare_chaos_home
 # A run of MIN_RUN_S counts as healthy: the monkey's kills (after at least that long) restart at
 # once and never add up to a crash loop that leaves a service down.
 "$AGOR" settings set supervisor.healthy_run_s "$MIN_RUN_S" --home "$home" >/dev/null

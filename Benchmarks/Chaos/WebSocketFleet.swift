@@ -48,7 +48,7 @@ final class WebSocketFleet: Sendable {
 
     /// Keeps client `index` connected until `stop`: connect with every stream's cursor (`initial`
     /// for streams it has not seen yet), wait for the close, connect again.
-    func run(index: Int, port: Int, token: String, initial: [String: UInt64], stop: StopSignal) async {
+    func run(index: Int, host: String, port: Int, token: String, initial: [String: UInt64], stop: StopSignal) async {
         let ledger = ledgers[index]
         var first = true
         while !stop.isSet {
@@ -60,7 +60,7 @@ final class WebSocketFleet: Sendable {
             let uri = "/v1/stream?batch=true&services=btmsg,bttask,runner&cursor=\(cursor)"
             let (closed, closedFeed) = AsyncStream<Int?>.makeStream()
             do {
-                let channel = try await WebSocketClient.connect(group: group, port: port, uri: uri,
+                let channel = try await WebSocketClient.connect(group: group, host: host, port: port, uri: uri,
                                                                 headers: [("Authorization", "Bearer \(token)")]) {
                     LedgerReader(ledger: ledger) { code in
                         closedFeed.yield(code)

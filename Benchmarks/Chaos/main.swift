@@ -18,6 +18,9 @@
 // MODE=soak (`make soak`, scripts/soak.sh): the same load without the monkey, and a sampler of every
 // service's memory, files, threads, WAL and queues every SAMPLE_S (5) seconds; the report (soak.json,
 // soak.html) goes to SOAK_REPORT, the fits leave out the first WARM_UP_S (a fifth of the run).
+// MODE=partition (scripts/partition.sh, services on two hosts): no kills; the link between the hosts
+// is cut and healed, or made to drop packets, by the shell commands in PARTITION_CUT, PARTITION_HEAL,
+// PARTITION_LOSSY and PARTITION_CLEAN; PARTITION_FAR names the services across the link.
 // Prints one JSON line per part, then the summary line.
 import AgentRunner
 import BtmsgAPI
@@ -40,6 +43,7 @@ let webClients = setting("WS_CLIENTS", 100), minimumRun = TimeInterval(setting("
 let killEvery = (environment["KILL_EVERY"] ?? "2-5").split(separator: "-").compactMap { Double($0) }
 let group = "chaos"
 let soak = environment["MODE"] == "soak"
+let partition = environment["MODE"] == "partition"
 
 func emit(_ object: [String: Any]) {
     let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -86,7 +90,7 @@ for service in operatorClient.config.services.map(\.name) {
     }
     guard answered else { fail("\(service) does not answer") }
 }
-guard let gatewayPort = operatorClient.config.service("gateway")?.http?.port else { fail("no gateway http address in config.toml") }
+guard let gatewayAddress = operatorClient.config.service("gateway")?.http else { fail("no gateway http address in config.toml") }
 guard let tokenText = try? String(contentsOfFile: arguments[4], encoding: .utf8) else { fail("cannot read \(arguments[4])") }
 let tokens = tokenText.split(separator: "\n").map(String.init)
 guard !tokens.isEmpty else { fail("no tokens in \(arguments[4])") }
@@ -128,7 +132,7 @@ for id in sessionIds { initialCursors[RunnerRules.stream(group: group, session: 
 for index in 0..<webClients {
     let token = tokens[index % tokens.count]
     consumers.append(Task { [initialCursors] in
-        await fleet.run(index: index, port: gatewayPort, token: token, initial: initialCursors, stop: stopConsumers)
+        await fleet.run(index: index, host: gatewayAddress.host, port: gatewayAddress.port, token: token, initial: initialCursors, stop: stopConsumers)
     })
 }
 
@@ -166,7 +170,12 @@ for id in sessionIds {
 }
 let monkey = Monkey(home: home, client: operatorClient, minimumRun: minimumRun,
                     interval: (killEvery.first ?? 2)...(killEvery.last ?? 5))
-let monkeyTask = Task { if !soak { await monkey.run(stop: stopLoad) } }
+let monkeyTask = Task { if !soak && !partition { await monkey.run(stop: stopLoad) } }
+let partitioner = Partitioner(
+    commands: .init(cut: environment["PARTITION_CUT"] ?? "", heal: environment["PARTITION_HEAL"] ?? "",
+                    lossy: environment["PARTITION_LOSSY"] ?? "", clean: environment["PARTITION_CLEAN"] ?? ""),
+    client: operatorClient, services: (environment["PARTITION_FAR"] ?? "").split(separator: ",").map(String.init))
+let partitionTask = Task { if partition { await partitioner.run(stop: stopLoad) } }
 let sampler = Sampler(home: home, client: operatorClient)
 let samplerTask = Task { if soak { await sampler.run(every: rate("SAMPLE_S", 5), stop: stopLoad) } }
 
@@ -175,6 +184,7 @@ try await Task.sleep(for: .seconds(seconds))
 stopLoad.set()
 for task in load { await task.value }
 await monkeyTask.value
+await partitionTask.value
 await samplerTask.value
 let loadSeconds = (ContinuousClock.now - started).components.seconds
 emit(["part": "load", "seconds": loadSeconds, "operations": counts.operations, "retries": counts.retries,
@@ -268,6 +278,18 @@ if soak {
     progress("report: \(folder.path)/soak.html")
     emit(summary)
     exit(summary["pass"] as? Bool == true ? 0 : 1)
+}
+if partition {
+    let faults = partitioner.record
+    let recoveries = faults.compactMap(\.recoverySeconds)
+    let unhealed = faults.filter { $0.recoverySeconds == nil }.count
+    emit(["part": "partitions", "cuts": faults.filter { $0.kind == "cut" }.count, "lossy": faults.filter { $0.kind == "lossy" }.count,
+          "unhealed": unhealed, "errors_seen_by_writers": counts.retries,
+          "recovery_p50_s": round2(recoveries.sorted().dropFirst(recoveries.count / 2).first ?? 0)])
+    emit(["chaos": loadSeconds, "operations": counts.operations, "partitions": faults.count, "kills": 0, "lost": verdict.lost,
+          "duplicated": verdict.duplicated, "out_of_order": verdict.outOfOrder, "double_claims": verdict.doubleClaims,
+          "max_recovery_s": round2(recoveries.max() ?? 0)])
+    exit(failures + unhealed == 0 ? 0 : 1)
 }
 emit(["chaos": loadSeconds, "operations": counts.operations, "kills": kills.count, "lost": verdict.lost,
       "duplicated": verdict.duplicated, "out_of_order": verdict.outOfOrder, "double_claims": verdict.doubleClaims,

@@ -61,14 +61,14 @@ public enum WebSocketClient {
         }
     }
 
-    /// Opens a WebSocket to 127.0.0.1:`port``uri` and hands its frames to `reader`; returns the
+    /// Opens a WebSocket to `host`:`port``uri` and hands its frames to `reader`; returns the
     /// channel once the upgrade is done.
-    public static func connect(group: EventLoopGroup, port: Int, uri: String, headers extra: [(String, String)],
+    public static func connect(group: EventLoopGroup, host: String = "127.0.0.1", port: Int, uri: String, headers extra: [(String, String)],
                         reader: @escaping @Sendable () -> FrameReader) async throws -> Channel {
         let upgraded: EventLoopFuture<Channel?> = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connect(host: "127.0.0.1", port: port) { channel in
+            .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let upgrader = NIOTypedWebSocketClientUpgrader<Channel?>(maxFrameSize: 1 << 24) { channel, _ in
                         channel.eventLoop.makeCompletedFuture {
@@ -76,7 +76,7 @@ public enum WebSocketClient {
                             return channel
                         }
                     }
-                    var headers = HTTPHeaders([("Host", "127.0.0.1:\(port)"), ("Content-Length", "0")])
+                    var headers = HTTPHeaders([("Host", "\(host):\(port)"), ("Content-Length", "0")])
                     for (name, value) in extra { headers.add(name: name, value: value) }
                     let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
                     let upgrade = NIOTypedHTTPClientUpgradeConfiguration<Channel?>(

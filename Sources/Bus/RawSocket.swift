@@ -68,7 +68,8 @@ public final class RawSocket {
     // MARK: endpoints
 
     public func bind(_ endpoint: String) throws(ZMQError) {
-        try zmqCall { zmq_bind(handle, endpoint) }
+        let address = BindEndpoint.resolved(endpoint)
+        try zmqCall { zmq_bind(handle, address) }
     }
 
     public func connect(_ endpoint: String) throws(ZMQError) {
