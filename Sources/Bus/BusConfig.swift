@@ -63,9 +63,9 @@ public struct BusConfig: Sendable, Equatable {
     public var heartbeatMilliseconds: Int64 = 1000
     /// A service's log is rotated past this size (3 old files are kept).
     public var logMaxBytes: Int64 = 10 << 20
-    /// Requests a second each person or agent may send to one service, in bursts of a second's
-    /// worth; past it a request is refused (unavailable, counted as throttled). 0 = no limit.
-    /// Services are not limited (see RequestThrottle).
+    /// Requests a second each person or agent may send to one service, in bursts of a tenth of a
+    /// second's worth; past it a request is refused (unavailable, counted as throttled). 0 = no
+    /// limit. Services are not limited (see RequestThrottle).
     public var requestsPerPrincipal: Int64 = 2000
 
     public init() {}

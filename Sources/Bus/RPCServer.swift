@@ -20,6 +20,9 @@ public final class RPCServer: Sendable {
         public var throttled = 0
     }
 
+    /// The most requests read, admitted and committed in one pass of the ROUTER's thread.
+    public static let maxBatchRequests = 128
+
     public let socket: Socket
     public var endpoint: String { socket.boundEndpoints.first ?? "" }
     private let handlers = Mutex<[String: Handler]>([:])
@@ -44,6 +47,11 @@ public final class RPCServer: Sendable {
                       .heartbeatInterval(5_000), .heartbeatTimeout(15_000)],
             bind: [endpoint] + also, readUserId: true)
         configuration.monitor = monitor
+        // A request waits for the whole batch it was read in (its reply goes out after the batch's
+        // commit): smaller batches keep one client's flood, refused or not, from holding everyone
+        // else's requests for long (a flood beside ten steady clients, debug build: p99 570 ms with
+        // 4096, 190 ms with 256, 77 ms with 64); 128 still lets a commit carry many writes.
+        configuration.maxBatchMessages = RPCServer.maxBatchRequests
         let admission = RequestAdmission(directory: directory, throttle: RequestThrottle(perSecond: requestsPerPrincipal), logger: logger)
         let writes = InlineWrites(admission: admission, logger: logger, observer: observer)
         configuration.inlineHandler = { batch in writes.handle(batch) }

@@ -5,19 +5,19 @@ import Testing
 /// it is exercised end to end by HostileClientTests).
 @Suite("request throttle")
 struct RequestThrottleTests {
-    @Test("a second's worth in a burst, then refused until the bucket refills at the rate; principals apart")
+    @Test("a tenth of a second's worth in a burst, then refused until the bucket refills at the rate; principals apart")
     func tokenBucket() {
-        let throttle = RequestThrottle(perSecond: 100)
+        let throttle = RequestThrottle(perSecond: 1000)
         let start: UInt64 = 1_000_000_000
         #expect((0..<100).allSatisfy { _ in throttle.take("ann", now: start) })
         #expect(!throttle.take("ann", now: start))
         // Another principal has its own bucket.
         #expect(throttle.take("bob", now: start))
-        // A quarter second later, a quarter of the rate is back.
-        let later = start + 250_000_000
+        // 25 ms later, 25 requests' worth is back.
+        let later = start + 25_000_000
         #expect((0..<25).allSatisfy { _ in throttle.take("ann", now: later) })
         #expect(!throttle.take("ann", now: later))
-        // Idle for long, the bucket holds a second's worth, not more.
+        // Idle for long, the bucket holds the burst, not more.
         let much = later + 60_000_000_000
         #expect((0..<100).allSatisfy { _ in throttle.take("ann", now: much) })
         #expect(!throttle.take("ann", now: much))
