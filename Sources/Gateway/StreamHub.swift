@@ -254,7 +254,7 @@ final class StreamHub: Sendable {
     /// Built by hand around the body's protobuf JSON: it is already JSON, and re-parsing it to
     /// build one object cost more than the rest of the delivery.
     static func json(_ event: BusEvent) -> String {
-        texts.text(stream: event.stream, seq: event.seq) {
+        texts.text(of: event) {
             var text = "{"
             if let body = decodeBody(event) { text += "\"event\":\(body)," }
             text += "\"seq\":\(event.seq),\"stream\":\(QuotedString.literal(event.stream)),\"time_us\":\(event.timestampUs),\"type\":\(QuotedString.literal(event.type))}"

@@ -111,6 +111,16 @@ import Testing
         #expect(object["event"] == nil)   // an undecodable body is left out, not sent broken
     }
 
+    @Test func anEventsTextIsReusedOnlyForTheSameEvent() throws {
+        // The same stream and seq with another body, time or type (a service whose database was
+        // replaced numbers new events again) is not served the text cached for the first.
+        let first = BusEvent(stream: "bttask/cache/", seq: 3, type: "task.created", timestampUs: 10, body: [])
+        let again = BusEvent(stream: "bttask/cache/", seq: 3, type: "task.moved", timestampUs: 20, body: [])
+        #expect(StreamHub.json(first).contains("\"type\":\"task.created\""))
+        #expect(StreamHub.json(again).contains("\"type\":\"task.moved\""))
+        #expect(StreamHub.json(first) == StreamHub.json(first))
+    }
+
     @Test func streamRequestsAreCheckedAgainstThePersonsGroups() throws {
         let ann = person(["web", "ops"])
         let all = try StreamRequest.parse(query: [:], person: ann)
