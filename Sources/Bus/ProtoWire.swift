@@ -57,8 +57,10 @@ enum ProtoWire {
             while offset < end {
                 let tag = bytes[offset]
                 offset += 1
+                // The length's own varint may run past the item's end: check before measuring
+                // what is left (end - offset would be negative).
                 guard tag == 0x0A || tag == 0x12,
-                      let fieldLength = readVarint(bytes, &offset), fieldLength <= UInt64(end - offset) else { return nil }
+                      let fieldLength = readVarint(bytes, &offset), offset <= end, fieldLength <= UInt64(end - offset) else { return nil }
                 let range = offset..<(offset + Int(fieldLength))
                 if tag == 0x0A { envelope = range } else { body = range }
                 offset = range.upperBound
