@@ -169,7 +169,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "AgorFuzz",
-            dependencies: ["Bus", "BtmsgAPI", "BttaskAPI", "AgentRunner", "Diagnostics"],
+            dependencies: ["Bus", "BtmsgAPI", "BttaskAPI", "AgentRunner", "AgorKit", "Diagnostics"],
             path: "Fuzz",
             exclude: ["corpus"]
         ),

@@ -51,6 +51,8 @@ enum Replay {
             }
             target(Array(data))
         }
+        // The profile target's home, if it made one.
+        try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("agor-fuzz-home-\(getpid())"))
         print("\(arguments.count - 2) input(s) through \(arguments[1]): all returned")
     }
 }

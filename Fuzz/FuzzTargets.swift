@@ -1,4 +1,5 @@
 import AgentRunner
+import AgorKit
 import BtmsgAPI
 import BttaskAPI
 import Bus
@@ -15,6 +16,7 @@ enum FuzzTargets {
         "eventbatch": eventBatch,
         "requests": requests,
         "toml": toml,
+        "profile": profile,
         "lines": lines,
         "claude": { adapter(ClaudeAdapter(), $0) },
         "codex": { adapter(CodexAdapter(), $0) },
@@ -47,6 +49,31 @@ enum FuzzTargets {
     static func toml(_ bytes: [UInt8]) {
         if let table = try? TOML.parse(String(decoding: bytes, as: UTF8.self)) { _ = TOML.write(table) }
     }
+
+    /// A profile file planned for import into a home with a group, a person and an agent: the whole
+    /// file is read and checked (nothing is applied). Without a passphrase, so a sealed section is
+    /// refused before its key derivation (the derivation's own bounds are Sealing's, tested apart).
+    static func profile(_ bytes: [UInt8]) {
+        guard let home = profileHome else { return }
+        let mode: Profile.Mode = bytes.first.map { $0 & 1 == 0 } == true ? .merge : .overwrite
+        _ = try? Profile.plan(importing: String(decoding: bytes, as: UTF8.self), into: home, mode: mode, passphrase: nil)
+    }
+
+    /// A home made once per process in a temporary folder (removed by the system's tmp cleaning).
+    static let profileHome: Home? = {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("agor-fuzz-home-\(getpid())")
+        let setup = HomeSetup(home: Home(root: root))
+        do {
+            _ = try setup.initialize(portBase: 20000)
+            _ = try setup.addGroup("g1")
+            _ = try setup.addAgent(name: "alice", group: "g1", role: .worker)
+            _ = try setup.addUser(name: "ann", group: "g1", role: .manager, writeKey: false)
+            return setup.home
+        } catch {
+            FileHandle.standardError.write(Data("cannot make the profile target's home: \(error)\n".utf8))
+            return nil
+        }
+    }()
 
     /// The runner's bounded line reader over an agent's stdout, in pieces of random sizes.
     static func lines(_ bytes: [UInt8]) {

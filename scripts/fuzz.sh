@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_S=${FUZZ_S:-60}
-TARGETS=${FUZZ_TARGETS:-"envelope eventbatch requests toml lines claude codex ollama ndjson"}
+TARGETS=${FUZZ_TARGETS:-"envelope eventbatch requests toml profile lines claude codex ollama ndjson"}
 # libFuzzer's driver is reached through the dynamic symbol table (SwiftPM owns the entry point).
 swift build --build-path .build/fuzz --product agor-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DAGOR_FUZZING -Xlinker --export-dynamic >&2
 fuzzer=.build/fuzz/debug/agor-fuzz
@@ -17,7 +17,7 @@ total_runs=0 findings=0
 for target in $TARGETS; do
   mkdir -p "$work/$target/corpus" "$work/$target/findings"
   set +e
-  AGOR_FUZZ_TARGET=$target "$fuzzer" -max_total_time="$FUZZ_S" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
+  TMPDIR="$work/$target" AGOR_FUZZ_TARGET=$target "$fuzzer" -max_total_time="$FUZZ_S" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$work/$target/findings/" "$work/$target/corpus" "Fuzz/corpus/$target" > "$work/$target/log" 2>&1
   status=$?
   set -e

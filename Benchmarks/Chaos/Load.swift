@@ -62,7 +62,7 @@ func createTasks(group: String, client: RPCClient, ready: Int, facts: Acknowledg
         n += 1
         var request = Agor_Bttask_V1_CreateRequest()
         request.group = group
-        request.title = "chaos task \(n)"
+        request.title = "chaos task \(group) \(n)"
         switch await persistently(client, BttaskMethods.create, request, requestId: "chaos-create-\(n)", counts: counts, stop: stop) {
         case .success(let reply): facts.state.withLock { $0.created[request.title] = reply.task.id }
         case .failure(let error): facts.refused(error)

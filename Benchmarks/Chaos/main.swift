@@ -3,12 +3,15 @@
 //
 //   agor-chaos HOME SECONDS AGENT_SCRIPT TOKENS_FILE
 //
-// HOME runs under `agor up`, with group `chaos`: agents s1..sN (senders), w1..wN (workers),
-// a1..a5 (agents with sessions), manager `boss`, operator `chief`; TOKENS_FILE has the Gateway tokens of people who
-// manage the group, one per line. The load: each sender sends direct messages to the next, each
-// worker claims tasks and moves them to done while the boss keeps the board stocked, the boss keeps
-// each session busy with turns (AGENT_SCRIPT, a fake Claude writing output), WebSocket clients
-// follow the group's streams on the Gateway and Bus subscribers follow every service's streams.
+// HOME runs under `agor up` (scripts/chaos-home.sh makes it), with group `chaos` (and `chaos2`):
+// agents s1..sN (senders), w1..wN (workers), a1..a5 (agents with sessions), per group a manager
+// (`boss`, `boss2`) and an operator (`chief`, `chief2`); each agent's group is read from the
+// directory; session i runs in project ((i-1) mod P)+1 of projects.toml when there are P. TOKENS_FILE
+// has "GROUP TOKEN" lines: people who manage that group. The load: each sender sends direct
+// messages to the next sender of its group, each worker claims its group's tasks and moves them to
+// done while its group's manager keeps the board stocked, the managers keep each session busy with
+// turns (AGENT_SCRIPT, a fake Claude writing output), WebSocket clients follow their group's streams
+// on the Gateway and Bus subscribers follow every service's streams of every group.
 // Meanwhile the monkey SIGKILLs services. Afterwards, against the databases: every answered write
 // is stored exactly once, no task claimed twice, every stream stored gapless, and every consumer
 // received every event of its streams once and in order.
@@ -41,7 +44,17 @@ func rate(_ name: String, _ fallback: Double) -> Double { environment[name].flat
 let senders = setting("SENDERS", 20), workers = setting("WORKERS", 10), sessionCount = setting("SESSIONS", 5)
 let webClients = setting("WS_CLIENTS", 100), minimumRun = TimeInterval(setting("MIN_RUN_S", 5))
 let killEvery = (environment["KILL_EVERY"] ?? "2-5").split(separator: "-").compactMap { Double($0) }
-let group = "chaos"
+let directory = Directory(folder: home.directoryFolder)
+let groups = directory.groups.filter { $0.hasPrefix("chaos") }.sorted()
+guard !groups.isEmpty else { fail("no chaos group in \(home.root.path)") }
+/// An agent's group, as the directory has it.
+func groupOf(_ agent: String) -> String { directory.principal(named: agent)?.groups.first ?? groups[0] }
+/// A group's manager or operator: `boss` and `chief` for the first group, `boss2`, `chief2` for the second.
+func member(_ base: String, of group: String) -> String {
+    let index = groups.firstIndex(of: group) ?? 0
+    return index == 0 ? base : "\(base)\(index + 1)"
+}
+let projects = (try? Projects.load(from: home))?.sorted { $0.name < $1.name } ?? []
 let soak = environment["MODE"] == "soak"
 let partition = environment["MODE"] == "partition"
 
@@ -92,59 +105,80 @@ for service in operatorClient.config.services.map(\.name) {
 }
 guard let gatewayAddress = operatorClient.config.service("gateway")?.http else { fail("no gateway http address in config.toml") }
 guard let tokenText = try? String(contentsOfFile: arguments[4], encoding: .utf8) else { fail("cannot read \(arguments[4])") }
-let tokens = tokenText.split(separator: "\n").map(String.init)
-guard !tokens.isEmpty else { fail("no tokens in \(arguments[4])") }
+let tokens = tokenText.split(separator: "\n").compactMap { line -> (group: String, token: String)? in
+    let parts = line.split(separator: " ")
+    return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+}
+guard !tokens.isEmpty else { fail("no \"GROUP TOKEN\" lines in \(arguments[4])") }
 
 // --- The sessions, started before anything follows the streams, so every client knows them.
-let boss = try client(as: "boss")
-let bossRunner = try boss.rpc(RunnerAPI.service)
-var sessionIds: [String] = []
+var bosses: [String: ServiceClient] = [:]
+var bossRunners: [String: RPCClient] = [:]
+for group in groups {
+    bosses[group] = try client(as: member("boss", of: group))
+    bossRunners[group] = try bosses[group]!.rpc(RunnerAPI.service)
+}
+var sessions: [(id: String, group: String)] = []
 for index in 1...sessionCount {
+    let agent = "a\(index)", group = groupOf(agent)
     var start = Agor_Runner_V1_StartRequest()
-    start.agent = "a\(index)"
+    start.agent = agent
     start.provider = "claude"
     start.command = "/usr/bin/python3"
     start.args = [agentScript]
     start.prompt = "turn 0"
-    sessionIds.append(try await bossRunner.call(RunnerAPI.start, start, options: .init(timeout: .seconds(30))).id)
+    if !projects.isEmpty { start.project = projects[(index - 1) % projects.count].name }
+    sessions.append((try await bossRunners[group]!.call(RunnerAPI.start, start, options: .init(timeout: .seconds(30))).id, group))
 }
 
-// --- Consumers: a Bus subscriber per service from the beginning of every stream, and the
-// WebSocket clients from the start of the group's streams.
+// --- Consumers: a Bus subscriber per service and group (as the group's manager) from the beginning
+// of every stream, and the WebSocket clients from the start of their group's streams.
 let stopConsumers = StopSignal()
-var subscriberLedgers: [String: StreamLedger] = [:]
+var subscriberLedgers: [(service: String, group: String, ledger: StreamLedger)] = []
 var consumers: [Task<Void, Never>] = []
 for service in ["btmsg", "bttask", "runner"] {
-    let ledger = StreamLedger(name: "subscriber of \(service)")
-    subscriberLedgers[service] = ledger
-    let subscriber = try boss.subscriber(service, prefixes: ["\(service)/\(group)/"], start: .beginning)
-    consumers.append(Task {
-        for await event in subscriber.events { ledger.note(stream: event.stream, seq: event.seq) }
-    })
-    consumers.append(Task {
-        while !stopConsumers.isSet { try? await Task.sleep(for: .milliseconds(200)) }
-        await subscriber.close()
-    })
+    for group in groups {
+        let ledger = StreamLedger(name: "subscriber of \(service) in \(group)")
+        subscriberLedgers.append((service, group, ledger))
+        let subscriber = try bosses[group]!.subscriber(service, prefixes: ["\(service)/\(group)/"], start: .beginning)
+        consumers.append(Task {
+            for await event in subscriber.events { ledger.note(stream: event.stream, seq: event.seq) }
+        })
+        consumers.append(Task {
+            while !stopConsumers.isSet { try? await Task.sleep(for: .milliseconds(200)) }
+            await subscriber.close()
+        })
+    }
 }
 let fleet = WebSocketFleet(clients: webClients)
-var initialCursors = ["btmsg/\(group)/": UInt64(0), "bttask/\(group)/": 0]
-for id in sessionIds { initialCursors[RunnerRules.stream(group: group, session: id)] = 0 }
+/// The group each WebSocket client follows (its person's).
+let webGroups = (0..<webClients).map { tokens[$0 % tokens.count].group }
 for index in 0..<webClients {
-    let token = tokens[index % tokens.count]
+    let (group, token) = tokens[index % tokens.count]
+    var initialCursors = ["btmsg/\(group)/": UInt64(0), "bttask/\(group)/": 0]
+    for session in sessions where session.group == group { initialCursors[RunnerRules.stream(group: group, session: session.id)] = 0 }
     consumers.append(Task { [initialCursors] in
         await fleet.run(index: index, host: gatewayAddress.host, port: gatewayAddress.port, token: token, initial: initialCursors, stop: stopConsumers)
     })
 }
 
-// --- The load, and the monkey. Each sender may message the next (a contact the group's operator
-// `chief` allows).
-let operatorMessages = try client(as: "chief").rpc(BtmsgMethods.service)
-for index in 1...senders {
-    var allow = Agor_Btmsg_V1_AllowRequest()
-    allow.from = "s\(index)"
-    allow.to = "s\(index % senders + 1)"
-    allow.group = group
-    _ = try await operatorMessages.call(BtmsgMethods.allow, allow, options: .init(timeout: .seconds(10)))
+// --- The load, and the monkey. Each sender may message the next of its group (a contact the
+// group's operator allows).
+let sendersByGroup = Dictionary(grouping: (1...senders).map { "s\($0)" }, by: groupOf)
+/// The sender after `sender` in its group, round.
+func recipient(of sender: String) -> String {
+    let ring = sendersByGroup[groupOf(sender)]!
+    return ring[(ring.firstIndex(of: sender)! + 1) % ring.count]
+}
+for group in groups where sendersByGroup[group] != nil {
+    let operatorMessages = try client(as: member("chief", of: group)).rpc(BtmsgMethods.service)
+    for sender in sendersByGroup[group]! {
+        var allow = Agor_Btmsg_V1_AllowRequest()
+        allow.from = sender
+        allow.to = recipient(of: sender)
+        allow.group = group
+        _ = try await operatorMessages.call(BtmsgMethods.allow, allow, options: .init(timeout: .seconds(10)))
+    }
 }
 let stopLoad = StopSignal()
 let facts = Acknowledged()
@@ -153,20 +187,25 @@ var load: [Task<Void, Never>] = []
 for index in 1...senders {
     let rpc = try client(as: "s\(index)").rpc(BtmsgMethods.service)
     load.append(Task {
-        await sendMessages(from: "s\(index)", to: "s\(index % senders + 1)", client: rpc, rate: rate("SEND_RATE", 2),
+        await sendMessages(from: "s\(index)", to: recipient(of: "s\(index)"), client: rpc, rate: rate("SEND_RATE", 2),
                            facts: facts, counts: counts, stop: stopLoad)
     })
 }
-let bossTasks = try boss.rpc(BttaskMethods.service)
-load.append(Task { await createTasks(group: group, client: bossTasks, ready: 2 * workers, facts: facts, counts: counts, stop: stopLoad) })
+for group in groups {
+    let groupWorkers = (1...workers).filter { groupOf("w\($0)") == group }.count
+    guard groupWorkers > 0 else { continue }
+    let bossTasks = try bosses[group]!.rpc(BttaskMethods.service)
+    load.append(Task { await createTasks(group: group, client: bossTasks, ready: 2 * groupWorkers, facts: facts, counts: counts, stop: stopLoad) })
+}
 for index in 1...workers {
     let rpc = try client(as: "w\(index)").rpc(BttaskMethods.service)
     load.append(Task {
-        await claimTasks(worker: "w\(index)", group: group, client: rpc, rate: rate("CLAIM_RATE", 2), facts: facts, counts: counts, stop: stopLoad)
+        await claimTasks(worker: "w\(index)", group: groupOf("w\(index)"), client: rpc, rate: rate("CLAIM_RATE", 2),
+                         facts: facts, counts: counts, stop: stopLoad)
     })
 }
-for id in sessionIds {
-    load.append(Task { await driveSession(id, client: bossRunner, facts: facts, counts: counts, stop: stopLoad) })
+for session in sessions {
+    load.append(Task { await driveSession(session.id, client: bossRunners[session.group]!, facts: facts, counts: counts, stop: stopLoad) })
 }
 let monkey = Monkey(home: home, client: operatorClient, minimumRun: minimumRun,
                     interval: (killEvery.first ?? 2)...(killEvery.last ?? 5))
@@ -204,8 +243,8 @@ func databaseHeads() throws -> [String: (heads: [String: UInt64], gaps: [String]
     for service in ["btmsg", "bttask", "runner"] { result[service] = try Verdict.heads(try Verdict.open(home, service)) }
     return result
 }
-/// The heads of the group's streams of `services`: what its subscribers and clients must receive whole.
-func groupHeads(_ all: [String: (heads: [String: UInt64], gaps: [String])], _ services: [String]) -> [String: UInt64] {
+/// The heads of `group`'s streams of `services`: what its subscribers and clients must receive whole.
+func groupHeads(_ all: [String: (heads: [String: UInt64], gaps: [String])], _ services: [String], _ group: String) -> [String: UInt64] {
     var heads: [String: UInt64] = [:]
     for service in services {
         for (stream, head) in all[service]?.heads ?? [:] where stream.hasPrefix("\(service)/\(group)/") { heads[stream] = head }
@@ -217,9 +256,9 @@ var stored = try databaseHeads()
 let settleStarted = ContinuousClock.now
 while ContinuousClock.now - settleStarted < .seconds(180) {
     stored = try databaseHeads()
-    let subscribersDone = subscriberLedgers.allSatisfy { $0.value.caughtUp(to: groupHeads(stored, [$0.key])) }
-    let web = groupHeads(stored, allServices)
-    if subscribersDone && fleet.ledgers.allSatisfy({ $0.caughtUp(to: web) }) { break }
+    let subscribersDone = subscriberLedgers.allSatisfy { $0.ledger.caughtUp(to: groupHeads(stored, [$0.service], $0.group)) }
+    let webDone = fleet.ledgers.indices.allSatisfy { fleet.ledgers[$0].caughtUp(to: groupHeads(stored, allServices, webGroups[$0])) }
+    if subscribersDone && webDone { break }
     try await Task.sleep(for: .milliseconds(500))
 }
 let settleSeconds = round2(Double((ContinuousClock.now - settleStarted).components.attoseconds) / 1e18
@@ -237,17 +276,17 @@ try verdict.checkTasks(try Verdict.open(home, "bttask"), facts: snapshot)
 for (service, found) in stored {
     verdict.lost += found.gaps.count
     for gap in found.gaps { verdict.problem("\(service) stores a stream with a gap: \(gap)") }
-    verdict.checkConsumer(subscriberLedgers[service]!, heads: groupHeads(stored, [service]))
 }
-let web = groupHeads(stored, allServices)
-for ledger in fleet.ledgers { verdict.checkConsumer(ledger, heads: web) }
+for (service, group, ledger) in subscriberLedgers { verdict.checkConsumer(ledger, heads: groupHeads(stored, [service], group)) }
+for (index, ledger) in fleet.ledgers.enumerated() { verdict.checkConsumer(ledger, heads: groupHeads(stored, allServices, webGroups[index])) }
 let kills = monkey.record
 let recoveries = kills.compactMap(\.recoverySeconds)
 let unrecovered = kills.filter { $0.recoverySeconds == nil }.map(\.service)
 emit(["part": "streams", "settle_s": settleSeconds, "stuck_consumers": stuckConsumers, "ws_clients": webClients, "ws_reconnects": fleet.reconnectCount,
       "ws_close_codes": Dictionary(uniqueKeysWithValues: fleet.closes.map { ("\($0.key)", $0.value) }),
       "ws_events": fleet.ledgers.reduce(0) { $0 + $1.counts.received },
-      "subscriber_events": subscriberLedgers.values.reduce(0) { $0 + $1.counts.received },
+      "subscriber_events": subscriberLedgers.reduce(0) { $0 + $1.ledger.counts.received }, "groups": groups.count,
+      "projects": projects.count,
       "streams": stored.values.reduce(0) { $0 + $1.heads.count },
       "stored_events": stored.values.reduce(0) { $0 + $1.heads.values.reduce(0) { $0 + Int($1) } }])
 emit(["part": "kills", "kills": kills.count, "unrecovered": unrecovered,

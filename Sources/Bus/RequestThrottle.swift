@@ -6,8 +6,9 @@ import Synchronization
 /// requests behind it for as long as it took to serve). A client past its rate is refused at admission, before its request
 /// costs a decode or a transaction, so one flooding client cannot push everyone else's requests
 /// back. Services (the Gateway acting for people, services calling each other) are not throttled
-/// here: they carry many people's requests, and the Gateway throttles at its own door.
-final class RequestThrottle: Sendable {
+/// here: they carry many people's requests, and the Gateway throttles each person at its own door
+/// with a throttle of this kind.
+public final class RequestThrottle: Sendable {
     private struct Bucket {
         var tokens: Double
         var refilledAt: UInt64
@@ -21,15 +22,15 @@ final class RequestThrottle: Sendable {
     private static let idleNanos: UInt64 = 60_000_000_000
 
     /// `perSecond` 0 turns throttling off.
-    init(perSecond: Int64) {
+    public init(perSecond: Int64) {
         self.perSecond = Double(perSecond)
         burst = max(1, Double(perSecond) / 10)
     }
 
-    var isOn: Bool { perSecond > 0 }
+    public var isOn: Bool { perSecond > 0 }
 
     /// Takes one request's token for `principal`; false when it has none left.
-    func take(_ principal: String, now: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Bool {
+    public func take(_ principal: String, now: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Bool {
         guard isOn else { return true }
         return buckets.withLock { buckets in
             var bucket = buckets[principal] ?? Bucket(tokens: burst, refilledAt: now)

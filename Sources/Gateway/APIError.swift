@@ -22,6 +22,20 @@ struct APIError: Error, HTTPResponseError {
         error.headers[.retryAfter] = "\(seconds)"
         return error
     }
+    /// A person past the per-person request rate (`[bus] requests_per_principal_s`).
+    static let tooFast: APIError = {
+        var error = APIError(status: .tooManyRequests, code: "too_many_requests",
+                             message: "more requests a second than this server allows one person; slow down")
+        error.headers[.retryAfter] = "1"
+        return error
+    }()
+    /// More requests at once than the Gateway handles (their bodies are what it holds in memory).
+    static let busy: APIError = {
+        var error = APIError(status: .serviceUnavailable, code: "busy",
+                             message: "the Gateway is handling as many requests as it takes at once; try again")
+        error.headers[.retryAfter] = "1"
+        return error
+    }()
 
     /// A service's refusal, with the status its code stands for; unreachable services are 503.
     init(_ error: BusError, service: String) {

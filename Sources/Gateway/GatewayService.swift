@@ -51,7 +51,10 @@ public final class GatewayService: Sendable {
     func router() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
         router.middlewares.add(JSONErrorMiddleware())
+        let limits = RequestLimits(requestsPerPerson: runtime.config.requestsPerPrincipal)
+        router.middlewares.add(InFlightLimitMiddleware(limits: limits))
         router.middlewares.add(AuthMiddleware(authenticator: authenticator))
+        router.middlewares.add(PersonRateMiddleware(limits: limits))
         router.get("/healthz") { _, _ in "ok\n" }
         // The dashboard: static files kept as resources, no build step.
         let dashboard = Bundle.module.resourceURL?.appendingPathComponent("Dashboard")

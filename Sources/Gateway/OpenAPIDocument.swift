@@ -70,8 +70,8 @@ enum OpenAPIDocument {
                                                 "content": ["application/json": ["schema": schema(for: route.replyMessage)]]]
             }
             let errors: [Int: String] = [400: "bad input", 401: "not signed in", 403: "not in the group or role", 404: "not found",
-                                         409: "version conflict", 413: "body too large", 429: "too many wrong tokens",
-                                         503: "the service behind is down"]
+                                         409: "version conflict", 413: "body too large", 429: "too many wrong tokens, or too many requests",
+                                         503: "the service behind is down, or the Gateway is busy"]
             var routeErrors = errors
             if route.requestMessage == "file" {
                 routeErrors[412] = "the file changed since it was read (ETag: the current hash), or exists already"

@@ -13,10 +13,12 @@ import Synchronization
 /// The Gateway's view of every service's events: one sequenced subscriber per service (btmsg's and
 /// bttask's group streams, the collector's `diag/health`), each gapless and in order per stream, fanned
 /// out to the connected clients of that stream. Each client has a bounded queue; one that falls
-/// behind by more than `clientQueueLimit` events is told so and closed (it resumes from its
-/// cursor), so a slow client never slows the others.
+/// behind by more than `clientQueueLimit` events, or whose connection has had no room while
+/// `slowClientBytes` more were written to it, is told so and closed (it resumes from its cursor),
+/// so a slow client never slows the others and holds at most that much of the Gateway's memory.
 final class StreamHub: Sendable {
     static let clientQueueLimit = 10_000
+    static let slowClientBytes = 4 << 20
     /// Stream prefixes per service, as the stream's `services` parameter names them.
     static let servicePrefixes: [String: String] = ["btmsg": "btmsg/", "bttask": "bttask/", "diagnostics": "diag/health", "runner": "runner/"]
 
@@ -52,7 +54,7 @@ final class StreamHub: Sendable {
         let queue = ClientQueue<Frame>(limit: StreamHub.clientQueueLimit)
         /// The client's connection, written directly once the client has caught up.
         let channel: Channel
-        /// Frames written since the connection last had room (NIO's high-water mark): the bound
+        /// Bytes written since the connection last had room (NIO's high-water mark): the bound
         /// on a slow client once it is delivered directly.
         let writtenWhileFull = Atomic<Int>(0)
         private let person: Principal
@@ -176,7 +178,7 @@ final class StreamHub: Sendable {
     }
 
     /// Writes each client's frames (on its event loop), then flushes each once; a client that has
-    /// had no room for more than `clientQueueLimit` frames is ended as too slow. Frames the client
+    /// had no room while more than `slowClientBytes` were written is ended as too slow. Frames the client
     /// already has (by its per-stream gate) are skipped.
     static func write(_ batch: [ClientWrites]) {
         for writes in batch {
@@ -185,7 +187,7 @@ final class StreamHub: Sendable {
             if frames.isEmpty { continue }
             if client.channel.isWritable {
                 client.writtenWhileFull.store(0, ordering: .relaxed)
-            } else if client.writtenWhileFull.add(frames.count, ordering: .relaxed).newValue > clientQueueLimit {
+            } else if client.writtenWhileFull.add(frames.reduce(0) { $0 + $1.readableBytes }, ordering: .relaxed).newValue > slowClientBytes {
                 client.queue.finish(.overflowed)
                 continue
             }

@@ -133,7 +133,7 @@ struct StreamSession {
                 switch client.queue.end {
                 case .overflowed:
                     try await outbound.close(.unknown(StreamSession.closeTooSlow),
-                                             reason: "too slow: more than \(StreamHub.clientQueueLimit) events queued; reconnect with your cursor")
+                                             reason: "too slow: events waited unread past the bound; reconnect with your cursor")
                 case .revoked:
                     try await outbound.close(.unknown(StreamSession.closeRevoked), reason: "access revoked")
                 case .closed, nil:

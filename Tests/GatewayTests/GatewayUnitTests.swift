@@ -43,27 +43,32 @@ import Testing
         let client = StreamHub.Client(id: 1, streams: ["btmsg/web/"], batch: false, channel: channel, person: person(["web"]),
                                       directory: Directory(folder: folder))
         #expect(client.queue.takeOrGoDirect() == nil)   // caught up: written directly from now on
-        func deliver(_ seq: UInt64) {
-            let frame = StreamHub.Frame(BusEvent(stream: "btmsg/web/", seq: seq, type: "t", timestampUs: 0, body: []))
-            StreamHub.write([StreamHub.ClientWrites(client: client, first: frame)])
-        }
-        deliver(1)
+        func frame(_ seq: UInt64) -> StreamHub.Frame { StreamHub.Frame(BusEvent(stream: "btmsg/web/", seq: seq, type: "t", timestampUs: 0, body: [])) }
+        func deliver(_ seq: UInt64, to client: StreamHub.Client) { StreamHub.write([StreamHub.ClientWrites(client: client, first: frame(seq))]) }
+        deliver(1, to: client)
         let written = try #require(try channel.readOutbound(as: WebSocketFrame.self))
         #expect(written.opcode == .text && String(buffer: written.data).contains("\"seq\":1"))
-        // No room (past the high-water mark): up to the bound more are written, then the client ends.
+        // No room (past the high-water mark): up to the bound in bytes more are written, then the client ends.
         channel.isWritable = false
-        for seq in 2...UInt64(StreamHub.clientQueueLimit + 1) { deliver(seq) }
+        var seq: UInt64 = 1, unsent = 0
+        while unsent + frame(seq + 1).bytes.readableBytes <= StreamHub.slowClientBytes {
+            seq += 1
+            unsent += frame(seq).bytes.readableBytes
+            deliver(seq, to: client)
+        }
         #expect(client.queue.end == nil)
-        deliver(UInt64(StreamHub.clientQueueLimit + 2))
+        deliver(seq + 1, to: client)
         #expect(client.queue.end == .overflowed)
         // Room again resets the count for a client that is still open.
         let other = StreamHub.Client(id: 2, streams: ["btmsg/web/"], batch: false, channel: channel, person: person(["web"]),
                                      directory: Directory(folder: folder))
         _ = other.queue.takeOrGoDirect()
-        for seq in 1...UInt64(StreamHub.clientQueueLimit) {
-            let frame = StreamHub.Frame(BusEvent(stream: "btmsg/web/", seq: seq, type: "t", timestampUs: 0, body: []))
+        var total = 0
+        for seq in UInt64(1)... {
             channel.isWritable = seq % 2 == 0
-            StreamHub.write([StreamHub.ClientWrites(client: other, first: frame)])
+            deliver(seq, to: other)
+            total += frame(seq).bytes.readableBytes
+            if total > 2 * StreamHub.slowClientBytes { break }
         }
         #expect(other.queue.end == nil)
         _ = try channel.finish()

@@ -7,7 +7,7 @@ import Testing
     static let fuzz = AgorHome.packageRoot.appendingPathComponent(".build/debug/agor-fuzz")
     static let corpus = AgorHome.packageRoot.appendingPathComponent("Fuzz/corpus")
 
-    @Test(arguments: ["envelope", "eventbatch", "requests", "toml", "lines", "claude", "codex", "ollama", "ndjson"])
+    @Test(arguments: ["envelope", "eventbatch", "requests", "toml", "profile", "lines", "claude", "codex", "ollama", "ndjson"])
     func corpusReplays(target: String) throws {
         let folder = Self.corpus.appendingPathComponent(target)
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().map { folder.appendingPathComponent($0).path }
