@@ -50,6 +50,8 @@ struct GatewayFloodTests {
             return (process.terminationStatus, output)
         }
         #expect(output.0 == 0, "\(output.1)")
+        // The figures (memory, refusals) for the log; nothing is asserted about them but the bound.
+        for line in output.1.split(separator: "\n") where line.contains("\"bench\": \"gateway-flood\"") { print(line) }
         for check in ["every message was accepted", "the healthy reader received every message once, in order",
                       "the flooding person was throttled (429) and never got a server error",
                       "every slow reader was ended by the Gateway",

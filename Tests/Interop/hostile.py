@@ -225,6 +225,24 @@ def steady(name, seconds, out):
     s.close()
 
 
+def service_threads():
+    """The service's (SERVICE_PID's) threads' CPU time and time spent runnable but waiting for a
+    CPU (the run queue), in ms, summed over its threads (/proc/PID/task/*/schedstat)."""
+    pid = os.environ.get("SERVICE_PID")
+    cpu = wait = 0
+    if not pid:
+        return 0, 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                ran, waited, _ = f.read().split()
+        except OSError:
+            continue
+        cpu += int(ran)
+        wait += int(waited)
+    return cpu / 1e6, wait / 1e6
+
+
 def phase(seconds, flood):
     results = [[] for _ in range(10)]
     threads = [threading.Thread(target=steady, args=(f"q{i + 1}", seconds, results[i])) for i in range(10)]
@@ -257,8 +275,12 @@ FLOOD = int(os.environ.get("FLOOD", "20000"))
 def flood():
     global CTX
     CTX = zmq.Context()   # a forked child makes its own
+    # FLOOD_NICE: the flooder at a lower CPU priority, standing in for a flooder on another machine
+    # (on this one it takes a core the service and the steady clients share).
+    os.nice(int(os.environ.get("FLOOD_NICE", "0")))
     s = socket(zmq.DEALER, "flooder")
     time.sleep(0.3)
+    wall, cpu = time.perf_counter(), time.process_time()
     for n in range(FLOOD):
         s.send_multipart([envelope("btmsg.send"), send_body("bob", f"flood {n}")])
     served = throttled = other = 0
@@ -272,16 +294,24 @@ def flood():
             throttled += 1
         else:
             other += 1
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     s.close()
-    return served, throttled, other
+    return served, throttled, other, round(wall * 1000), round(cpu * 1000)
 
 
+before = service_threads()
 quiet, _ = phase(3, None)
-loud, (served, throttled, other) = phase(3, flood)
+between = service_threads()
+loud, (served, throttled, other, flood_wall_ms, flooder_cpu_ms) = phase(3, flood)
+after = service_threads()
 assert served + throttled == FLOOD and other == 0 and throttled > 0, (served, throttled, other)
 print(json.dumps({"bench": "flood", "flood_requests": FLOOD, "flood_served": served, "flood_throttled": throttled,
                   "steady_clients": 10, "quiet_p50_ms": p(quiet, 0.5), "quiet_p99_ms": p(quiet, 0.99),
                   "flood_p50_ms": p(loud, 0.5), "flood_p99_ms": p(loud, 0.99),
-                  "p99_ratio": round(p(loud, 0.99) / p(quiet, 0.99), 2)}), flush=True)
+                  "p99_ratio": round(p(loud, 0.99) / p(quiet, 0.99), 2),
+                  "flood_wall_ms": flood_wall_ms, "flooder_cpu_ms": flooder_cpu_ms,
+                  # With SERVICE_PID: the service's CPU time and run-queue wait in each phase (ms).
+                  "service_cpu_ms": [round(between[0] - before[0]), round(after[0] - between[0])],
+                  "service_runqueue_wait_ms": [round(between[1] - before[1]), round(after[1] - between[1])]}), flush=True)
 ok("one client flooding while ten keep their pace")
 print("hostile ok")
