@@ -499,12 +499,17 @@ struct DashboardBrowserTests {
                                                          json: ["group": "web", "name": "general", "open": true])
         #expect(channel.status == 201)
         #expect(try AgorHome.run(["agent", "add", "w9", "--group", "web", "--role", "worker", "--home", home.home.root.path]).status == 0)
+        // A worker in no channel (the group's review channels are not hers to read).
+        let wendy = try AgorHome.run(["user", "add", "wendy", "--group", "web", "--role", "worker", "--home", home.home.root.path])
+        #expect(wendy.status == 0)
+        let wendyToken = String(wendy.output.split(separator: "\n").last ?? "")
 
         let screenshot = AgorHome.packageRoot.appendingPathComponent(".build/dashboard.png")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", AgorHome.packageRoot.appendingPathComponent("Tests/Interop/dashboard_check.py").path,
                              "http://\(http)", token, screenshot.path, "w9", "\(RunnerProcessTests.fixtures)/fake_claude.py"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["DASHBOARD_WORKER": "wendy \(wendyToken)"]) { $1 }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -514,7 +519,8 @@ struct DashboardBrowserTests {
         #expect(process.terminationStatus == 0, "\(output)")
         let checks = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Bool] ?? [:]
         for check in ["signed_in", "message_seen", "task_seen", "task_moved", "services_shown", "no_reload", "screenshot",
-                      "session_needs_you", "session_allowed", "session_tail", "session_cost", "session_stopped"] {
+                      "session_needs_you", "session_allowed", "session_tail", "session_cost", "session_stopped",
+                      "numbers_past_nine", "worker_signed_in", "worker_sees_no_refusal"] {
             #expect(checks[check] == true, "\(check)")
         }
     }

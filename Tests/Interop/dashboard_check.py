@@ -3,6 +3,7 @@ protocol), signs in with a token, and checks that a message sent and a task move
 API appear without a reload. Saves a screenshot. Prints one JSON line; exits 0 when every check held.
 
 usage: dashboard_check.py BASE_URL TOKEN SCREENSHOT.png [AGENT FAKE_CLAUDE.py]
+(DASHBOARD_WORKER="NAME TOKEN" in the environment adds a worker in no channel signing in.)
 
 With AGENT and the fake Claude, it also starts a session of AGENT through the REST API and checks
 the sessions panel: the "needs you" badge and the tools in flight, Allow, the live tail, the cost,
@@ -37,6 +38,13 @@ with Browser() as browser:
     channel = evaluate("document.querySelector('#channels li.selected')?.dataset.channel")
     rest("POST", "/v1/messages", {"channel_id": channel, "body": body})
     results["message_seen"] = wait_for(f"document.getElementById('messages').innerText.includes({json.dumps(body)})")
+    # Ten more: the list numbers them past nine ("10.", "11.").
+    for n in range(10):
+        rest("POST", "/v1/messages", {"channel_id": channel, "body": f"more {n}"})
+    items = "document.querySelectorAll('#messages li[data-message]')"
+    results["numbers_past_nine"] = wait_for(
+        f"{items}.length === 11 && {items}[9].querySelector('.number').textContent === '10.'"
+        f" && {items}[10].querySelector('.number').textContent === '11.'")
 
     title = f"Task {int(time.time())}"
     created = rest("POST", "/v1/tasks", {"title": title, "group": "web"})["task"]
@@ -66,6 +74,18 @@ with Browser() as browser:
 
     browser.screenshot(screenshot)
     results["screenshot"] = os.path.getsize(screenshot) > 1000
+
+    # DASHBOARD_WORKER="NAME TOKEN": a worker of the group who is in no channel signs in: the page
+    # loads whole, with no refusal shown (no channel opened that they may not read).
+    if os.environ.get("DASHBOARD_WORKER"):
+        name, worker_token = os.environ["DASHBOARD_WORKER"].split()
+        evaluate("document.getElementById('signout').click(); true")
+        wait_for("!document.getElementById('signin-panel').hidden")
+        results["worker_signed_in"] = browser.sign_in(base, worker_token, name)
+        results["worker_sees_no_refusal"] = wait_for(
+            "document.getElementById('signin-error').textContent === '' && !document.getElementById('app').hidden"
+            " && document.getElementById('channel-title').textContent === 'no channel yet'"
+            " && !document.getElementById('messages').querySelector('.error')")
 
 print(json.dumps(results))
 sys.exit(0 if all(results.values()) else 1)

@@ -86,29 +86,45 @@ $("group").addEventListener("change", async (event) => {
 // ---- loading ----------------------------------------------------------------------------
 async function loadGroup() {
   state.channel = null;
-  await Promise.all([loadChannels(), loadBoard(), loadPeople(), loadDiagnostics(), loadSessions(), loadLeases()]);
+  // One panel's refusal (a role that may not see it) leaves the others loaded.
+  const loads = await Promise.allSettled([loadChannels(), loadBoard(), loadPeople(), loadDiagnostics(), loadSessions(), loadLeases()]);
+  for (const load of loads) if (load.status === "rejected") console.error(load.reason);
 }
+
+// Who reads a system channel (review-queue, review-log) without being a member: btmsg's rule
+// (BtmsgRules.systemChannelRoles).
+const SYSTEM_CHANNEL_ROLES = ["operator", "manager", "reviewer"];
 
 async function loadChannels() {
   const { channels = [] } = await api("GET", `/v1/channels?group=${encodeURIComponent(state.group)}`);
-  const mine = channels.filter((c) => c.is_member || c.system);
-  $("channels").replaceChildren(...mine.map((c) =>
+  // Only the channels this person may read: opening one they may not would only show a refusal.
+  const readable = channels.filter((c) => c.is_member || (c.system && SYSTEM_CHANNEL_ROLES.includes(state.me.role)));
+  $("channels").replaceChildren(...readable.map((c) =>
     el("li", { textContent: "#" + c.name, onclick: () => selectChannel(c), "data-channel": c.id })));
-  const first = mine.find((c) => !c.system) || mine[0];
-  if (first) await selectChannel(first);
+  const first = readable.find((c) => !c.system) || readable[0];
+  if (first) return selectChannel(first);
+  $("channel-title").textContent = "no channel yet";
+  $("messages").replaceChildren();
 }
 
 async function selectChannel(channel) {
   state.channel = channel;
   for (const li of $("channels").children) li.classList.toggle("selected", li.dataset.channel === channel.id);
   $("channel-title").textContent = "#" + channel.name;
-  const { messages = [] } = await api("GET", `/v1/history?channel_id=${channel.id}&limit=50`);
-  messages.sort((a, b) => a.created_at_us - b.created_at_us);
-  $("messages").replaceChildren(...messages.map(messageItem));
+  try {
+    const { messages = [] } = await api("GET", `/v1/history?channel_id=${channel.id}&limit=50`);
+    messages.sort((a, b) => a.created_at_us - b.created_at_us);
+    $("messages").replaceChildren(...messages.map((m, index) => messageItem(m, index + 1)));
+  } catch (error) {
+    // A refusal here belongs to this panel, not to signing in.
+    $("messages").replaceChildren(el("li", { class: "error", textContent: error.message }));
+  }
 }
 
-function messageItem(m) {
-  return el("li", { "data-message": m.id }, el("span", { class: "sender", textContent: m.sender }), m.body);
+// Numbered in the text (not by the list's marker, which a narrow margin cut to "0." from the tenth).
+function messageItem(m, number) {
+  return el("li", { "data-message": m.id }, el("span", { class: "number", textContent: number + "." }),
+            el("span", { class: "sender", textContent: m.sender }), m.body);
 }
 
 async function loadBoard() {
@@ -340,7 +356,9 @@ async function handle(frame) {
       const m = event.message_created;
       if (state.channel && m.channel_id === state.channel.id && !document.querySelector(`[data-message="${m.id}"]`)) {
         const full = await api("GET", `/v1/messages/${m.id}`);
-        if (!document.querySelector(`[data-message="${m.id}"]`)) $("messages").append(messageItem(full));
+        if (!document.querySelector(`[data-message="${m.id}"]`)) {
+          $("messages").append(messageItem(full, $("messages").querySelectorAll("li[data-message]").length + 1));
+        }
       }
     } else if (event.channel_created || event.member_added || event.member_removed) {
       await loadChannels();
