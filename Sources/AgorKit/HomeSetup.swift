@@ -162,6 +162,22 @@ public struct HomeSetup {
         return NewUser(token: token, keyFile: writeKey ? home.secretKeyFile(name) : nil, groupCreated: created)
     }
 
+    /// A new bearer token for a person (returned once; only its hash is stored). The old token stops
+    /// working, and so do the sign-ins made with it (their sessions carry its hash).
+    public func newToken(for name: String) throws -> String {
+        let directory = Directory(folder: home.directoryFolder)
+        guard var person = directory.principal(named: name) else {
+            throw DirectoryError(code: .notFound, detail: "no principal named \(name)")
+        }
+        guard person.kind == .person else {
+            throw DirectoryError(code: .badName, detail: "\(name) is \(person.kind.rawValue == "agent" ? "an agent" : "a service"): only people sign in with tokens")
+        }
+        let (token, hash) = GatewayToken.generate()
+        person.tokenHash = hash
+        try directory.write(person)
+        return token
+    }
+
     public func revoke(name: String, reason: String) throws {
         let directory = Directory(folder: home.directoryFolder)
         try directory.revoke(name, reason: reason)

@@ -77,15 +77,16 @@ public actor Supervisor {
             let answered = await waitUntilAnswers(child)
             if !answered { allAnswer = false }
         }
-        say(column("SERVICE", 10) + column("PID", 8) + column("RPC", 28) + column("EVENTS", 28) + "STATE")
-        for child in children {
-            say(column(child.name, 10) + column("\(child.process?.processIdentifier ?? 0)", 8)
-                + column(child.endpoints.rpc, 28) + column(child.endpoints.pub, 28) + child.state)
+        let rows = children.map { child in
+            [child.name, "\(child.process?.processIdentifier ?? 0)", child.endpoints.rpc, child.endpoints.pub,
+             child.endpoints.http.map { "http://\($0)/" } ?? "-", child.state]
         }
+        for line in alignedRows([["SERVICE", "PID", "RPC", "EVENTS", "HTTP", "STATE"]] + rows) { say(line) }
         if stopping {
             // A signal came during start-up.
         } else if allAnswer {
             say("agor up: \(children.count) service(s) answer on \(home.root.path); Ctrl-C or SIGTERM stops them")
+            for line in UpGreeting.lines(home: home, config: client.config) { say(line) }
         } else {
             say("agor up: some services did not answer (see \(home.logsFolder.path)); still supervising")
         }

@@ -34,7 +34,3 @@ public struct UpState: Codable, Sendable, Equatable {
     }
 }
 
-/// Left-aligns `text` in a column of `width` characters (for the CLI's tables).
-public func column(_ text: String, _ width: Int) -> String {
-    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
-}

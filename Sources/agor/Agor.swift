@@ -122,12 +122,11 @@ struct Status: AsyncParsableCommand {
             print(String(decoding: data, as: UTF8.self))
         } else {
             print("home: \(home.root.path)" + (state.map { "  (agor up pid \($0.supervisorPid))" } ?? "  (agor up is not running)"))
-            print(column("SERVICE", 10) + column("PID", 8) + column("ANSWERS", 9) + column("UPTIME", 10) + column("RESTARTS", 10) + "RPC")
-            for row in rows {
-                let uptime = row.uptime_ms.map { String(format: "%.1fs", Double($0) / 1000) } ?? "-"
-                print(column(row.name, 10) + column("\(row.pid)", 8) + column(row.answers ? "yes" : "no", 9)
-                      + column(uptime, 10) + column("\(row.restarts)", 10) + row.rpc)
+            let cells = rows.map { row in
+                [row.name, "\(row.pid)", row.answers ? "yes" : "no", row.uptime_ms.map { String(format: "%.1fs", Double($0) / 1000) } ?? "-",
+                 "\(row.restarts)", row.rpc]
             }
+            for line in alignedRows([["SERVICE", "PID", "ANSWERS", "UPTIME", "RESTARTS", "RPC"]] + cells) { print(line) }
         }
         if !allAnswer { throw ExitCode(1) }
     }

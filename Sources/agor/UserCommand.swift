@@ -3,9 +3,9 @@ import ArgumentParser
 import Bus
 import Foundation
 
-/// `agor user add`: people who use the Gateway (browsers, dashboards, scripts).
+/// `agor user add` and `agor user token`: people who use the Gateway (browsers, dashboards, scripts).
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage people (Gateway sign-in).", subcommands: [Add.self])
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage people (Gateway sign-in).", subcommands: [Add.self, Token.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -27,6 +27,21 @@ struct UserCommand: AsyncParsableCommand {
                 if let keyFile = user.keyFile { print("AGOR_KEY=\(keyFile.path)") }
                 print("token (shown once; sign in with it on the dashboard, or send Authorization: Bearer TOKEN):")
                 print(user.token)
+            } catch { throw fail("\(error)") }
+        }
+    }
+
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a new bearer token for a person, alone on the last line; the old one and its sign-ins stop working.")
+        @OptionGroup var homeOption: HomeOption
+        @Argument var name: String
+
+        func run() async throws {
+            do {
+                let token = try HomeSetup(home: homeOption.resolved).newToken(for: name)
+                print("new token for \(name) (shown once; the old one no longer signs in):")
+                print(token)
             } catch { throw fail("\(error)") }
         }
     }

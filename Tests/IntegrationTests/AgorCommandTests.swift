@@ -78,6 +78,48 @@ import Testing
         #expect(try AgorHome.run(["status", "--home", it.home.root.path]).status == 1)
     }
 
+    @Test("agor up ends with an aligned table, the dashboard's address, how to sign in and an agent's first commands")
+    func upTellsANewcomerWhatIsNext() async throws {
+        let it = try AgorHome()
+        defer { it.cleanUp() }
+        let path = it.home.root.path
+        let up = try it.start(["up", "--home", path])
+        defer { kill(up.processIdentifier, SIGTERM); up.waitUntilExit() }
+        let log = it.home.root.appendingPathComponent("test-0.out")
+        var text = ""
+        for _ in 0..<600 where !text.contains("bttask ready") {
+            try await Task.sleep(for: .milliseconds(100))
+            text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        }
+        let lines = text.split(separator: "\n").map(String.init)
+        // Every row of the table has its RPC endpoint in the header's column, whatever the name's length.
+        let table = lines.filter { $0.hasPrefix("SERVICE") || $0.contains("tcp://") }
+        let rpcColumn = try #require(table.first?.range(of: "RPC")).lowerBound.utf16Offset(in: table[0])
+        #expect(table.count == 7 && table.contains { $0.hasPrefix("diagnostics ") })
+        for row in table.dropFirst() { #expect(row.range(of: "tcp://")?.lowerBound.utf16Offset(in: row) == rpcColumn, "\(row)") }
+        let http = try #require(BusConfig.load(from: it.home.configFile).service("gateway")?.http)
+        #expect(lines.contains { $0.hasPrefix("dashboard") && $0.contains("http://\(http)/") })
+        #expect(text.contains("agor user token operator --home \(path)"))
+        #expect(text.contains("AGOR_KEY=\(it.home.keysFolder.path)/NAME.key btmsg inbox"))
+        #expect(text.contains("AGOR_KEY=\(it.home.keysFolder.path)/NAME.key bttask ready"))
+
+        // The command it names signs the operator in; a second token ends the first; only people get one.
+        #expect(await GatewayProcessTests.waitForHTTP(http))
+        let first = try AgorHome.run(["user", "token", "operator", "--home", path])
+        #expect(first.status == 0)
+        let token = String(first.output.split(separator: "\n").last ?? "")
+        let me = try await GatewayProcessTests.send("GET", "http://\(http)/v1/me", token: token)
+        #expect(me.status == 200 && me.json["name"] as? String == "operator")
+        let second = try AgorHome.run(["user", "token", "operator", "--home", path])
+        #expect(second.status == 0)
+        #expect(try await GatewayProcessTests.send("GET", "http://\(http)/v1/me", token: token).status == 401)
+        let newer = String(second.output.split(separator: "\n").last ?? "")
+        #expect(try await GatewayProcessTests.send("GET", "http://\(http)/v1/me", token: newer).status == 200)
+        let refused = try AgorHome.run(["user", "token", "btmsg", "--home", path])
+        #expect(refused.status != 0 && refused.output.contains("only people sign in with tokens"))
+        #expect(try AgorHome.run(["user", "token", "nobody", "--home", path]).status != 0)
+    }
+
     @Test func downStopsARunningUpFromAnotherShellAndLogsShowTheServices() async throws {
         let it = try AgorHome()
         defer { it.cleanUp() }
