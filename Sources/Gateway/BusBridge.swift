@@ -23,20 +23,22 @@ struct BusBridge: Sendable {
 
     /// Builds a request message from the body (a JSON object, or nothing) with `fields` laid over it.
     static func decode<T: SwiftProtobuf.Message>(_ type: T.Type, body: ByteBuffer?, fields: [String: Any]) throws -> T {
-        var object: [String: Any] = [:]
-        if let body, body.readableBytes > 0 {
-            guard let parsed = try? JSONSerialization.jsonObject(with: Data(buffer: body)), let dictionary = parsed as? [String: Any] else {
-                throw APIError.badRequest("the body must be a JSON object")
-            }
-            object = dictionary
-        }
-        for (key, value) in fields { object[key] = value }
-        let data = try JSONSerialization.data(withJSONObject: object)
+        // The body is read once, straight into the message; the query and path values (a few
+        // scalars) are a message of their own, merged over it: a value there replaces the body's
+        // (one equal to the field's default, such as `false` or "", is not sent, so it does not).
+        var message = T()
         do {
-            return try T(jsonUTF8Data: data, options: JSONDecodingOptions())
+            if let body, body.readableBytes > 0 {
+                message = try T(jsonUTF8Data: Data(buffer: body), options: JSONDecodingOptions())
+            }
+            if !fields.isEmpty {
+                let overrides = try T(jsonUTF8Data: try JSONSerialization.data(withJSONObject: fields), options: JSONDecodingOptions())
+                try message.merge(serializedBytes: try overrides.serializedBytes() as [UInt8])
+            }
         } catch {
-            throw APIError.badRequest("not a valid \(T.protoMessageName) (fields as in proto/, snake_case): \(error)")
+            throw APIError.badRequest("not a valid \(T.protoMessageName) (a JSON object, fields as in proto/, snake_case): \(error)")
         }
+        return message
     }
 
     /// Query parameters as JSON values: true/false and integers typed, the rest strings.

@@ -1,3 +1,4 @@
+import BtmsgAPI
 import Bus
 import Foundation
 import Hummingbird
@@ -9,6 +10,23 @@ import Testing
 @Suite struct GatewayUnitTests {
     func person(_ groups: [String]) -> Principal {
         Principal(name: "ann", kind: .person, publicKey: Array(repeating: 1, count: 32), groups: groups, role: .worker, tokenHash: "h")
+    }
+
+    @Test func aRequestIsTheBodyWithTheQueryAndPathLaidOverIt() throws {
+        let body = ByteBuffer(string: #"{"channel_id": "from-body", "body": "hi", "ack_required": true, "importance": "IMPORTANCE_HIGH"}"#)
+        let request = try BusBridge.decode(Agor_Btmsg_V1_SendRequest.self, body: body,
+                                           fields: BusBridge.fields(of: [("channel_id", "from-path"), ("group", "web")]))
+        #expect(request.channelID == "from-path" && request.body == "hi" && request.ackRequired && request.group == "web")
+        #expect(request.importance == .high)
+        // No body: the fields alone; typed query values (true, integers) reach typed fields.
+        let fromQuery = try BusBridge.decode(Agor_Btmsg_V1_SendRequest.self, body: nil,
+                                             fields: BusBridge.fields(of: [("to", "bob"), ("ack_required", "true")]))
+        #expect(fromQuery.to == "bob" && fromQuery.ackRequired)
+        // Refused with 400: a body that is not an object, an unknown field, a wrong type (in the body or the query).
+        for (text, fields) in [("[1, 2]", [:]), (#"{"nope": 1}"#, [:]), (#"{"body": 5}"#, [:]), ("{", [:]),
+                               ("", ["ack_required": "maybe"] as [String: Any])] {
+            #expect(throws: APIError.self) { try BusBridge.decode(Agor_Btmsg_V1_SendRequest.self, body: ByteBuffer(string: text), fields: fields) }
+        }
     }
 
     @Test func aQueueHandsOutBatchesOverflowsAtItsBoundAndThenGoesDirect() async {
