@@ -41,8 +41,12 @@ public final class SequencedSubscriber: Sendable {
         case catchUp(firstConnection: Bool)
     }
 
-    /// The type given to KIND_HEAD markers inside the subscriber (never delivered).
-    static let headMarker = "\u{0}head"
+    /// What a frame carries: an event, or a publisher's head marker (KIND_HEAD: "this stream has
+    /// reached `seq`"), which only fills a gap and is never delivered.
+    enum Incoming {
+        case event(BusEvent)
+        case head(stream: String, seq: UInt64)
+    }
 
     public let socket: Socket
     /// The publisher's endpoint.
@@ -110,8 +114,8 @@ public final class SequencedSubscriber: Sendable {
                             counts.withLock { $0.malformed += 1 }
                             continue
                         }
-                        for event in events {
-                            await accept(event, state: &state, into: &delivered)
+                        for incoming in events {
+                            await accept(incoming, state: &state, into: &delivered)
                         }
                     }
                     counts.withLock { $0.deliveredLive += delivered.count }
@@ -154,26 +158,30 @@ public final class SequencedSubscriber: Sendable {
 
     /// Delivers a live event in order, filling any gap before it first. A head marker only fills:
     /// everything up to its number must exist.
-    private func accept(_ event: BusEvent, state: inout StreamState, into delivered: inout [BusEvent]) async {
-        let isHead = event.type == SequencedSubscriber.headMarker
-        let cursor = state.cursors[event.stream] ?? 0
-        if event.seq <= cursor {
-            if !isHead { counts.withLock { $0.duplicatesDropped += 1 } }
+    private func accept(_ incoming: Incoming, state: inout StreamState, into delivered: inout [BusEvent]) async {
+        let (stream, seq, event): (String, UInt64, BusEvent?) = switch incoming {
+        case .event(let event): (event.stream, event.seq, event)
+        case .head(let stream, let seq): (stream, seq, nil)
+        }
+        let cursor = state.cursors[stream] ?? 0
+        if seq <= cursor {
+            if event != nil { counts.withLock { $0.duplicatesDropped += 1 } }
             return
         }
-        if event.seq > cursor + 1 || isHead {
-            let missing = Int((isHead ? event.seq : event.seq - 1) - cursor)
-            counts.withLock { $0.gapsDetected += 1; $0.eventsMissed += missing }
+        if seq > cursor + 1 || event == nil {
+            let through = event == nil ? seq : seq - 1
+            counts.withLock { $0.gapsDetected += 1; $0.eventsMissed += Int(through - cursor) }
             counts.withLock { $0.deliveredLive += delivered.count }
             deliver(delivered)
             delivered = []
-            await fill(stream: event.stream, through: isHead ? event.seq : event.seq - 1, state: &state)
-            if isHead { return }
+            await fill(stream: stream, through: through, state: &state)
+            guard let event else { return }
             if event.seq <= state.cursors[event.stream] ?? 0 {
                 counts.withLock { $0.duplicatesDropped += 1 }
                 return
             }
         }
+        guard let event else { return }
         state.cursors[event.stream] = event.seq
         delivered.append(event)
     }
@@ -246,14 +254,14 @@ public final class SequencedSubscriber: Sendable {
     }
 
     /// The events of one frame set (one, or a batch), head markers included; nil when malformed.
-    private func decode(_ message: ReceivedMessage) -> [BusEvent]? {
-        var events: [BusEvent] = []
+    private func decode(_ message: ReceivedMessage) -> [Incoming]? {
+        var events: [Incoming] = []
         var valid = true
         let wellFormed = EventFrame.forEach(in: message) { envelopeBytes, body in
             guard valid, let e = try? Envelope(serializedBytes: Array(envelopeBytes)) else { valid = false; return }
             switch e.kind {
-            case .event: events.append(BusEvent(envelope: e, body: Array(body)))
-            case .head: events.append(BusEvent(stream: e.stream, seq: e.seq, type: SequencedSubscriber.headMarker, timestampUs: 0, body: []))
+            case .event: events.append(.event(BusEvent(envelope: e, body: Array(body))))
+            case .head: events.append(.head(stream: e.stream, seq: e.seq))
             case .live: break  // unsequenced figures (heartbeats) are not events
             default: valid = false
             }
