@@ -117,7 +117,7 @@ let package = Package(
         .target(
             name: "AgorKit",
             dependencies: [
-                "Bus", "btmsg", "bttask", "Diagnostics", "Gateway", "AgentRunner",
+                "Bus", "BtmsgAPI", "BttaskAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -136,7 +136,7 @@ let package = Package(
         .executableTarget(
             name: "agor",
             dependencies: [
-                "AgorKit", "AgorCLI", "AgorMCP", "Bus", "Diagnostics", "AgentRunner",
+                "AgorKit", "AgorCLI", "AgorMCP", "Bus", "btmsg", "bttask", "Diagnostics", "Gateway", "AgentRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -203,7 +203,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Chaos",
-            dependencies: ["AgorKit", "Bus", "BtmsgAPI", "BttaskAPI", "AgentRunner", "LoadKit",
+            dependencies: ["AgorKit", "Bus", "BtmsgAPI", "BttaskAPI", "AgentRunner", "Diagnostics", "LoadKit",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             path: "Benchmarks/Chaos"
@@ -234,7 +234,7 @@ let package = Package(
         .testTarget(name: "GatewayTests", dependencies: ["Bus", "Gateway", "BtmsgAPI", "BttaskAPI", .product(name: "Hummingbird", package: "hummingbird"),
                                                      .product(name: "NIOEmbedded", package: "swift-nio"),
                                                      .product(name: "NIOWebSocket", package: "swift-nio")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Bus", "AgorKit", "btmsg", "BtmsgAPI", "bttask", "BttaskAPI",
+        .testTarget(name: "IntegrationTests", dependencies: ["Bus", "AgorKit", "btmsg", "BtmsgAPI", "bttask", "BttaskAPI", "AgentRunner", "Diagnostics",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,4 @@
-import btmsg
 import BtmsgAPI
-import bttask
 import BttaskAPI
 import Bus
 import Foundation

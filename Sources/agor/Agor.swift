@@ -142,7 +142,7 @@ struct Serve: AsyncParsableCommand {
         let logMaxBytes = (try? BusConfig.load(from: home.configFile).logMaxBytes) ?? (10 << 20)
         LoggingSystem.bootstrap(FileLogHandler.factory(file: home.logFile(service), echoToStderr: isatty(2) != 0, maxBytes: Int(logMaxBytes)))
         do {
-            try await ServiceCatalog.serve(service, home: home)
+            try await ServiceLauncher.serve(service, home: home)
         } catch {
             throw fail("\(service): \(error)")
         }
