@@ -170,7 +170,7 @@ public struct HomeSetup {
             throw DirectoryError(code: .notFound, detail: "no principal named \(name)")
         }
         guard person.kind == .person else {
-            throw DirectoryError(code: .badName, detail: "\(name) is \(person.kind.rawValue == "agent" ? "an agent" : "a service"): only people sign in with tokens")
+            throw DirectoryError(code: .badName, detail: "\(name) is \(person.kind == .agent ? "an agent" : "a service"): only people sign in with tokens")
         }
         let (token, hash) = GatewayToken.generate()
         person.tokenHash = hash

@@ -2,9 +2,9 @@ import Bus
 import Hummingbird
 import Synchronization
 
-/// The limits that keep a flood of HTTP requests from growing the Gateway's memory or crowding out other
-/// people: at most `maxInFlight` requests are handled at once (each holds at most its body, 1 MiB
-/// for the API, 16 MiB for a file of which at most `maxUploads` are taken at once), and each
+/// The limits that keep a flood of HTTP requests from growing the Gateway's memory or crowding out
+/// other people: at most `maxInFlight` requests are handled at once (each holds at most its body,
+/// 1 MiB for the API, 16 MiB for a file, of which at most `maxUploads` are taken at once), and each
 /// signed-in person gets the bus's per-principal rate (`[bus] requests_per_principal_s`), since
 /// the services behind do not throttle the Gateway. Refusals are immediate: 503 `busy` and 429,
 /// both with Retry-After. WebSocket streams are not requests here; their bound is per client
