@@ -77,6 +77,8 @@ struct StreamSession {
     /// Close codes of our own (4000-4999 are the application's).
     static let closeTooSlow: UInt16 = 4008
     static let closeRevoked: UInt16 = 4003
+    /// RFC 6455's "try again later": a service behind did not answer the replay.
+    static let closeTryAgain: UInt16 = 1013
 
     let hub: StreamHub
     let bridge: BusBridge
@@ -93,6 +95,16 @@ struct StreamSession {
         let hello: [String: Any] = ["type": "hello", "person": person.name, "streams": allowed.sorted()]
         try await outbound.write(.text(String(decoding: try JSONSerialization.data(withJSONObject: hello, options: [.sortedKeys]), as: UTF8.self)))
 
+        do {
+            try await stream(inbound: inbound, outbound: outbound, client: client)
+        } catch let error as APIError where error.status == .serviceUnavailable {
+            // The client resumes with its cursors, as after any close; this says it was not its fault.
+            try await outbound.close(.unknown(StreamSession.closeTryAgain), reason: "a service did not answer the replay; reconnect with your cursor")
+        }
+    }
+
+    /// The replay, the catch-up and the live part, until the client or the hub ends it.
+    private func stream(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, client: StreamHub.Client) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             // The client's frames only matter for closing (pings are answered by the library).
             group.addTask {

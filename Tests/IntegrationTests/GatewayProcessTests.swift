@@ -157,6 +157,26 @@ struct GatewayProcessTests {
         return token
     }
 
+    @Test("a replay the service behind cannot answer closes the stream with 1013 (try again later)")
+    func aReplayWithTheServiceDownClosesWithTryAgain() async throws {
+        let home = try AgorHome()
+        defer { home.cleanUp() }
+        let ann = try addUser(home, "ann", group: "web", role: "manager")
+        var btmsg: Process?
+        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] {
+            let process = try home.serve(service)
+            if service == "btmsg" { btmsg = process }
+        }
+        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
+        let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
+        #expect(await Self.waitForHTTP(http))
+        btmsg?.terminate()
+        btmsg?.waitUntilExit()
+        let lines = try Self.stream("ws://\(http)/v1/stream?services=btmsg&cursor=btmsg/web/:0", token: ann, count: 1)
+        let closed = lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.first { $0["closed"] != nil }
+        #expect(closed?["closed"] as? Int == 1013, "\(lines)")
+    }
+
     @Test func peopleSignInActInTheirGroupsAndFollowTheStream() async throws {
         let home = try AgorHome()
         defer { home.cleanUp() }
