@@ -6,16 +6,16 @@ import Testing
 @Suite struct ArchitectureTests {
     static let script = AgorHome.packageRoot.appendingPathComponent("scripts/check-imports.py").path
 
-    func check(_ root: String? = nil) throws -> (status: Int32, output: String) {
-        try AgorHome.run([Self.script] + (root.map { [$0] } ?? []), program: URL(fileURLWithPath: "/usr/bin/python3"))
+    func check(_ root: String? = nil) async throws -> (status: Int32, output: String) {
+        try await AgorHome.python([Self.script] + (root.map { [$0] } ?? []))
     }
 
-    @Test func everyImportFollowsTheRules() throws {
-        let result = try check()
+    @Test func everyImportFollowsTheRules() async throws {
+        let result = try await check()
         #expect(result.status == 0 && result.output.contains(" 0 problems"), "\(result.output)")
     }
 
-    @Test func anImportAgainstTheRulesOrAModuleWithoutARuleFails() throws {
+    @Test func anImportAgainstTheRulesOrAModuleWithoutARuleFails() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("arch-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: root) }
         func write(_ path: String, _ text: String) throws {
@@ -27,13 +27,13 @@ import Testing
         try write("Sources/Bus/A.swift", "import Foundation\n")
         try write("Sources/btmsg/B.swift", "import Bus\nimport Foundation\n")
         try write("Sources/Gateway/C.swift", "import btmsg\n")
-        #expect(try check(root.path).status == 0)
+        #expect(try await check(root.path).status == 0)
         try write("Sources/btmsg/D.swift", "@testable import Gateway\n")
-        let upward = try check(root.path)
+        let upward = try await check(root.path)
         #expect(upward.status == 1 && upward.output.contains("btmsg may not import Gateway"), "\(upward.output)")
         try FileManager.default.removeItem(at: root.appendingPathComponent("Sources/btmsg/D.swift"))
         try write("Sources/Extra/E.swift", "import Bus\n")
-        let unruled = try check(root.path)
+        let unruled = try await check(root.path)
         #expect(unruled.status == 1 && unruled.output.contains("Extra: no rule"), "\(unruled.output)")
     }
 }

@@ -36,19 +36,7 @@ struct GatewayFloodTests {
         #expect(await GatewayProcessTests.waitForHTTP(http))
         let pid = try #require(gateway?.processIdentifier)
 
-        let output = try await offThePool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", AgorHome.packageRoot.appendingPathComponent("Tests/Interop/gateway_flood.py").path,
-                                 "\(http)", "\(pid)", writer, flooder]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readAll(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, output)
-        }
+        let output = try await AgorHome.python([AgorHome.interop("gateway_flood.py"), "\(http)", "\(pid)", writer, flooder])
         #expect(output.0 == 0, "\(output.1)")
         // The figures (memory, refusals) for the log; nothing is asserted about them but the bound.
         for line in output.1.split(separator: "\n") where line.contains("\"bench\": \"gateway-flood\"") { print(line) }

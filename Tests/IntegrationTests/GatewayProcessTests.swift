@@ -457,20 +457,11 @@ struct GatewayOpenAPITests {
         defer { home.cleanUp() }
         let (token, http) = try await GatewayProcessTests.startSystem(home)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // ignored_auth is left out: after repeated wrong tokens the Gateway answers 429 (by design),
         // where that check wants 401; GatewayProcessTests covers sign-in and refusals.
-        process.arguments = ["python3", "-m", "schemathesis.cli", "run", "http://\(http)/openapi.json",
-                             "-H", "Authorization: Bearer \(token)", "--checks", "all", "--exclude-checks", "ignored_auth",
-                             "--hypothesis-max-examples", "10", "--hypothesis-derandomize", "--request-timeout", "20000"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let output = String(decoding: out.fileHandleForReading.readAll(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(output.suffix(3000))")
+        let (status, output) = try await Self.schemathesis(http, token, ["--checks", "all", "--exclude-checks", "ignored_auth",
+                                                                          "--hypothesis-max-examples", "10"])
+        #expect(status == 0, "\(output.suffix(3000))")
         #expect(output.contains("not_a_server_error") && output.contains("response_schema_conformance"))
     }
 
@@ -482,18 +473,8 @@ struct GatewayOpenAPITests {
         defer { home.cleanUp() }
         let (token, http) = try await GatewayProcessTests.startSystem(home)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-m", "schemathesis.cli", "run", "http://\(http)/openapi.json",
-                             "-H", "Authorization: Bearer \(token)", "--data-generation-method", "negative",
-                             "--checks", "not_a_server_error",
-                             "--hypothesis-max-examples", "25", "--hypothesis-derandomize", "--request-timeout", "20000"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let output = String(decoding: out.fileHandleForReading.readAll(), as: UTF8.self)
-        process.waitUntilExit()
+        let (_, output) = try await Self.schemathesis(http, token, ["--data-generation-method", "negative", "--checks", "not_a_server_error",
+                                                                     "--hypothesis-max-examples", "25"])
         // The exit status also counts operations schemathesis could not make negative inputs for
         // (an `{id}` path parameter that any string satisfies): those are not findings. The
         // check itself must have run and passed every time.
@@ -501,6 +482,13 @@ struct GatewayOpenAPITests {
         #expect(check?.contains("PASSED") == true, "\(output.suffix(3000))")
         #expect(!output.contains("Server error"), "\(output.suffix(3000))")
         #expect(try await GatewayProcessTests.send("GET", "http://\(http)/v1/me", token: token).status == 200)
+    }
+
+    /// schemathesis (PyPI) against the running Gateway's document as the person with `token`,
+    /// derandomized, with `options` for the checks and the data.
+    static func schemathesis(_ http: BusConfig.HTTPAddress, _ token: String, _ options: [String]) async throws -> (status: Int32, output: String) {
+        try await AgorHome.python(["-m", "schemathesis.cli", "run", "http://\(http)/openapi.json", "-H", "Authorization: Bearer \(token)",
+                                   "--hypothesis-derandomize", "--request-timeout", "20000"] + options)
     }
 }
 

@@ -30,20 +30,7 @@ struct HostileClientTests {
         #expect(try await agor.waitUntilAnswers("btmsg"))
         #expect(try await agor.waitUntilAnswers("diagnostics"))
 
-        let output = try await offThePool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", AgorHome.packageRoot.appendingPathComponent("Tests/Interop/hostile.py").path,
-                                 AgorHome.agor.path, root]
-            process.environment = ProcessInfo.processInfo.environment.merging(["FLOOD": "5000"]) { $1 }
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readAll(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, output)
-        }
+        let output = try await AgorHome.python([AgorHome.interop("hostile.py"), AgorHome.agor.path, root], environment: ["FLOOD": "5000"])
         #expect(output.0 == 0, "\(output.1)")
         for name in ["NULL mechanism", "PLAIN mechanism", "an unknown CURVE key", "a wrong server key", "a key revoked mid-connection",
                      "a request id replayed by another principal", "a spoofed on_behalf_of", "cross-group and non-member sends",

@@ -85,16 +85,8 @@ import Testing
         defer { it.cleanUp() }
         _ = try it.serve("echo")
         #expect(try await it.waitUntilAnswers("echo"))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", AgorHome.packageRoot.appendingPathComponent("Tests/Interop/client.py").path, it.home.root.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readAll(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(output)")
+        let (status, output) = try await AgorHome.python([AgorHome.interop("client.py"), it.home.root.path])
+        #expect(status == 0, "\(output)")
         #expect(output.contains("interop ok"))
     }
 }

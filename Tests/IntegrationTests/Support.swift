@@ -41,6 +41,16 @@ final class AgorHome: @unchecked Sendable {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// Runs `python3 ARGS` (a script of Tests/Interop, or `-m MODULE`) to its end, off the
+    /// cooperative pool; returns its exit status and its output (stdout + stderr). The python3 on
+    /// PATH: the one `make deps` installed the PyPI packages for.
+    static func python(_ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+        try await offThePool { try run(["python3"] + arguments, environment: environment, program: URL(fileURLWithPath: "/usr/bin/env")) }
+    }
+
+    /// A script of Tests/Interop, by name.
+    static func interop(_ script: String) -> String { packageRoot.appendingPathComponent("Tests/Interop/\(script)").path }
+
     /// Runs `btmsg ARGS` as `who` (its key through AGOR_KEY) against this home; stdout and stderr apart.
     @discardableResult
     func btmsg(_ who: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
