@@ -82,19 +82,20 @@ public enum BtmsgRules {
     /// it) for its members; anything, including every group at once, only for delegates.
     public static func maySubscribe(_ principal: Principal, prefix: String) -> Bool {
         if principal.has(.delegate) { return true }
-        guard prefix.hasPrefix("btmsg/") else { return false }
-        let rest = prefix.dropFirst(6)
+        guard prefix.hasPrefix(BtmsgEvents.streamPrefix) else { return false }
+        let rest = prefix.dropFirst(BtmsgEvents.streamPrefix.count)
         guard let slash = rest.firstIndex(of: "/") else { return false }
         return principal.isMember(of: String(rest[..<slash]))
     }
 
     /// A group's stream. The closing '/' (never in a name) makes the name a safe subscription
     /// prefix: `btmsg/team/` does not match `btmsg/team2/`.
-    public static func stream(of group: String) -> String { "btmsg/\(group)/" }
+    public static func stream(of group: String) -> String { "\(BtmsgEvents.streamPrefix)\(group)/" }
 
     public static func group(ofStream stream: String) -> String? {
-        guard stream.hasPrefix("btmsg/"), stream.hasSuffix("/"), stream.utf8.count > 7 else { return nil }
-        let group = String(stream.dropFirst(6).dropLast())
+        let prefix = BtmsgEvents.streamPrefix
+        guard stream.hasPrefix(prefix), stream.hasSuffix("/"), stream.utf8.count > prefix.utf8.count + 1 else { return nil }
+        let group = String(stream.dropFirst(prefix.count).dropLast())
         return Principal.isValidName(group) ? group : nil
     }
 

@@ -92,19 +92,20 @@ public enum BttaskRules {
         }.joined(separator: " ")
     }
 
-    public static func stream(of group: String) -> String { "bttask/\(group)/" }
+    public static func stream(of group: String) -> String { "\(BttaskEvents.streamPrefix)\(group)/" }
 
     public static func group(ofStream stream: String) -> String? {
-        guard stream.hasPrefix("bttask/"), stream.hasSuffix("/"), stream.utf8.count > 8 else { return nil }
-        let group = String(stream.dropFirst(7).dropLast())
+        let prefix = BttaskEvents.streamPrefix
+        guard stream.hasPrefix(prefix), stream.hasSuffix("/"), stream.utf8.count > prefix.utf8.count + 1 else { return nil }
+        let group = String(stream.dropFirst(prefix.count).dropLast())
         return Principal.isValidName(group) ? group : nil
     }
 
     /// Subscriptions and replays: a group's members, and delegates.
     public static func mayRead(_ principal: Principal, prefix: String) -> Bool {
         if principal.has(.delegate) { return true }
-        guard prefix.hasPrefix("bttask/") else { return false }
-        let rest = prefix.dropFirst(7)
+        guard prefix.hasPrefix(BttaskEvents.streamPrefix) else { return false }
+        let rest = prefix.dropFirst(BttaskEvents.streamPrefix.count)
         guard let slash = rest.firstIndex(of: "/") else { return false }
         return principal.isMember(of: String(rest[..<slash]))
     }

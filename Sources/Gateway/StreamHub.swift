@@ -19,8 +19,10 @@ import Synchronization
 final class StreamHub: Sendable {
     static let clientQueueLimit = 10_000
     static let slowClientBytes = 4 << 20
+    /// The services whose streams a client may follow, from their API modules.
+    static let families: [any EventFamily.Type] = [BtmsgEvents.self, BttaskEvents.self, DiagnosticsEvents.self, RunnerEvents.self]
     /// Stream prefixes per service, as the stream's `services` parameter names them.
-    static let servicePrefixes: [String: String] = ["btmsg": "btmsg/", "bttask": "bttask/", "diagnostics": "diag/health", "runner": "runner/"]
+    static let servicePrefixes = Dictionary(uniqueKeysWithValues: families.map { ($0.service, $0.streamPrefix) })
 
     /// The name clients subscribe under: the stream itself, except the runner's sessions, which a
     /// client receives by group (`runner/<group>/` covers every `runner/<group>/<session>`).
@@ -267,22 +269,10 @@ final class StreamHub: Sendable {
     /// Recent events' text, shared by live delivery and every client's replay.
     static let texts = EventTextCache(capacity: 20_000)
 
-
+    /// The event's body as protobuf JSON, by the family its stream belongs to.
     private static func decodeBody(_ event: BusEvent) -> String? {
-        let options = BusBridge.encoding
-        if event.stream.hasPrefix("btmsg/") {
-            return try? Agor_Btmsg_V1_Event(serializedBytes: event.body).jsonString(options: options)
-        }
-        if event.stream.hasPrefix("bttask/") {
-            return try? Agor_Bttask_V1_Change(serializedBytes: event.body).jsonString(options: options)
-        }
-        if event.stream.hasPrefix(RunnerRules.streamPrefix) {
-            return try? Agor_Runner_V1_Event(serializedBytes: event.body).jsonString(options: options)
-        }
-        if event.stream.hasPrefix("diag/") {
-            if event.type == "link" { return try? Agor_Diagnostics_V1_LinkRecord(serializedBytes: event.body).jsonString(options: options) }
-            return try? Agor_Diagnostics_V1_ServiceState(serializedBytes: event.body).jsonString(options: options)
-        }
-        return nil
+        guard let family = families.first(where: { event.stream.hasPrefix($0.streamPrefix) }),
+              let body = family.body(type: event.type, bytes: event.body) else { return nil }
+        return try? body.jsonString(options: BusBridge.encoding)
     }
 }

@@ -1,0 +1,13 @@
+import Bus
+import SwiftProtobuf
+
+/// The collector's one sequenced stream, `diag/health`: "service.up" and "service.down" events
+/// hold a `ServiceState`, "link" events a `LinkRecord`.
+public enum DiagnosticsEvents: EventFamily {
+    public static let service = DiagnosticsService.name
+    public static let streamPrefix = DiagnosticsService.healthStream
+    public static func body(type: String, bytes: [UInt8]) -> (any SwiftProtobuf.Message)? {
+        type == "link" ? try? Agor_Diagnostics_V1_LinkRecord(serializedBytes: bytes)
+                       : try? Agor_Diagnostics_V1_ServiceState(serializedBytes: bytes)
+    }
+}
