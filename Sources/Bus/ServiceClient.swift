@@ -20,31 +20,27 @@ public struct ServiceClient: Sendable {
         self.context = context
     }
 
-    public func serverKey(of service: String) throws -> [UInt8] {
-        guard let principal = directory.principal(named: service), principal.kind == .service else {
-            throw DirectoryError(code: .notFound, detail: "no service certificate for \(service) in \(home.directoryFolder.path)")
-        }
-        return principal.publicKey
+    public func address(of service: String) throws -> ServiceAddress {
+        try ServiceAddress(service, config: config, directory: directory, configFile: home.configFile.path)
     }
 
-    public func endpoints(of service: String) throws -> BusConfig.ServiceEndpoints {
-        guard let endpoints = config.service(service) else {
-            throw ConfigError(file: home.configFile.path, reason: "no [services.\(service)] section")
-        }
-        return endpoints
-    }
+    public func serverKey(of service: String) throws -> [UInt8] { try address(of: service).serverKey }
+
+    public func endpoints(of service: String) throws -> BusConfig.ServiceEndpoints { try address(of: service).endpoints }
 
     public func rpc(_ service: String) throws -> RPCClient {
-        try RPCClient(context: context, endpoint: try endpoints(of: service).rpc, serverKey: try serverKey(of: service),
-                      clientKey: key, maxMessageSize: config.maxMessageSize)
+        let address = try address(of: service)
+        return try RPCClient(context: context, endpoint: address.endpoints.rpc, serverKey: address.serverKey,
+                             clientKey: key, maxMessageSize: config.maxMessageSize)
     }
 
     /// `endsWhenRefused`: the events end when the service refuses this key (see `SequencedSubscriber`).
     /// A `replay` client passed in stays the caller's (closing the subscriber leaves it open).
     public func subscriber(_ service: String, prefixes: [String], start: SequencedSubscriber.Start = .beginning,
                            replay: RPCClient? = nil, endsWhenRefused: Bool = false) throws -> SequencedSubscriber {
-        return try SequencedSubscriber(context: context, endpoint: try endpoints(of: service).pub,
-                                       serverKey: try serverKey(of: service), clientKey: key, replay: try replay ?? rpc(service),
+        let address = try address(of: service)
+        return try SequencedSubscriber(context: context, endpoint: address.endpoints.pub,
+                                       serverKey: address.serverKey, clientKey: key, replay: try replay ?? rpc(service),
                                        ownsReplay: replay == nil, prefixes: prefixes, start: start, endsWhenRefused: endsWhenRefused)
     }
 

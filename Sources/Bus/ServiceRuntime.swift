@@ -101,27 +101,30 @@ public final class ServiceRuntime: Sendable {
     /// A client of another service in the config, with this service's key; its socket and link
     /// history are in this service's heartbeats.
     public func client(of service: String) throws -> RPCClient {
-        guard let endpoints = config.service(service),
-              let server = directory.principal(named: service), server.kind == .service else {
-            throw BusError.unavailable("\(service) is not configured in this home")
-        }
-        let client = try RPCClient(context: context, endpoint: endpoints.rpc, serverKey: server.publicKey, clientKey: keyPair)
+        let address = try self.address(of: service)
+        let client = try RPCClient(context: context, endpoint: address.endpoints.rpc, serverKey: address.serverKey, clientKey: keyPair)
         health?.watch(client.socket, as: "client.\(service)")
         return client
     }
 
     /// A subscriber to another service's events, with this service's key; `replay` (a client of
-    /// that service) stays the caller's. Watched in this service's heartbeats.
+    /// that service) stays the caller's. Watched in this service's heartbeats as `watchName`
+    /// (default `subscriber.SERVICE`).
     public func subscriber(of service: String, prefixes: [String], start: SequencedSubscriber.Start,
-                           replay: RPCClient) throws -> SequencedSubscriber {
-        guard let endpoints = config.service(service),
-              let server = directory.principal(named: service), server.kind == .service else {
-            throw BusError.unavailable("\(service) is not configured in this home")
-        }
-        let subscriber = try SequencedSubscriber(context: context, endpoint: endpoints.pub, serverKey: server.publicKey, clientKey: keyPair,
-                                                 replay: replay, ownsReplay: false, prefixes: prefixes, start: start, logger: logger)
-        health?.watch(subscriber, as: "subscriber.\(service)")
+                           replay: RPCClient, watchName: String? = nil) throws -> SequencedSubscriber {
+        let address = try self.address(of: service)
+        let subscriber = try SequencedSubscriber(context: context, endpoint: address.endpoints.pub, serverKey: address.serverKey,
+                                                 clientKey: keyPair, replay: replay, ownsReplay: false, prefixes: prefixes,
+                                                 start: start, logger: logger)
+        health?.watch(subscriber, as: watchName ?? "subscriber.\(service)")
         return subscriber
+    }
+
+    /// Another service of this home (`ServiceAddress`); unavailable when it is not configured.
+    private func address(of service: String) throws -> ServiceAddress {
+        do { return try ServiceAddress(service, config: config, directory: directory, configFile: home.configFile.path) } catch {
+            throw BusError.unavailable("\(service) is not configured in this home: \(error)")
+        }
     }
 
     /// Serves until SIGTERM/SIGINT (or until the calling task is cancelled), then closes the sockets

@@ -19,16 +19,20 @@ final class HeartbeatListener: Sendable {
     init(runtime: ServiceRuntime, onHeartbeat: @escaping OnHeartbeat, onLink: @escaping OnLink) throws {
         var sockets: [(String, Socket)] = []
         for service in runtime.config.services {
-            guard let server = runtime.directory.principal(named: service.name), server.kind == .service else {
-                runtime.logger.warning("no service key for \(service.name) in the directory; not watching it")
+            let address: ServiceAddress
+            do {
+                address = try ServiceAddress(service.name, config: runtime.config, directory: runtime.directory,
+                                             configFile: runtime.home.configFile.path)
+            } catch {
+                runtime.logger.warning("not watching \(service.name): \(error)")
                 continue
             }
             var configuration = Socket.Configuration(
-                options: [.curveClient(publicKey: runtime.keyPair.publicKey, secretKey: runtime.keyPair.secretKey, serverKey: server.publicKey),
+                options: [.curveClient(publicKey: runtime.keyPair.publicKey, secretKey: runtime.keyPair.secretKey, serverKey: address.serverKey),
                           .subscribe(Array(HealthReporter.topic.utf8)), .linger(0), .reconnectInterval(100), .reconnectIntervalMax(1_000),
                           .maxMessageSize(BusProtocol.defaultMaxMessageSize), .receiveHighWaterMark(10_000),
                           .heartbeatInterval(1_000), .heartbeatTimeout(3_000)],
-                connect: [service.pub])
+                connect: [address.endpoints.pub])
             configuration.monitor = true
             sockets.append((service.name, try Socket(context: runtime.context, type: .sub, configuration)))
         }

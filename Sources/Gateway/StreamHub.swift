@@ -113,13 +113,10 @@ final class StreamHub: Sendable {
     init(runtime: ServiceRuntime, bridge: BusBridge) throws {
         var subscribers: [SequencedSubscriber] = []
         for (service, prefix) in StreamHub.servicePrefixes.sorted(by: { $0.key < $1.key }) {
-            guard let endpoints = runtime.config.service(service), let client = bridge.clients[service],
-                  let server = runtime.directory.principal(named: service), server.kind == .service else { continue }
-            let subscriber = try SequencedSubscriber(context: runtime.context, endpoint: endpoints.pub, serverKey: server.publicKey,
-                                                     clientKey: runtime.keyPair, replay: client, ownsReplay: false,
-                                                     prefixes: [prefix], start: .now, logger: runtime.logger)
-            runtime.health?.watch(subscriber, as: "stream.\(service)")
-            subscribers.append(subscriber)
+            // A client exists for each configured service (GatewayService made them).
+            guard let client = bridge.clients[service] else { continue }
+            subscribers.append(try runtime.subscriber(of: service, prefixes: [prefix], start: .now, replay: client,
+                                                      watchName: "stream.\(service)"))
         }
         self.subscribers = subscribers
         // Each subscriber feeds one queue of encoded frames; one delivery task takes everything
