@@ -56,6 +56,12 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // The home's product files: settings and their schema, keybindings, projects, the vault
+        // and sealing, Gateway tokens (the Bus itself needs none of them).
+        .target(
+            name: "HomeConfig",
+            dependencies: ["Bus", "CSodium", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         // Each service's wire API (generated proto, method descriptors, stream names, access rules):
         // what clients link instead of the server.
         .target(name: "BtmsgAPI", dependencies: ["Bus", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -63,7 +69,7 @@ let package = Package(
         .target(
             name: "btmsg",
             dependencies: [
-                "Bus", "BtmsgAPI",
+                "Bus", "HomeConfig", "BtmsgAPI",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -79,7 +85,7 @@ let package = Package(
             ]
         ),
         .target(name: "AgentRunner", dependencies: [
-            "Bus", "BtmsgAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "GRDB", package: "GRDB.swift"),
+            "Bus", "HomeConfig", "BtmsgAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The runner's exec helper, in C: it configures itself (process group, parent-death signal,
@@ -101,7 +107,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Bus", "BtmsgAPI", "BttaskAPI", "Diagnostics", "AgentRunner",
+                "Bus", "HomeConfig", "BtmsgAPI", "BttaskAPI", "Diagnostics", "AgentRunner",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -117,7 +123,7 @@ let package = Package(
         .target(
             name: "AgorKit",
             dependencies: [
-                "Bus", "BtmsgAPI", "BttaskAPI",
+                "Bus", "HomeConfig", "BtmsgAPI", "BttaskAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -136,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "agor",
             dependencies: [
-                "AgorKit", "AgorCLI", "AgorMCP", "Bus", "btmsg", "bttask", "Diagnostics", "Gateway", "AgentRunner",
+                "AgorKit", "AgorCLI", "AgorMCP", "Bus", "HomeConfig", "btmsg", "bttask", "Diagnostics", "Gateway", "AgentRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -203,7 +209,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Chaos",
-            dependencies: ["AgorKit", "Bus", "BtmsgAPI", "BttaskAPI", "AgentRunner", "Diagnostics", "LoadKit",
+            dependencies: ["AgorKit", "Bus", "HomeConfig", "BtmsgAPI", "BttaskAPI", "AgentRunner", "Diagnostics", "LoadKit",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             path: "Benchmarks/Chaos"
@@ -224,17 +230,18 @@ let package = Package(
             path: "Benchmarks/RunnerBench"
         ),
         .testTarget(name: "BusTests", dependencies: ["Bus"]),
+        .testTarget(name: "HomeConfigTests", dependencies: ["Bus", "HomeConfig"]),
         .testTarget(name: "AgentRunnerTests", dependencies: ["AgentRunner", "Bus"]),
-        .testTarget(name: "BtmsgTests", dependencies: ["Bus", "btmsg", "BtmsgAPI", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
+        .testTarget(name: "BtmsgTests", dependencies: ["Bus", "HomeConfig", "btmsg", "BtmsgAPI", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "BttaskTests", dependencies: ["Bus", "btmsg", "BtmsgAPI", "bttask", "BttaskAPI", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                     .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Bus", "Diagnostics", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                         .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .testTarget(name: "GatewayTests", dependencies: ["Bus", "Gateway", "BtmsgAPI", "BttaskAPI", .product(name: "Hummingbird", package: "hummingbird"),
+        .testTarget(name: "GatewayTests", dependencies: ["Bus", "HomeConfig", "Gateway", "BtmsgAPI", "BttaskAPI", .product(name: "Hummingbird", package: "hummingbird"),
                                                      .product(name: "NIOEmbedded", package: "swift-nio"),
                                                      .product(name: "NIOWebSocket", package: "swift-nio")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Bus", "AgorKit", "btmsg", "BtmsgAPI", "bttask", "BttaskAPI", "AgentRunner", "Diagnostics",
+        .testTarget(name: "IntegrationTests", dependencies: ["Bus", "HomeConfig", "AgorKit", "btmsg", "BtmsgAPI", "bttask", "BttaskAPI", "AgentRunner", "Diagnostics",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]

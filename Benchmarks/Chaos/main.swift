@@ -30,6 +30,7 @@ import BtmsgAPI
 import BttaskAPI
 import Bus
 import Foundation
+import HomeConfig
 
 let arguments = CommandLine.arguments
 guard arguments.count == 5, let seconds = Double(arguments[2]), seconds > 0 else {

@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import HomeConfig
 
 /// A provider's secrets from the home's vault, for its agents' environment only: the vault entry
 /// `provider/NAME/VARIABLE` becomes `VARIABLE` in the environment of NAME's sessions, so one

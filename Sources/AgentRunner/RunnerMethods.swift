@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import GRDB
+import HomeConfig
 
 /// The runner's Bus methods: runner.start, runner.stop, runner.input, runner.answer, runner.list,
 /// runner.show, runner.untrack (and bus.replay for a session's events). Refusals are typed and change nothing.

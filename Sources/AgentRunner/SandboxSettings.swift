@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import HomeConfig
 
 /// A project's sandbox, from the settings cascade (project, group, global, built-in), tightened by
 /// what `start` asks. Each layer is off, on (used where this machine has it, reported otherwise)

@@ -3,6 +3,7 @@ import Bus
 import Foundation
 import GRDB
 import Logging
+import HomeConfig
 
 /// Wake on message: a btmsg message to an agent (direct, or in a channel it may read) becomes a
 /// user turn of that agent's session, pushed by btmsg's event stream (never a timer).

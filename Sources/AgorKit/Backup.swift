@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import GRDB
+import HomeConfig
 
 /// `agor backup DIR` and `agor restore DIR`. A backup asks each running service over the Bus for a
 /// consistent copy of its own database (`bus.backup`, made inside the service while it serves) and

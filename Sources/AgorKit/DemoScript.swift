@@ -2,6 +2,7 @@ import BtmsgAPI
 import BttaskAPI
 import Bus
 import Foundation
+import HomeConfig
 
 /// `agor up --demo`: a small team of scripted agents in the `demo` group that talk in a channel
 /// and move tasks through the real services (btmsg, bttask) with their own keys, so a new user

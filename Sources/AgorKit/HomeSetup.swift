@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import HomeConfig
 
 /// What `agor init`, `agor group add`, `agor agent add` and `agor revoke` write into the home.
 public struct HomeSetup {

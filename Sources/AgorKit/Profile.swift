@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import HomeConfig
 
 /// A home's shareable configuration as one TOML file: groups, projects, principals (public keys,
 /// roles), settings at every level, and, sealed with a passphrase (Argon2id, XChaCha20-Poly1305),

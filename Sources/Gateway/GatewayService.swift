@@ -7,6 +7,7 @@ import HummingbirdWebSocket
 import NIOCore
 import Logging
 import Synchronization
+import HomeConfig
 
 public enum Gateway {
     /// The largest request body the Gateway reads (larger: 413).

@@ -4,6 +4,7 @@ import ArgumentParser
 import Bus
 import Foundation
 import Logging
+import HomeConfig
 
 @main
 struct Agor: AsyncParsableCommand {

@@ -2,6 +2,7 @@ import AgorKit
 import ArgumentParser
 import Bus
 import Foundation
+import HomeConfig
 
 /// `agor profile export/import`: a home's configuration as one TOML file, secrets sealed.
 struct ProfileCommand: AsyncParsableCommand {

@@ -4,6 +4,7 @@ import AgorKit
 import ArgumentParser
 import Bus
 import Foundation
+import HomeConfig
 
 /// `agor project add/list/remove`: the home's projects.toml.
 struct ProjectCommand: AsyncParsableCommand {

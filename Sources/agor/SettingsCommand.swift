@@ -2,6 +2,7 @@ import AgorKit
 import ArgumentParser
 import Bus
 import Foundation
+import HomeConfig
 
 /// `agor settings get/set/unset/list`: the settings cascade in the home's settings.toml.
 struct SettingsCommand: AsyncParsableCommand {

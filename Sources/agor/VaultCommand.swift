@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bus
 import Foundation
+import HomeConfig
 
 /// `agor vault set/get/list/remove`: the home's encrypted credential vault.
 struct VaultCommand: AsyncParsableCommand {

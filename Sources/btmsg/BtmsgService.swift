@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import Logging
 import SwiftProtobuf
+import HomeConfig
 
 /// The btmsg service: its handlers on a `ServiceRuntime` (CURVE ROUTER + sequenced PUB + SQLite).
 /// The caller is always `RequestContext.principal` (the authenticated key, or whom a delegate names);

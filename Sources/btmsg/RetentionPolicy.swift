@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import HomeConfig
 
 /// How long a group's messages are kept: the last `keepDays` days and/or the last `keepMessages`
 /// messages (0 = no limit). Set in the settings cascade (`agor settings set retention.keep_days 30

@@ -1,6 +1,7 @@
 import Bus
 import Testing
 @testable import btmsg
+import HomeConfig
 
 @Suite("btmsg retention from settings")
 struct RetentionSettingsTests {

@@ -6,6 +6,7 @@ import NIOEmbedded
 import NIOWebSocket
 import Testing
 @testable import Gateway
+import HomeConfig
 
 @Suite struct GatewayUnitTests {
     func person(_ groups: [String]) -> Principal {

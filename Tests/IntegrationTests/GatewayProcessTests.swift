@@ -6,6 +6,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Testing
+import HomeConfig
 
 /// The Gateway as `agor serve gateway` in front of real btmsg, bttask and diagnostics processes:
 /// people and tokens, sign-in, REST on behalf of the person, refusals with the right status, the

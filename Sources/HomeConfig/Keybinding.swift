@@ -1,3 +1,5 @@
+import Bus
+
 /// A keybinding setting, `keybinding.CONTEXT.ACTION = "CHORD"`: in one context (the whole app,
 /// the terminal, an agent pane, the command palette) an action is bound to a chord of one to
 /// three key strokes, each modifiers and a key (`Ctrl+K Ctrl+S`).

@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 
 /// Where an effective setting came from, most specific first: a project, its group, the whole

@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 
 /// The settings agor knows, their types, limits and built-in defaults. Families of keys carry a

@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 
 /// The home's projects.toml: named project folders, each belonging to one group. Written by

@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Testing
+import HomeConfig
 
 @Suite("settings cascade")
 struct SettingsTests {
