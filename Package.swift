@@ -45,10 +45,12 @@ let package = Package(
             name: "CSodium",
             providers: [.apt(["libsodium-dev"])]
         ),
+        // The TOML reader and writer and the quoted-string writer: plain text, below everything.
+        .target(name: "ConfigText"),
         .target(
             name: "Bus",
             dependencies: [
-                "CLibZMQ", "CSodium",
+                "ConfigText", "CLibZMQ", "CSodium",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -60,7 +62,7 @@ let package = Package(
         // and sealing, Gateway tokens (the Bus itself needs none of them).
         .target(
             name: "HomeConfig",
-            dependencies: ["Bus", "CSodium", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["Bus", "ConfigText", "CSodium", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // Each service's wire API (generated proto, method descriptors, stream names, access rules):
         // what clients link instead of the server.
@@ -69,7 +71,7 @@ let package = Package(
         .target(
             name: "btmsg",
             dependencies: [
-                "Bus", "HomeConfig", "BtmsgAPI",
+                "Bus", "ConfigText", "HomeConfig", "BtmsgAPI",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -85,7 +87,7 @@ let package = Package(
             ]
         ),
         .target(name: "AgentRunner", dependencies: [
-            "Bus", "HomeConfig", "BtmsgAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "GRDB", package: "GRDB.swift"),
+            "Bus", "ConfigText", "HomeConfig", "BtmsgAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The runner's exec helper, in C: it configures itself (process group, parent-death signal,
@@ -107,7 +109,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Bus", "HomeConfig", "BtmsgAPI", "BttaskAPI", "Diagnostics", "AgentRunner",
+                "Bus", "ConfigText", "HomeConfig", "BtmsgAPI", "BttaskAPI", "Diagnostics", "AgentRunner",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -123,7 +125,7 @@ let package = Package(
         .target(
             name: "AgorKit",
             dependencies: [
-                "Bus", "HomeConfig", "BtmsgAPI", "BttaskAPI",
+                "Bus", "ConfigText", "HomeConfig", "BtmsgAPI", "BttaskAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -142,7 +144,7 @@ let package = Package(
         .executableTarget(
             name: "agor",
             dependencies: [
-                "AgorKit", "AgorCLI", "AgorMCP", "Bus", "HomeConfig", "btmsg", "bttask", "Diagnostics", "Gateway", "AgentRunner",
+                "AgorKit", "AgorCLI", "AgorMCP", "Bus", "ConfigText", "HomeConfig", "btmsg", "bttask", "Diagnostics", "Gateway", "AgentRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -175,7 +177,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "AgorFuzz",
-            dependencies: ["Bus", "BtmsgAPI", "BttaskAPI", "AgentRunner", "AgorKit", "Diagnostics"],
+            dependencies: ["Bus", "ConfigText", "BtmsgAPI", "BttaskAPI", "AgentRunner", "AgorKit", "Diagnostics"],
             path: "Fuzz",
             exclude: ["corpus"]
         ),
@@ -229,9 +231,9 @@ let package = Package(
             dependencies: ["AgorKit", "Bus", "AgentRunner"],
             path: "Benchmarks/RunnerBench"
         ),
-        .testTarget(name: "BusTests", dependencies: ["Bus"]),
+        .testTarget(name: "BusTests", dependencies: ["Bus", "ConfigText"]),
         .testTarget(name: "HomeConfigTests", dependencies: ["Bus", "HomeConfig"]),
-        .testTarget(name: "AgentRunnerTests", dependencies: ["AgentRunner", "Bus"]),
+        .testTarget(name: "AgentRunnerTests", dependencies: ["AgentRunner", "Bus", "ConfigText"]),
         .testTarget(name: "BtmsgTests", dependencies: ["Bus", "HomeConfig", "btmsg", "BtmsgAPI", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "BttaskTests", dependencies: ["Bus", "btmsg", "BtmsgAPI", "bttask", "BttaskAPI", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),

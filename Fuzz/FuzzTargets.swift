@@ -3,6 +3,7 @@ import AgorKit
 import BtmsgAPI
 import BttaskAPI
 import Bus
+import ConfigText
 import Diagnostics
 import Foundation
 

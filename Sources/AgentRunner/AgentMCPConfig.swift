@@ -1,4 +1,5 @@
 import Bus
+import ConfigText
 import Foundation
 
 /// The MCP configuration the runner writes for each session it starts, so a started agent has

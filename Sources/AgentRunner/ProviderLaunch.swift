@@ -1,4 +1,5 @@
 import Bus
+import ConfigText
 import Foundation
 
 /// How each provider's program is found and started (../shared/provider-formats.md).

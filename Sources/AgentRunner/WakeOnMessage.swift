@@ -2,8 +2,8 @@ import BtmsgAPI
 import Bus
 import Foundation
 import GRDB
-import Logging
 import HomeConfig
+import Logging
 
 /// Wake on message: a btmsg message to an agent (direct, or in a channel it may read) becomes a
 /// user turn of that agent's session, pushed by btmsg's event stream (never a timer).

@@ -1,4 +1,5 @@
 import Bus
+import ConfigText
 import Foundation
 import HomeConfig
 

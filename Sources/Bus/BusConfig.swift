@@ -1,3 +1,4 @@
+import ConfigText
 import Foundation
 
 public struct ConfigError: Error, Equatable, CustomStringConvertible, Sendable {

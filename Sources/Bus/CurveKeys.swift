@@ -1,4 +1,5 @@
 import CLibZMQ
+import ConfigText
 import CSodium
 import Foundation
 

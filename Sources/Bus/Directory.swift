@@ -1,3 +1,4 @@
+import ConfigText
 import Foundation
 import Logging
 import Synchronization
@@ -193,7 +194,7 @@ public final class Directory: Sendable {
         let stamp = Int(Date().timeIntervalSince1970)
         let target = revoked.appendingPathComponent("\(name).\(stamp).cert")
         var text = (try? String(contentsOf: source, encoding: .utf8)) ?? ""
-        text += "revoked_at = \(stamp)\nrevoked_reason = \(TOML.quote(reason))\n"
+        text += "revoked_at = \(stamp)\nrevoked_reason = \(QuotedString.literal(reason))\n"
         try AtomicFile.write(text, to: target, mode: 0o644)
         try FileManager.default.removeItem(at: source)
         reload()

@@ -1,7 +1,7 @@
 import Bus
 import Foundation
-import HTTPTypes
 import HomeConfig
+import HTTPTypes
 
 /// Who is asking: a bearer token (`Authorization: Bearer agor_...`) or the session cookie a
 /// browser got from `POST /v1/session`, checked against the directory on every request, so a

@@ -1,13 +1,13 @@
 import BttaskAPI
 import Bus
 import Foundation
+import HomeConfig
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
-import NIOCore
 import Logging
+import NIOCore
 import Synchronization
-import HomeConfig
 
 public enum Gateway {
     /// The largest request body the Gateway reads (larger: 413).

@@ -1,4 +1,5 @@
 import Bus
+import ConfigText
 import HummingbirdCore
 import Logging
 import NIOCore

@@ -1,8 +1,8 @@
 import Bus
 import CSodium
 import Foundation
-import Hummingbird
 import HomeConfig
+import Hummingbird
 
 /// Files of a project (projects.toml) for editor clients: `GET` a file with its content hash as
 /// ETag (a folder: its listing), `PUT` with `If-Match` to change one (written to a temporary file

@@ -1,7 +1,7 @@
 import Bus
 import Foundation
-import Hummingbird
 import HomeConfig
+import Hummingbird
 
 /// `GET /v1/settings` and `GET /v1/settings/{key}`: the settings cascade as the signed-in person
 /// sees it, for a project (`?project=`) or a group (`?group=`) of theirs, or globally.

@@ -2,6 +2,7 @@ import AgentRunner
 import BtmsgAPI
 import BttaskAPI
 import Bus
+import ConfigText
 import Diagnostics
 import Foundation
 import Logging

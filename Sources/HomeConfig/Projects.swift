@@ -1,4 +1,5 @@
 import Bus
+import ConfigText
 import Foundation
 
 /// The home's projects.toml: named project folders, each belonging to one group. Written by

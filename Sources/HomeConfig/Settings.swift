@@ -1,4 +1,5 @@
 import Bus
+import ConfigText
 import Foundation
 
 /// Where an effective setting came from, most specific first: a project, its group, the whole

@@ -3,8 +3,8 @@ import AgorKit
 import ArgumentParser
 import Bus
 import Foundation
-import Logging
 import HomeConfig
+import Logging
 
 @main
 struct Agor: AsyncParsableCommand {

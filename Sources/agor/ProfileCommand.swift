@@ -1,6 +1,7 @@
 import AgorKit
 import ArgumentParser
 import Bus
+import ConfigText
 import Foundation
 import HomeConfig
 

@@ -2,9 +2,9 @@ import BtmsgAPI
 import Bus
 import Foundation
 import GRDB
+import HomeConfig
 import Logging
 import SwiftProtobuf
-import HomeConfig
 
 /// The btmsg service: its handlers on a `ServiceRuntime` (CURVE ROUTER + sequenced PUB + SQLite).
 /// The caller is always `RequestContext.principal` (the authenticated key, or whom a delegate names);

@@ -1,7 +1,7 @@
 import Bus
+import HomeConfig
 import Testing
 @testable import btmsg
-import HomeConfig
 
 @Suite("btmsg retention from settings")
 struct RetentionSettingsTests {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Bus
+@testable import ConfigText
 
 /// Config, key and certificate files are input from outside: bad ones get typed errors.
 @Suite struct FileFormatTests {

@@ -1,12 +1,12 @@
 import BtmsgAPI
 import Bus
 import Foundation
+import HomeConfig
 import Hummingbird
 import NIOEmbedded
 import NIOWebSocket
 import Testing
 @testable import Gateway
-import HomeConfig
 
 @Suite struct GatewayUnitTests {
     func person(_ groups: [String]) -> Principal {

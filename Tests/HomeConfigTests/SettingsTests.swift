@@ -1,7 +1,7 @@
 import Bus
 import Foundation
-import Testing
 import HomeConfig
+import Testing
 
 @Suite("settings cascade")
 struct SettingsTests {

@@ -1,12 +1,12 @@
-import BttaskAPI
 import AgorKit
+import BttaskAPI
 import Bus
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import Testing
 import HomeConfig
+import Testing
 
 /// The Gateway as `agor serve gateway` in front of real btmsg, bttask and diagnostics processes:
 /// people and tokens, sign-in, REST on behalf of the person, refusals with the right status, the
