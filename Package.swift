@@ -40,6 +40,8 @@ let package = Package(
             name: "CLibZMQ",
             providers: [.apt(["libzmq3-dev"])]
         ),
+        // eventfd and inotify, the Linux calls the Bus uses beside libzmq.
+        .systemLibrary(name: "CLinux"),
         // libsodium from Debian's libsodium-dev (runtime: libsodium23).
         .systemLibrary(
             name: "CSodium",
@@ -50,7 +52,7 @@ let package = Package(
         .target(
             name: "Bus",
             dependencies: [
-                "ConfigText", "CLibZMQ", "CSodium",
+                "ConfigText", "CLibZMQ", "CLinux", "CSodium",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

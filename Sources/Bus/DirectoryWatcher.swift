@@ -1,4 +1,5 @@
 import CLibZMQ
+import CLinux
 import Foundation
 import Glibc
 

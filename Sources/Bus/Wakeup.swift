@@ -1,4 +1,5 @@
 import CLibZMQ
+import CLinux
 import Glibc
 
 /// An eventfd that wakes a socket thread blocked in `zmq_poll`. Writes accumulate until read,
