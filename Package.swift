@@ -183,6 +183,12 @@ let package = Package(
             path: "Fuzz",
             exclude: ["corpus"]
         ),
+        // The test-only echo service (Tests/EchoService), started by the process tests as `agor-echo`.
+        .executableTarget(
+            name: "agor-echo",
+            dependencies: ["Bus", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
+            path: "Tests/EchoService"
+        ),
         .executableTarget(
             name: "BusBench",
             dependencies: ["Bus"],

@@ -76,7 +76,7 @@ done
 far_ports=$(python3 -c 'import sys, tomllib; c = tomllib.load(open(sys.argv[1], "rb"))["services"]; print(" ".join(e.rsplit(":", 1)[1] for s in ("btmsg", "bttask") for e in (c[s]["rpc"], c[s]["pub"])))' "$home/config.toml")
 ip netns exec "$A" python3 scripts/delay-proxy.py "$ADDR_A" 127.0.0.1 "${DELAY_MS:-1-40}" $far_ports >"$work/proxy.out" 2>&1 &
 pids+=($!)
-for service in echo diagnostics gateway runner; do
+for service in diagnostics gateway runner; do
   ip netns exec "$B" "$AGOR" serve "$service" --home "$home" >"$work/$service.out" 2>&1 &
   pids+=($!)
 done

@@ -64,11 +64,25 @@ public struct HomeSetup {
         return report
     }
 
+    /// Adds a service that is not in this build's catalogue to an initialized home: endpoints after
+    /// the highest port in config.toml and a service identity (key pair and certificate). For a
+    /// service of your own that speaks the Bus, and for the tests' `echo` (Tests/EchoService).
+    /// `agor up` does not start it: it runs only the catalogue's services.
+    public func addService(_ name: String, host: String = "127.0.0.1") throws {
+        guard Principal.isValidName(name) else {
+            throw DirectoryError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
+        }
+        var report = InitReport()
+        try addMissingServices([name], portBase: 1024, host: host, report: &report)
+        try ensurePrincipal(name: name, kind: .service, groups: [], role: .operator_, rights: [.delegate],
+                            directory: Directory(folder: home.directoryFolder), report: &report)
+    }
+
     /// A home made by an older build lacks the newer services' endpoints: append them (after the
     /// highest port in use), keeping the rest of the file as the operator wrote it.
-    private func addMissingServices(portBase: Int, host: String, report: inout InitReport) throws {
+    private func addMissingServices(_ names: [String] = ServiceCatalog.names, portBase: Int, host: String, report: inout InitReport) throws {
         let config = try BusConfig.load(from: home.configFile)
-        let missing = ServiceCatalog.names.filter { config.service($0) == nil }
+        let missing = names.filter { config.service($0) == nil }
         guard !missing.isEmpty else { return }
         let ports = config.services.flatMap { [$0.rpc, $0.pub] }.compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
             + config.services.compactMap { $0.http?.port }

@@ -55,7 +55,7 @@ public actor Supervisor {
         self.executable = executable
         self.policy = policy
         client = try ServiceClient(home: home, keyFile: home.secretKeyFile("operator"))
-        children = client.config.services.map { Child(name: $0.name, endpoints: $0) }
+        children = ServiceCatalog.supervised(in: client.config).map { Child(name: $0.name, endpoints: $0) }
     }
 
     private func say(_ line: String) {

@@ -104,7 +104,9 @@ struct Status: AsyncParsableCommand {
         let state = UpState.read(home)
         struct Row: Codable { var name: String; var pid: Int32; var answers: Bool; var uptime_ms: Int64?; var restarts: Int; var state: String; var rpc: String; var pub: String }
         var rows: [Row] = []
-        let services = client.config.services.filter { self.service == nil || $0.name == self.service }
+        // One named service may be any entry of config.toml; all of them means the ones `agor up` runs.
+        let services = self.service.map { only in client.config.services.filter { $0.name == only } }
+            ?? ServiceCatalog.supervised(in: client.config)
         if let only = self.service, services.isEmpty { throw fail("no service \(only) in \(home.configFile.path)", code: 2) }
         for service in services {
             let recorded = state?.services.first { $0.name == service.name }

@@ -11,8 +11,6 @@ import Gateway
 enum ServiceLauncher {
     static func serve(_ name: String, home: Home) async throws {
         switch name {
-        case "echo":
-            try await EchoService.run(home: home)
         case "btmsg":
             try await BtmsgService.run(home: home)
         case "bttask":

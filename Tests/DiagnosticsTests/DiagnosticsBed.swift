@@ -22,6 +22,7 @@ final class DiagnosticsBed: Sendable {
         home = Home(root: root)
         let setup = HomeSetup(home: home)
         _ = try setup.initialize(portBase: LoopbackPorts.freeBase(count: 14))
+        try setup.addService("echo")
         _ = try setup.addAgent(name: "dash", group: "default", role: .worker)
         let text = try String(contentsOf: home.configFile, encoding: .utf8)
         try text.replacingOccurrences(of: "heartbeat_ms = 1000", with: "heartbeat_ms = \(DiagnosticsBed.heartbeatMs)")

@@ -8,13 +8,17 @@ import Testing
     @Test func initTwiceChangesNothing() throws {
         let it = try AgorHome()
         defer { it.cleanUp() }
-        let files = ["config.toml", "keys/operator.key", "keys/echo.key", "directory/operator.cert", "directory/echo.cert", "directory/groups.toml"]
+        let files = ["config.toml", "keys/operator.key", "keys/btmsg.key", "directory/operator.cert", "directory/btmsg.cert", "directory/groups.toml"]
         let before = try files.map { try Data(contentsOf: it.home.root.appendingPathComponent($0)) }
         let again = try AgorHome.run(["init", "--home", it.home.root.path])
         #expect(again.status == 0)
         #expect(again.output.contains("nothing new"))
         let after = try files.map { try Data(contentsOf: it.home.root.appendingPathComponent($0)) }
         #expect(before == after)
+        // The tests' echo service is not part of a home agor init makes.
+        let config = try BusConfig.load(from: it.home.configFile)
+        #expect(config.services.map(\.name) == ServiceCatalog.names && config.service("echo") == nil)
+        #expect(!FileManager.default.fileExists(atPath: it.home.secretKeyFile("echo").path))
         let mode = try FileManager.default.attributesOfItem(atPath: it.home.secretKeyFile("operator").path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }
@@ -59,7 +63,7 @@ import Testing
         let it = try AgorHome()
         defer { it.cleanUp() }
         let up = try it.start(["up", "--home", it.home.root.path])
-        #expect(try await it.waitUntilAnswers("echo"))
+        #expect(try await it.waitUntilAnswers("btmsg"))
         var state = try #require(await eventuallyState(it) { $0.services.first?.state == "running" })
         let firstPid = try #require(state.services.first?.pid)
         #expect(try AgorHome.run(["status", "--home", it.home.root.path]).status == 0)
@@ -67,7 +71,7 @@ import Testing
         kill(firstPid, SIGKILL)
         state = try #require(await eventuallyState(it) { $0.services.first?.restarts == 1 && $0.services.first?.state == "running" })
         #expect(state.services.first?.pid != firstPid)
-        #expect(try await it.waitUntilAnswers("echo"))
+        #expect(try await it.waitUntilAnswers("btmsg"))
         let secondPid = try #require(state.services.first?.pid)
 
         kill(up.processIdentifier, SIGTERM)
@@ -95,7 +99,8 @@ import Testing
         // Every row of the table has its RPC endpoint in the header's column, whatever the name's length.
         let table = lines.filter { $0.hasPrefix("SERVICE") || $0.contains("tcp://") }
         let rpcColumn = try #require(table.first?.range(of: "RPC")).lowerBound.utf16Offset(in: table[0])
-        #expect(table.count == 7 && table.contains { $0.hasPrefix("diagnostics ") })
+        #expect(table.count == 6 && table.contains { $0.hasPrefix("diagnostics ") })
+        #expect(!table.contains { $0.hasPrefix("echo ") })   // the tests' service is not the product's
         for row in table.dropFirst() { #expect(row.range(of: "tcp://")?.lowerBound.utf16Offset(in: row) == rpcColumn, "\(row)") }
         let http = try #require(BusConfig.load(from: it.home.configFile).service("gateway")?.http)
         #expect(lines.contains { $0.hasPrefix("dashboard") && $0.contains("http://\(http)/") })
@@ -126,13 +131,13 @@ import Testing
         let path = it.home.root.path
         #expect(try AgorHome.run(["down", "--home", path]).status == 4)   // nothing running
         let up = try it.start(["up", "--home", path])
-        #expect(try await it.waitUntilAnswers("echo"))
+        #expect(try await it.waitUntilAnswers("btmsg"))
         let servicePids = try #require(await eventuallyState(it) { $0.services.allSatisfy { $0.state == "running" } }).services.map(\.pid)
 
-        let echoLog = try AgorHome.run(["logs", "echo", "-n", "5", "--home", path])
-        #expect(echoLog.status == 0 && !echoLog.output.isEmpty && echoLog.output.split(separator: "\n").count <= 5)
+        let btmsgLog = try AgorHome.run(["logs", "btmsg", "-n", "5", "--home", path])
+        #expect(btmsgLog.status == 0 && !btmsgLog.output.isEmpty && btmsgLog.output.split(separator: "\n").count <= 5)
         let all = try AgorHome.run(["logs", "--home", path, "-n", "2"])
-        #expect(all.output.contains("[echo] ") && all.output.contains("[btmsg] "))
+        #expect(all.output.contains("[bttask] ") && all.output.contains("[btmsg] "))
         #expect(try AgorHome.run(["logs", "nosuch", "--home", path]).status == 2)
 
         let down = try AgorHome.run(["down", "--home", path])
@@ -147,9 +152,9 @@ import Testing
         let it = try AgorHome()
         defer { it.cleanUp() }
         try FileManager.default.createDirectory(at: it.home.logsFolder, withIntermediateDirectories: true)
-        let log = it.home.logFile("echo")
+        let log = it.home.logFile("btmsg")
         try "old 1\nold 2\n".write(to: log, atomically: true, encoding: .utf8)
-        let (follower, out) = try it.launch(AgorHome.agor, as: "operator", ["logs", "echo", "-n", "1", "-f", "--home", it.home.root.path])
+        let (follower, out) = try it.launch(AgorHome.agor, as: "operator", ["logs", "btmsg", "-n", "1", "-f", "--home", it.home.root.path])
         // Each step waits for the follower to print what came before, however slow the machine.
         var seen = ""
         func waitFor(_ text: String) {

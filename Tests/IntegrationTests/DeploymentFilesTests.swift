@@ -24,7 +24,7 @@ struct DeploymentFilesTests {
         #expect(process.terminationStatus == 0)
         let document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let services = try #require(document["services"] as? [String: [String: Any]])
-        #expect(Set(services.keys) == Set(ServiceCatalog.names).subtracting(["echo"]))
+        #expect(Set(services.keys) == Set(ServiceCatalog.names))
 
         // A home as DEPLOY.md makes it, in a folder laid out like compose/ (home/ beside the file).
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("compose-\(UUID().uuidString.prefix(8))")
@@ -74,7 +74,7 @@ struct DeploymentFilesTests {
         #expect(dockerfile.contains("--product agor") && package.contains(#".executable(name: "agor""#))
 
         let units = try FileManager.default.contentsOfDirectory(atPath: compose.appendingPathComponent("systemd").path).filter { $0.hasSuffix(".service") }
-        #expect(Set(units) == Set(ServiceCatalog.names.filter { $0 != "echo" }.map { "agor-\($0).service" }))
+        #expect(Set(units) == Set(ServiceCatalog.names.map { "agor-\($0).service" }))
         let target = try String(contentsOf: compose.appendingPathComponent("systemd/agor.target"), encoding: .utf8)
         for unit in units {
             let text = try String(contentsOf: compose.appendingPathComponent("systemd/\(unit)"), encoding: .utf8)

@@ -9,7 +9,7 @@ import Testing
     @Test func crashingServiceStaysDownAfterTheFailureLimit() async throws {
         let it = try AgorHome()
         defer { it.cleanUp() }
-        try FileManager.default.removeItem(at: it.home.secretKeyFile("echo"))
+        try FileManager.default.removeItem(at: it.home.secretKeyFile("btmsg"))
         var policy = Supervisor.Policy()
         policy.firstBackoff = .milliseconds(20)
         policy.maxBackoff = .milliseconds(100)

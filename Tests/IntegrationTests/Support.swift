@@ -102,9 +102,9 @@ final class AgorHome: @unchecked Sendable {
     }
 
     /// Starts `agor ARGS` in the background (killed at the end of the test).
-    func start(_ arguments: [String]) throws -> Process {
+    func start(_ arguments: [String], program: URL = AgorHome.agor) throws -> Process {
         let process = Process()
-        process.executableURL = AgorHome.agor
+        process.executableURL = program
         process.arguments = arguments
         let log = home.root.appendingPathComponent("test-\(children.count).out")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -115,7 +115,16 @@ final class AgorHome: @unchecked Sendable {
         return process
     }
 
-    func serve(_ service: String) throws -> Process { try start(["serve", service, "--home", home.root.path]) }
+    static let echo = packageRoot.appendingPathComponent(".build/debug/agor-echo")
+
+    /// Starts a service as `agor serve NAME`; `echo`, a test service outside the catalogue, as
+    /// `agor-echo` with an entry of its own added to this home first. Start echo before a service
+    /// that reads every entry of config.toml at its start (diagnostics, the Gateway).
+    func serve(_ service: String) throws -> Process {
+        guard service == "echo" else { return try start(["serve", service, "--home", home.root.path]) }
+        try HomeSetup(home: home).addService("echo")
+        return try start(["--home", home.root.path], program: AgorHome.echo)
+    }
 
     func client(key: String = "operator") throws -> ServiceClient {
         try ServiceClient(home: home, keyFile: home.secretKeyFile(key))

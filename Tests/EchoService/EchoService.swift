@@ -2,9 +2,11 @@ import Bus
 import Foundation
 import GRDB
 
-/// A small real service on the Bus runtime: it shows and tests every Bus mechanism end to end
-/// (CURVE + ZAP, request/reply, dedup in the same transaction, sequenced events with replay) and is
-/// what interop clients and `agor up` tests talk to. Bodies are JSON so any client can use it.
+/// A small real service on the Bus runtime, for tests only (not in `agor`'s catalogue): it shows and
+/// tests every Bus mechanism end to end (CURVE + ZAP, request/reply, dedup in the same transaction,
+/// sequenced events with replay) and is what the interop clients talk to. Bodies are JSON so any
+/// client can use it. Runs as `agor-echo --home H` on a home that has an `echo` entry
+/// (`HomeSetup.addService("echo")`).
 ///
 /// Methods:
 /// - `echo`: replies with the request body.
@@ -13,16 +15,16 @@ import GRDB
 /// - `echo.increment` {"delay_ms": d}: waits d ms, then adds 1 to a counter, once per request id;
 ///   replies {"value"}.
 /// - `echo.get`: replies {"value"}.
-public enum EchoService {
+enum EchoService {
     struct EmitRequest: Codable { var stream: String; var count: Int; var payload: String? }
     struct EmitReply: Codable { var first_seq: UInt64; var last_seq: UInt64 }
     struct IncrementRequest: Codable { var delay_ms: Int? = nil }
     struct ValueReply: Codable { var value: Int64 }
     struct EventBody: Codable { var n: Int; var payload: String }
 
-    public static let maxEmit = 100_000
+    static let maxEmit = 100_000
 
-    public static func run(home: Home) async throws {
+    static func run(home: Home) async throws {
         let runtime = try ServiceRuntime(name: "echo", home: home) { migrator in
             migrator.registerMigration("echo.v1.counter") { db in
                 try db.execute(sql: "CREATE TABLE echo_counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)")
@@ -41,7 +43,7 @@ public enum EchoService {
 
     static func encode<T: Encodable>(_ value: T) throws -> [UInt8] { Array(try JSONEncoder().encode(value)) }
 
-    public static func register(on runtime: ServiceRuntime) {
+    static func register(on runtime: ServiceRuntime) {
         let publisher = runtime.publisher
         let database = runtime.database
         runtime.server.register("echo") { _, body in body }
