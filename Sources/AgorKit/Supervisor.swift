@@ -1,6 +1,8 @@
 import Bus
 import Dispatch
 import Foundation
+import Subprocess
+import SystemPackage
 
 /// `agor up`: runs each service as its own process (`agor serve NAME`), restarts one that exited
 /// by the `RestartRule` (a run of 60 s or more was healthy and restarts after 1 s; quick exits
@@ -29,8 +31,10 @@ public actor Supervisor {
     private final class Child {
         let name: String
         let endpoints: BusConfig.ServiceEndpoints
-        var process: Process?
-        var generation = 0
+        /// The loop that runs, waits for and restarts this service; cancelling it stops the service
+        /// (the teardown sequence) and ends the loop.
+        var loop: Task<Void, Never>?
+        var pid: pid_t?
         var startedAt: Date?
         var restarts = 0
         var history = RestartRule.History()
@@ -71,14 +75,14 @@ public actor Supervisor {
             say("agor up: another agor up (pid \(previous.supervisorPid)) runs on \(home.root.path); stop it first")
             return false
         }
-        for child in children { start(child) }
+        for child in children { child.loop = Task { await self.supervise(child) } }
         var allAnswer = true
         for child in children {
             let answered = await waitUntilAnswers(child)
             if !answered { allAnswer = false }
         }
         let rows = children.map { child in
-            [child.name, "\(child.process?.processIdentifier ?? 0)", child.endpoints.rpc, child.endpoints.pub,
+            [child.name, "\(child.pid ?? 0)", child.endpoints.rpc, child.endpoints.pub,
              child.endpoints.http.map { "http://\($0)/" } ?? "-", child.state]
         }
         for line in alignedRows([["SERVICE", "PID", "RPC", "EVENTS", "HTTP", "STATE"]] + rows) { say(line) }
@@ -111,73 +115,81 @@ public actor Supervisor {
         }
     }
 
-    private func start(_ child: Child) {
-        guard !stopping else { return }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["serve", child.name, "--home", home.root.path]
-        try? FileManager.default.createDirectory(at: home.logsFolder, withIntermediateDirectories: true)
-        let outPath = home.logsFolder.appendingPathComponent("\(child.name).out").path
-        if !FileManager.default.fileExists(atPath: outPath) { _ = FileManager.default.createFile(atPath: outPath, contents: nil) }
-        if let out = FileHandle(forWritingAtPath: outPath) {
-            out.seekToEndOfFile()
-            process.standardOutput = out
-            process.standardError = out
+    /// Runs the service until the supervisor stops: spawn (swift-subprocess), wait for its exit
+    /// (the library waits on a pidfd; no polling), decide by the `RestartRule`, sleep, spawn again.
+    private func supervise(_ child: Child) async {
+        while !stopping && !Task.isCancelled {
+            let status = await runOnce(child)
+            child.pid = nil
+            if stopping || Task.isCancelled {
+                if case .signaled(SIGKILL)? = status { say("agor up: \(child.name) did not stop in time; killed it") }
+                child.state = "stopped"
+                writeState()
+                return
+            }
+            let now = Date()
+            let ranFor = child.startedAt.map { now.timeIntervalSince($0) } ?? 0
+            let statusText: String
+            switch status {
+            case .exited(let code)?: statusText = "exited (status \(code))"
+            case .signaled(let signal)?: statusText = "ended by signal \(signal)"
+            case nil: statusText = "did not start"
+            }
+            switch policy.restartRule.decide(ranFor: ranFor, now: now, history: &child.history) {
+            case .stayDown(let quickExits):
+                child.state = "failed"
+                say("agor up: \(child.name) \(statusText) \(quickExits) times within \(Int(policy.failureWindow)) s, each within \(Int(policy.healthyRun)) s of its start; it stays down")
+                writeState()
+                return
+            case .restart(let delay):
+                child.state = "restarting"
+                say("agor up: \(child.name) \(statusText) after \(String(format: "%.1f", ranFor)) s; restarting in \(delay)")
+                writeState()
+                do { try await Task.sleep(for: delay) } catch { continue }   // cancelled: the loop ends above
+                child.restarts += 1
+                Task { if await self.waitUntilAnswers(child) { self.say("agor up: \(child.name) answers again (pid \(child.pid ?? 0))") } }
+            }
         }
-        process.standardInput = FileHandle.nullDevice
-        child.generation += 1
-        let generation = child.generation
-        let name = child.name
-        process.terminationHandler = { [weak self] proc in
-            let status = proc.terminationStatus
-            Task { await self?.exited(name: name, generation: generation, status: status) }
-        }
+    }
+
+    /// One run of `agor serve NAME`, its output appended to logs/NAME.out. Returns how it ended, or
+    /// nil when it could not start. Cancelled (the supervisor stops): SIGTERM, SIGKILL once the
+    /// stop budget is spent.
+    private func runOnce(_ child: Child) async -> TerminationStatus? {
+        let outPath = FilePath(home.logsFolder.appendingPathComponent("\(child.name).out").path)
         do {
-            try process.run()
-            child.process = process
-            child.startedAt = Date()
-            child.state = "running"
+            try FileManager.default.createDirectory(at: home.logsFolder, withIntermediateDirectories: true)
+            let out = try FileDescriptor.open(outPath, .writeOnly, options: [.append, .create], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            let err = try out.duplicate()
+            var options = PlatformOptions()
+            // On cancel: SIGTERM and wait; `stop()` kills what outlives the shared budget.
+            options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: policy.stopTimeout)]
+            let result = try await Subprocess.run(
+                .path(FilePath(executable.path)), arguments: ["serve", child.name, "--home", home.root.path],
+                platformOptions: options, input: .none,
+                output: .fileDescriptor(out, closeAfterSpawningProcess: true),
+                error: .fileDescriptor(err, closeAfterSpawningProcess: true)
+            ) { execution in
+                child.pid = execution.processIdentifier.value
+                child.startedAt = Date()
+                child.state = "running"
+                writeState()
+            }
+            return result.terminationStatus
         } catch {
             child.state = "failed to start: \(error)"
             say("agor up: cannot start \(child.name): \(error)")
+            writeState()
+            return nil
         }
-        writeState()
     }
 
-    private func exited(name: String, generation: Int, status: Int32) async {
-        guard let child = children.first(where: { $0.name == name }), child.generation == generation else { return }
-        child.process = nil
-        if stopping {
-            child.state = "stopped"
-            writeState()
-            return
-        }
-        let now = Date()
-        let ranFor = child.startedAt.map { now.timeIntervalSince($0) } ?? 0
-        let delay: Duration
-        switch policy.restartRule.decide(ranFor: ranFor, now: now, history: &child.history) {
-        case .stayDown(let quickExits):
-            child.state = "failed"
-            say("agor up: \(name) exited (status \(status)) \(quickExits) times within \(Int(policy.failureWindow)) s, each within \(Int(policy.healthyRun)) s of its start; it stays down")
-            writeState()
-            return
-        case .restart(let after):
-            delay = after
-        }
-        child.state = "restarting"
-        say("agor up: \(name) exited (status \(status)) after \(String(format: "%.1f", ranFor)) s; restarting in \(delay)")
-        writeState()
-        try? await Task.sleep(for: delay)
-        guard !stopping, child.generation == generation else { return }
-        child.restarts += 1
-        start(child)
-        if await waitUntilAnswers(child) { say("agor up: \(name) answers again (pid \(child.process?.processIdentifier ?? 0))") }
-    }
+    private var stopDeadline: ContinuousClock.Instant?
 
     private func waitUntilAnswers(_ child: Child) async -> Bool {
         let deadline = ContinuousClock.now + policy.answerTimeout
         while ContinuousClock.now < deadline && !stopping {
-            guard child.process?.isRunning == true else {
+            guard child.pid != nil else {
                 if child.state == "failed" { return false }
                 try? await Task.sleep(for: .milliseconds(100))
                 continue
@@ -187,23 +199,26 @@ public actor Supervisor {
         return false
     }
 
-    /// Stops every service in reverse order: SIGTERM, then SIGKILL when the 10 s budget is spent.
+    /// Stops every service in reverse order: each loop is cancelled, which runs the teardown
+    /// sequence (SIGTERM, then SIGKILL when the 10 s budget is spent) and waits for the exit.
     public func stop() async {
         guard !stopping else { return }
         stopping = true
+        stopDeadline = ContinuousClock.now + policy.stopTimeout
         say("agor up: stopping")
-        let deadline = ContinuousClock.now + policy.stopTimeout
+        let deadline = stopDeadline ?? .now
         for child in children.reversed() {
-            guard let process = child.process, process.isRunning else { continue }
-            kill(process.processIdentifier, SIGTERM)
-            while process.isRunning && ContinuousClock.now < deadline {
-                try? await Task.sleep(for: .milliseconds(20))
+            guard let loop = child.loop else { continue }
+            loop.cancel()   // the teardown sequence: SIGTERM, the process waited for
+            // One budget for all: a service still running at its end is killed now (its pid is
+            // not reaped, so not reused, until its loop has seen the exit).
+            let pid = child.pid
+            let killer = Task {
+                try await Task.sleep(until: deadline)
+                if let pid, pid > 0 { kill(pid, SIGKILL) }
             }
-            if process.isRunning {
-                say("agor up: \(child.name) did not stop in time; killing it")
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
+            await loop.value
+            killer.cancel()
             child.state = "stopped"
         }
         try? FileManager.default.removeItem(at: home.upStateFile)
@@ -217,7 +232,7 @@ public actor Supervisor {
     private func writeState() {
         guard !stoppedDone else { return }
         UpState(supervisorPid: getpid(), home: home.root.path, services: children.map {
-            UpState.Service(name: $0.name, pid: $0.process?.processIdentifier ?? 0, state: $0.state, startedAt: $0.startedAt,
+            UpState.Service(name: $0.name, pid: $0.pid ?? 0, state: $0.state, startedAt: $0.startedAt,
                             restarts: $0.restarts, rpc: $0.endpoints.rpc, pub: $0.endpoints.pub)
         }).write(home)
     }

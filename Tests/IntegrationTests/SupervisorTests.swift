@@ -69,6 +69,40 @@ import Testing
         await supervisor.stop()
         _ = await running.value
     }
+
+    /// Stopping is the subprocess library's teardown sequence: SIGTERM, and SIGKILL for a service
+    /// that ignores it once the stop budget is spent; stop() returns with every service gone.
+    @Test func aServiceThatIgnoresSIGTERMIsKilledWhenTheBudgetIsSpent() async throws {
+        let it = try AgorHome()
+        defer { it.cleanUp() }
+        // Stands in for `agor serve NAME --home H`: notes its pid, ignores SIGTERM, never answers.
+        let stubborn = it.home.root.appendingPathComponent("stubborn.sh")
+        try "#!/bin/sh\ntrap '' TERM\necho $$ > \"$4/$2.pid\"\nwhile :; do sleep 0.1; done\n".write(to: stubborn, atomically: true, encoding: .utf8)
+        chmod(stubborn.path, 0o755)
+        var policy = Supervisor.Policy()
+        policy.answerTimeout = .milliseconds(200)
+        policy.stopTimeout = .seconds(1)
+        policy.handleSignals = false
+        let supervisor = try Supervisor(home: it.home, executable: stubborn, policy: policy)
+        let running = Task { await supervisor.run() }
+        var pids: [pid_t] = []
+        for _ in 0..<200 where pids.count < ServiceCatalog.names.count {
+            try await Task.sleep(for: .milliseconds(50))
+            pids = ServiceCatalog.names.compactMap { name in
+                (try? String(contentsOf: it.home.root.appendingPathComponent("\(name).pid"), encoding: .utf8))
+                    .flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            }
+        }
+        #expect(pids.count == ServiceCatalog.names.count)
+        for pid in pids { #expect(kill(pid, 0) == 0) }
+        for pid in pids { kill(pid, SIGTERM) }   // ignored: they go on
+        try await Task.sleep(for: .milliseconds(200))
+        for pid in pids { #expect(kill(pid, 0) == 0) }
+        await supervisor.stop()
+        for pid in pids { #expect(kill(pid, 0) != 0, "pid \(pid) outlived stop()") }
+        #expect(await running.value == false)   // none of them ever answered
+        #expect(!FileManager.default.fileExists(atPath: it.home.upStateFile.path))
+    }
 }
 
 /// The restart rule alone: healthy runs restart after the first back-off and clear the count;
