@@ -145,13 +145,13 @@ public final class SequencedSubscriber: Sendable {
     // MARK: processing (on the processor task only)
 
     private struct StreamState {
-        var cursors: [String: UInt64]
+        var cursors: StreamCursors
         let startNow: Bool
         init(start: Start) {
             switch start {
-            case .beginning: cursors = [:]; startNow = false
-            case .now: cursors = [:]; startNow = true
-            case .cursors(let c): cursors = c; startNow = false
+            case .beginning: cursors = StreamCursors(); startNow = false
+            case .now: cursors = StreamCursors(); startNow = true
+            case .cursors(let c): cursors = StreamCursors(c); startNow = false
             }
         }
     }
@@ -159,30 +159,30 @@ public final class SequencedSubscriber: Sendable {
     /// Delivers a live event in order, filling any gap before it first. A head marker only fills:
     /// everything up to its number must exist.
     private func accept(_ incoming: Incoming, state: inout StreamState, into delivered: inout [BusEvent]) async {
-        let (stream, seq, event): (String, UInt64, BusEvent?) = switch incoming {
-        case .event(let event): (event.stream, event.seq, event)
-        case .head(let stream, let seq): (stream, seq, nil)
+        let (stream, event, verdict): (String, BusEvent?, StreamCursors.Verdict) = switch incoming {
+        case .event(let live): (live.stream, live, state.cursors.verdict(live.stream, live.seq))
+        case .head(let stream, let seq): (stream, nil, state.cursors.verdict(head: stream, seq))
         }
-        let cursor = state.cursors[stream] ?? 0
-        if seq <= cursor {
+        switch verdict {
+        case .seen:
             if event != nil { counts.withLock { $0.duplicatesDropped += 1 } }
             return
-        }
-        if seq > cursor + 1 || event == nil {
-            let through = event == nil ? seq : seq - 1
-            counts.withLock { $0.gapsDetected += 1; $0.eventsMissed += Int(through - cursor) }
-            counts.withLock { $0.deliveredLive += delivered.count }
+        case .gap(let after, let through):
+            counts.withLock { $0.gapsDetected += 1; $0.eventsMissed += Int(through - after); $0.deliveredLive += delivered.count }
             deliver(delivered)
             delivered = []
             await fill(stream: stream, through: through, state: &state)
-            guard let event else { return }
-            if event.seq <= state.cursors[event.stream] ?? 0 {
+            // Delivered by the replay meanwhile: a duplicate. Still a gap (the replay failed, or
+            // retention removed those events): delivered anyway, the consumer is not held forever.
+            if let event, state.cursors.verdict(event.stream, event.seq) == .seen {
                 counts.withLock { $0.duplicatesDropped += 1 }
                 return
             }
+        case .next:
+            break
         }
         guard let event else { return }
-        state.cursors[event.stream] = event.seq
+        state.cursors.advance(event.stream, to: event.seq)
         delivered.append(event)
     }
 
@@ -196,16 +196,15 @@ public final class SequencedSubscriber: Sendable {
             request.prefix = prefix
             guard let heads = try? await withRetry({ [request] in try await self.replay.call(BusMethods.heads, request) }) else { continue }
             for head in heads.heads {
-                if initial && state.startNow && state.cursors[head.stream] == nil {
-                    state.cursors[head.stream] = head.seq
+                if initial && state.startNow && !state.cursors.knows(head.stream) {
+                    state.cursors.advance(head.stream, to: head.seq)
                     continue
                 }
-                if head.seq > state.cursors[head.stream] ?? 0 {
+                if case .gap(let after, let through) = state.cursors.verdict(head: head.stream, head.seq) {
                     if countsMisses {
-                        let missing = Int(head.seq - (state.cursors[head.stream] ?? 0))
-                        counts.withLock { $0.gapsDetected += 1; $0.eventsMissed += missing }
+                        counts.withLock { $0.gapsDetected += 1; $0.eventsMissed += Int(through - after) }
                     }
-                    await fill(stream: head.stream, through: head.seq, state: &state, recovering: countsMisses)
+                    await fill(stream: head.stream, through: through, state: &state, recovering: countsMisses)
                 }
             }
         }
@@ -214,23 +213,22 @@ public final class SequencedSubscriber: Sendable {
     /// Replays `stream` after its cursor up to `through`, delivering in order.
     /// `recovering`: the events were missed live (counted as recovered), not history at a late join.
     private func fill(stream: String, through target: UInt64, state: inout StreamState, recovering: Bool = true) async {
-        while (state.cursors[stream] ?? 0) < target {
+        while state.cursors[stream] < target {
             var request = Agor_Bus_V1_ReplayRequest()
             request.stream = stream
-            request.afterSeq = state.cursors[stream] ?? 0
+            request.afterSeq = state.cursors[stream]
             guard let reply = try? await withRetry({ [request] in try await self.replay.call(BusMethods.replay, request) }) else {
                 return
             }
             var delivered: [BusEvent] = []
             for packed in reply.events {
-                guard let event = BusEvent(packed: packed), event.stream == stream, event.seq <= target else { continue }
-                guard event.seq == (state.cursors[stream] ?? 0) + 1 else { continue }
-                state.cursors[stream] = event.seq
+                guard let event = BusEvent(packed: packed), event.stream == stream, event.seq <= target,
+                      state.cursors.takeReplayed(stream, event.seq) else { continue }
                 delivered.append(event)
             }
             if recovering { counts.withLock { $0.eventsRecovered += delivered.count } }
             deliver(delivered)
-            if delivered.isEmpty || (state.cursors[stream] ?? 0) >= target { return }
+            if delivered.isEmpty || state.cursors[stream] >= target { return }
         }
     }
 

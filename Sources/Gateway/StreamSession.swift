@@ -112,15 +112,16 @@ struct StreamSession {
                 hub.disconnect(client)
             }
             group.addTask {
-                var cursors = request.cursors
-                for (stream, cursor) in request.cursors.sorted(by: { $0.key < $1.key }) {
-                    cursors[stream] = try await replay(stream, after: cursor, through: nil, outbound: outbound)
+                // The streams the client named resume after its cursors; the others start at what arrives.
+                var cursors = StreamCursors(request.cursors, unknown: .fromWhatArrives)
+                for stream in request.cursors.keys.sorted() {
+                    try await replay(stream, through: nil, cursors: &cursors, outbound: outbound)
                 }
                 // Catching up: what arrived during the replay, in batches, until nothing is queued;
                 // then the hub writes live frames straight to the connection, past the client's gate
                 // (what it has been sent, per stream), so nothing is written twice or backwards.
                 while true {
-                    client.noteDelivered(cursors)
+                    client.noteDelivered(cursors.positions)
                     guard let frames = client.queue.takeOrGoDirect() else { break }
                     guard client.stillAllowed else {
                         try await outbound.close(.unknown(StreamSession.closeRevoked), reason: "access revoked")
@@ -128,15 +129,19 @@ struct StreamSession {
                     }
                     var ready: [ByteBuffer] = []
                     for frame in frames {
-                        let cursor = cursors[frame.stream]
-                        if let cursor, frame.seq <= cursor { continue }
-                        if let cursor, frame.seq > cursor + 1 {
+                        switch cursors.verdict(frame.stream, frame.seq) {
+                        case .seen:
+                            continue
+                        case .gap(_, let through):
                             try await send(ready, outbound: outbound)
                             ready = []
-                            cursors[frame.stream] = try await replay(frame.stream, after: cursor, through: frame.seq - 1, outbound: outbound)
+                            // Short (retention removed some): the live event follows what there is.
+                            try await replay(frame.stream, through: through, cursors: &cursors, outbound: outbound)
+                        case .next:
+                            break
                         }
                         ready.append(frame.bytes)
-                        cursors[frame.stream] = frame.seq
+                        cursors.advance(frame.stream, to: frame.seq)
                     }
                     try await send(ready, outbound: outbound)
                 }
@@ -164,28 +169,25 @@ struct StreamSession {
         }
     }
 
-    /// Sends the stream's events after `cursor` (up to `through`, or its head) from the service's
-    /// replay; returns the new cursor.
-    private func replay(_ stream: String, after cursor: UInt64, through: UInt64?, outbound: WebSocketOutboundWriter) async throws -> UInt64 {
-        guard let service = StreamHub.servicePrefixes.first(where: { stream.hasPrefix($0.value) })?.key else { return cursor }
-        var position = cursor
-        while through.map({ position < $0 }) ?? true {
+    /// Sends the stream's events after its cursor (up to `through`, or its head) from the service's
+    /// replay, advancing the cursor over what was sent.
+    private func replay(_ stream: String, through: UInt64?, cursors: inout StreamCursors, outbound: WebSocketOutboundWriter) async throws {
+        guard let service = StreamHub.servicePrefixes.first(where: { stream.hasPrefix($0.value) })?.key else { return }
+        while through.map({ cursors[stream] < $0 }) ?? true {
             var ask = Agor_Bus_V1_ReplayRequest()
             ask.stream = stream
-            ask.afterSeq = position
+            ask.afterSeq = cursors[stream]
             let reply = try await bridge.call(BusMethods.replay, ask, on: service, for: person, idempotent: true)
             var page: [ByteBuffer] = []
             for packed in reply.events {
-                guard let event = BusEvent(packed: packed), event.seq == position + 1 else { continue }
+                guard let event = BusEvent(packed: packed), event.stream == stream else { continue }
                 if let through, event.seq > through { break }
+                guard cursors.takeReplayed(stream, event.seq) else { continue }
                 page.append(ByteBuffer(string: StreamHub.json(event)))
-                position = event.seq
             }
             // A page in as few frames as the client takes (one per event without batch=true).
             try await send(page, outbound: outbound)
-            let advanced = !page.isEmpty
-            if !advanced || position >= reply.headSeq { break }
+            if page.isEmpty || cursors[stream] >= reply.headSeq { break }
         }
-        return position
     }
 }
