@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import BtmsgAPI
 import Bus
@@ -11,7 +12,7 @@ import SwiftProtobuf
 /// - group `default`: operator (operator), mia (manager), wes and wade (workers), rita (reviewer)
 /// - group `team`: tom (worker)
 /// - bttask (a service with the delegate right, as the task board is)
-final class BtmsgBed: Sendable {
+final class BtmsgBed: Bed {
     let home: Home
     let runtime: ServiceRuntime
     let service: BtmsgService

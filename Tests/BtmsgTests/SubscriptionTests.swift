@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import BtmsgAPI
 import Bus
@@ -20,33 +21,33 @@ struct SubscriptionTests {
 
     @Test("a member receives its group's stream; an outsider's subscription is refused and receives nothing")
     func outsidersReceiveNothing() async throws {
-        let bed = try BtmsgBed()
-        let member = try subscriber(bed, "wes", "btmsg/default/")
-        let outsider = try subscriber(bed, "tom", "btmsg/default/")
-        let everything = try subscriber(bed, "tom", "btmsg/")
-        let own = try subscriber(bed, "tom", "btmsg/team/")
-        // Wait until the publisher has decided all four subscriptions.
-        while bed.runtime.publisher.socket.counters.subscriptionsRefused < 2 || bed.runtime.publisher.socket.counters.messagesIn < 4 {
-            try await Task.sleep(for: .milliseconds(10))
+        try await withBed(BtmsgBed()) { bed in
+            let member = try subscriber(bed, "wes", "btmsg/default/")
+            let outsider = try subscriber(bed, "tom", "btmsg/default/")
+            let everything = try subscriber(bed, "tom", "btmsg/")
+            let own = try subscriber(bed, "tom", "btmsg/team/")
+            // Wait until the publisher has decided all four subscriptions.
+            while bed.runtime.publisher.socket.counters.subscriptionsRefused < 2 || bed.runtime.publisher.socket.counters.messagesIn < 4 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            // Until the member's subscription is live, probe; then send for real.
+            var memberIterator = member.messages.makeAsyncIterator()
+            _ = try await bed.send("mia", to: "wes", "probe")
+            _ = await memberIterator.next()
+            for i in 0..<5 { _ = try await bed.send("mia", to: "wes", "secret \(i)") }
+            for _ in 0..<5 { #expect(await memberIterator.next() != nil) }
+            // Then an event tom may see: it is the first thing each of tom's sockets receives, because a
+            // publisher delivers in order; nothing of `default` came before it.
+            _ = try await bed.createChannel("tom", "team-room")
+            var ownIterator = own.messages.makeAsyncIterator()
+            let first = await ownIterator.next()
+            #expect(first.map { String(decoding: $0.frame(0), as: UTF8.self) } == "btmsg/team/")
+            #expect(bed.runtime.publisher.socket.counters.subscriptionsRefused == 2)
+            // tom's refused sockets got nothing at all (their queues are empty).
+            #expect(outsider.counters.messagesIn == 0)
+            #expect(everything.counters.messagesIn == 0)
+            for socket in [member, outsider, everything, own] { await socket.close() }
         }
-        // Until the member's subscription is live, probe; then send for real.
-        var memberIterator = member.messages.makeAsyncIterator()
-        _ = try await bed.send("mia", to: "wes", "probe")
-        _ = await memberIterator.next()
-        for i in 0..<5 { _ = try await bed.send("mia", to: "wes", "secret \(i)") }
-        for _ in 0..<5 { #expect(await memberIterator.next() != nil) }
-        // Then an event tom may see: it is the first thing each of tom's sockets receives, because a
-        // publisher delivers in order; nothing of `default` came before it.
-        _ = try await bed.createChannel("tom", "team-room")
-        var ownIterator = own.messages.makeAsyncIterator()
-        let first = await ownIterator.next()
-        #expect(first.map { String(decoding: $0.frame(0), as: UTF8.self) } == "btmsg/team/")
-        #expect(bed.runtime.publisher.socket.counters.subscriptionsRefused == 2)
-        // tom's refused sockets got nothing at all (their queues are empty).
-        #expect(outsider.counters.messagesIn == 0)
-        #expect(everything.counters.messagesIn == 0)
-        for socket in [member, outsider, everything, own] { await socket.close() }
-        await bed.close()
     }
 
     @Test("the subscription rule: own groups, delegates everywhere")

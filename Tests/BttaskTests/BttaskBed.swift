@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import btmsg
 import BttaskAPI
@@ -10,7 +11,7 @@ import SwiftProtobuf
 /// bttask (and, when asked, btmsg) in this process on real tcp sockets with CURVE and real SQLite
 /// files, over a temporary home: group `default` with operator, mia (manager), ari (architect),
 /// tess (tester), rita (reviewer), wes and wade (workers); group `team` with tom (worker).
-final class BttaskBed: Sendable {
+final class BttaskBed: Bed {
     let home: Home
     let runtime: ServiceRuntime
     let service: BttaskService

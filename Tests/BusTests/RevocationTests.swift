@@ -1,3 +1,4 @@
+import AgorTestSupport
 import Foundation
 import GRDB
 import Testing
@@ -23,39 +24,39 @@ struct RevocationTests {
     /// carol (g1) follows the stream with a sequenced subscriber; alice (g1) with a plain SUB.
     /// Emits until both have received something live; `narrow` then changes the directory.
     func run(narrow: @escaping @Sendable (TestBed) throws -> Void) async throws {
-        let bed = try TestBed(gated: true)
-        let carol = CurveKeyPair.generate()
-        try bed.directory.write(Principal(name: "carol", kind: .agent, publicKey: carol.publicKey, groups: ["g1"], role: .worker))
-        let tap = try EventTap(context: bed.context, endpoint: bed.publisher.endpoint, serverKey: bed.serverKey.publicKey,
-                             key: bed.alice, prefix: "g/g1/")
-        let keeper = try bed.subscriber(carol, prefixes: ["g/g1/"])
-        let received = Locked<[UInt64]>([])
-        let reader = Task { for await event in keeper.events { received.withLock { $0.append(event.seq) } } }
-        var live = false
-        for _ in 0..<200 where !live {
-            try await emit(bed, count: 1)
-            try await Task.sleep(for: .milliseconds(20))
-            live = !tap.eventSeqs.isEmpty && keeper.statistics.deliveredLive > 0
+        try await withBed(TestBed(gated: true)) { bed in
+            let carol = CurveKeyPair.generate()
+            try bed.directory.write(Principal(name: "carol", kind: .agent, publicKey: carol.publicKey, groups: ["g1"], role: .worker))
+            let tap = try EventTap(context: bed.context, endpoint: bed.publisher.endpoint, serverKey: bed.serverKey.publicKey,
+                                 key: bed.alice, prefix: "g/g1/")
+            let keeper = try bed.subscriber(carol, prefixes: ["g/g1/"])
+            let received = Locked<[UInt64]>([])
+            let reader = Task { for await event in keeper.events { received.withLock { $0.append(event.seq) } } }
+            var live = false
+            for _ in 0..<200 where !live {
+                try await emit(bed, count: 1)
+                try await Task.sleep(for: .milliseconds(20))
+                live = !tap.eventSeqs.isEmpty && keeper.statistics.deliveredLive > 0
+            }
+            #expect(live, "the subscriptions never became live")
+
+            try narrow(bed)   // reloads the directory: the change is applied when this returns
+            let applied = try head(bed)
+            try await emit(bed, count: 30)
+            let last = applied + 30
+            #expect(await eventually { received.withLock { $0.last ?? 0 } >= last })
+            try await emit(bed, count: 1)   // and one more after carol is surely back
+            #expect(await eventually { received.withLock { $0.last ?? 0 } >= last + 1 })
+
+            let seen = tap.eventSeqs
+            #expect(!seen.isEmpty && seen.allSatisfy { $0 <= applied }, "alice received \(seen.filter { $0 > applied }) after the change at \(applied)")
+            // carol: every event once, in order, through the cut.
+            #expect(received.withLock { $0 } == Array(1...(last + 1)))
+            #expect(bed.publisher.accessCuts == 1 && bed.publisher.connectionsCut >= 2)
+            reader.cancel()
+            await tap.close()
+            await keeper.close()
         }
-        #expect(live, "the subscriptions never became live")
-
-        try narrow(bed)   // reloads the directory: the change is applied when this returns
-        let applied = try head(bed)
-        try await emit(bed, count: 30)
-        let last = applied + 30
-        #expect(await bed.eventually { received.withLock { $0.last ?? 0 } >= last })
-        try await emit(bed, count: 1)   // and one more after carol is surely back
-        #expect(await bed.eventually { received.withLock { $0.last ?? 0 } >= last + 1 })
-
-        let seen = tap.eventSeqs
-        #expect(!seen.isEmpty && seen.allSatisfy { $0 <= applied }, "alice received \(seen.filter { $0 > applied }) after the change at \(applied)")
-        // carol: every event once, in order, through the cut.
-        #expect(received.withLock { $0 } == Array(1...(last + 1)))
-        #expect(bed.publisher.accessCuts == 1 && bed.publisher.connectionsCut >= 2)
-        reader.cancel()
-        await tap.close()
-        await keeper.close()
-        await bed.shutdown()
     }
 
     @Test func aRevokedSubscriberReceivesNothingPublishedAfterTheChange() async throws {
@@ -69,35 +70,35 @@ struct RevocationTests {
     }
 
     @Test func aChangeThatTakesNothingAwayEndsNoConnection() async throws {
-        let bed = try TestBed(gated: true)
-        let tap = try EventTap(context: bed.context, endpoint: bed.publisher.endpoint, serverKey: bed.serverKey.publicKey,
-                             key: bed.alice, prefix: "g/g1/")
-        for _ in 0..<200 where tap.eventSeqs.isEmpty {
-            try await emit(bed, count: 1)
-            try await Task.sleep(for: .milliseconds(20))
+        try await withBed(TestBed(gated: true)) { bed in
+            let tap = try EventTap(context: bed.context, endpoint: bed.publisher.endpoint, serverKey: bed.serverKey.publicKey,
+                                 key: bed.alice, prefix: "g/g1/")
+            for _ in 0..<200 where tap.eventSeqs.isEmpty {
+                try await emit(bed, count: 1)
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try bed.directory.write(Principal(name: "dave", kind: .agent, publicKey: CurveKeyPair.generate().publicKey, groups: ["g1"], role: .worker))
+            try bed.directory.write(Principal(name: "alice", kind: .agent, publicKey: bed.alice.publicKey, groups: ["g1", "g3"], role: .worker))
+            let before = try head(bed)
+            try await emit(bed, count: 5)
+            #expect(await eventually { (tap.eventSeqs.last ?? 0) >= before + 5 })
+            #expect(bed.publisher.accessCuts == 0)
+            await tap.close()
         }
-        try bed.directory.write(Principal(name: "dave", kind: .agent, publicKey: CurveKeyPair.generate().publicKey, groups: ["g1"], role: .worker))
-        try bed.directory.write(Principal(name: "alice", kind: .agent, publicKey: bed.alice.publicKey, groups: ["g1", "g3"], role: .worker))
-        let before = try head(bed)
-        try await emit(bed, count: 5)
-        #expect(await bed.eventually { (tap.eventSeqs.last ?? 0) >= before + 5 })
-        #expect(bed.publisher.accessCuts == 0)
-        await tap.close()
-        await bed.shutdown()
     }
 
     @Test func aRefusedKeyFailsTheCallWithoutWaitingForItsDeadline() async throws {
-        let bed = try TestBed()
-        let stranger = try bed.client(CurveKeyPair.generate())
-        await #expect(throws: BusError.keyRefused) {
-            _ = try await stranger.call("echo", [1], options: .init(timeout: .seconds(60)))
+        try await withBed(TestBed()) { bed in
+            let stranger = try bed.client(CurveKeyPair.generate())
+            await #expect(throws: BusError.keyRefused) {
+                _ = try await stranger.call("echo", [1], options: .init(timeout: .seconds(60)))
+            }
+            #expect(stranger.isRefused)
+            // The next call is refused at once, and a known key on the same server is unaffected.
+            await #expect(throws: BusError.keyRefused) { _ = try await stranger.call("echo", [1]) }
+            #expect(try await bed.client(bed.alice).call("echo", [7]) == [7])
+            await stranger.close()
         }
-        #expect(stranger.isRefused)
-        // The next call is refused at once, and a known key on the same server is unaffected.
-        await #expect(throws: BusError.keyRefused) { _ = try await stranger.call("echo", [1]) }
-        #expect(try await bed.client(bed.alice).call("echo", [7]) == [7])
-        await stranger.close()
-        await bed.shutdown()
     }
 
     @Test func directoryChangesNameWhoLostAccess() {

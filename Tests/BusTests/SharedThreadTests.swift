@@ -1,3 +1,4 @@
+import AgorTestSupport
 import Foundation
 import Testing
 @testable import Bus
@@ -44,8 +45,8 @@ import Testing
     }
 
     @Test func aServiceRouterAndPublisherShareTheirThread() async throws {
-        let bed = try TestBed()
-        #expect(bed.publisher.socket.core.thread === bed.server.socket.core.thread)
-        await bed.shutdown()
+        try await withBed(TestBed()) { bed in
+            #expect(bed.publisher.socket.core.thread === bed.server.socket.core.thread)
+        }
     }
 }

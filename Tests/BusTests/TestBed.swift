@@ -1,10 +1,11 @@
+import AgorTestSupport
 import Foundation
 import GRDB
 @testable import Bus
 
 /// A server on tcp://127.0.0.1 with CURVE and ZAP over a temporary directory and database, plus
 /// principals to connect as: alice (worker, g1), bob (worker, g2), gateway (delegate).
-final class TestBed: Sendable {
+final class TestBed: Bed {
     let folder: URL
     let context = Context()
     let directory: Directory
@@ -90,16 +91,8 @@ final class TestBed: Sendable {
                                 replay: try client(key), prefixes: prefixes, start: start)
     }
 
-    /// Waits (bounded) until `condition` holds; returns whether it did.
-    func eventually(_ attempts: Int = 200, _ condition: () throws -> Bool) async rethrows -> Bool {
-        for _ in 0..<attempts {
-            if try condition() { return true }
-            try? await Task.sleep(for: .milliseconds(25))
-        }
-        return try condition()
-    }
 
-    func shutdown() async {
+    func close() async {
         await server.close()
         await publisher.close()
         await zap.stop()

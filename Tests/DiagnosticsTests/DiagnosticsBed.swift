@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import Bus
 import Foundation
@@ -8,7 +9,7 @@ import SwiftProtobuf
 /// The collector and an instrumented `echo` service in this process, each with its own Bus runtime
 /// (own context, ZAP, sockets, SQLite file) over real tcp + CURVE, on a temporary home whose
 /// heartbeat interval is 200 ms. echo has a `test.sleep` method that waits the milliseconds in its body.
-final class DiagnosticsBed: Sendable {
+final class DiagnosticsBed: Bed {
     static let heartbeatMs = 200
     let home: Home
     let echo: ServiceRuntime
@@ -75,12 +76,4 @@ final class DiagnosticsBed: Sendable {
             .services.first { $0.service == service }
     }
 
-    /// Polls `condition` every 50 ms, at most `attempts` times.
-    func eventually(_ attempts: Int = 300, _ condition: () async throws -> Bool) async rethrows -> Bool {
-        for _ in 0..<attempts {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
-    }
 }

@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import Bus
 import Foundation
@@ -179,12 +180,8 @@ import Testing
         #expect(seen.split(separator: "\n").map(String.init) == ["old 2", "appended", "after rotation"])
     }
 
-    func eventuallyState(_ it: AgorHome, _ condition: (UpState) -> Bool) async -> UpState? {
-        for _ in 0..<200 {
-            if let state = UpState.read(it.home), condition(state) { return state }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return nil
+    func eventuallyState(_ it: AgorHome, _ condition: @escaping (UpState) -> Bool) async -> UpState? {
+        await eventuallyValue(200) { UpState.read(it.home).flatMap { condition($0) ? $0 : nil } }
     }
 
     @Test("agor init adds the endpoints of services a home made by an older build lacks, keeping the rest")

@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import Bus
 import Diagnostics
@@ -31,13 +32,6 @@ struct DiagnosticsProcessTests {
         return (try? await rpc.call("diag.links", request, as: Agor_Diagnostics_V1_LinksReply.self, options: .init(timeout: .seconds(2))))?.links ?? []
     }
 
-    func eventually(_ attempts: Int = 200, _ condition: () async -> Bool) async -> Bool {
-        for _ in 0..<attempts {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        return await condition()
-    }
 
     @Test func aKilledServiceIsMarkedDownAndUpAgainWithItsLinkHistory() async throws {
         let home = try AgorHome()
@@ -73,7 +67,7 @@ struct DiagnosticsProcessTests {
         let lines = LineCollector(watcherOut).lines
         defer { if watcher.isRunning { kill(watcher.processIdentifier, SIGKILL) } }
 
-        #expect(await eventually { await summary(client, "btmsg")?.health == .up })
+        #expect(await eventually(400) { await summary(client, "btmsg")?.health == .up })
         let firstPid = btmsg.processIdentifier
         #expect(await summary(client, "btmsg")?.pid == firstPid)
 
@@ -81,7 +75,7 @@ struct DiagnosticsProcessTests {
         let killedAtUs = BusProtocol.nowMicros()
         kill(firstPid, SIGKILL)
         btmsg.waitUntilExit()
-        #expect(await eventually { await summary(client, "btmsg")?.health == .down })
+        #expect(await eventually(400) { await summary(client, "btmsg")?.health == .down })
         let afterKill = await links(client, "btmsg")
         let drop = afterKill.first { $0.observer == "collector" && $0.event.kind == "disconnected" && $0.event.timeUs >= killedAtUs - 1_000_000 }
         #expect(drop != nil)
@@ -89,13 +83,13 @@ struct DiagnosticsProcessTests {
 
         // Restarted: up again with its new pid, and the reconnect is in the history after the drop.
         btmsg = try home.serve("btmsg")
-        #expect(await eventually { await summary(client, "btmsg")?.health == .up })
+        #expect(await eventually(400) { await summary(client, "btmsg")?.health == .up })
         #expect(await summary(client, "btmsg")?.pid == btmsg.processIdentifier)
         let afterRestart = await links(client, "btmsg")
         #expect(afterRestart.contains { $0.observer == "collector" && $0.event.kind == "handshakeSucceeded" && $0.event.timeUs > (drop?.event.timeUs ?? .max) })
 
         // The C client printed live figures and the down/up events.
-        #expect(await eventually {
+        #expect(await eventually(400) {
             lines.withLock { all in
                 all.contains { $0.contains("\"event\":\"service.down\",\"service\":\"btmsg\"") }
                     && all.contains { $0.contains("\"event\":\"service.up\",\"service\":\"btmsg\"") }
@@ -118,7 +112,7 @@ struct DiagnosticsProcessTests {
         let http = try #require(BusConfig.load(from: home.home.configFile).service("diagnostics")?.http)
         let url = try #require(URL(string: "http://\(http)/metrics"))
         var text = ""
-        #expect(await eventually {
+        #expect(await eventually(400) {
             guard let (data, _) = try? await URLSession.shared.data(from: url) else { return false }
             text = String(decoding: data, as: UTF8.self)
             return text.contains("agor_service_up{service=\"btmsg\"} 1")
