@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Glibc
+import Synchronization
 
 /// One agent program, started through the exec helper and read with bounds.
 ///
@@ -41,8 +42,8 @@ public final class AgentProcess: Sendable {
     public let pid: pid_t
     /// What the exec helper said held.
     public let sandbox: SandboxReport
-    private let input: Locked<Int32>
-    private let finished = Locked<(readerDone: Bool, exit: Agor_Runner_V1_SessionFinished?)>((false, nil))
+    private let input: Mutex<Int32>
+    private let finished = Mutex<(readerDone: Bool, exit: Agor_Runner_V1_SessionFinished?)>((false, nil))
     private let stderrTail = Locked<[UInt8]>([])
     private let onEvents: @Sendable ([AgentEvent]) -> Void
 
@@ -55,7 +56,7 @@ public final class AgentProcess: Sendable {
         self.onEvents = onEvents
         let spawned = try Spawner.shared.spawn(launch)
         pid = spawned.pid
-        input = Locked(spawned.stdin)
+        input = Mutex(spawned.stdin)
         // The helper closes the report at exec (or writes why it could not).
         sandbox = SandboxReport(line: AgentProcess.readAll(spawned.report, limit: 64 * 1024))
         close(spawned.report)

@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Glibc
+import Synchronization
 
 /// The strict tier's only way out: an HTTP CONNECT proxy on a unix socket in the session's folder
 /// (which bubblewrap binds into the agent's namespace; the exec helper relays 127.0.0.1:3128 there,
@@ -14,7 +15,7 @@ final class ModelProxy: Sendable {
     private let listener: Int32
     private let refused: @Sendable (String) -> Void
     /// Tunnels open now: each is a thread; past `maxTunnels` a connection is answered 503.
-    private let open = Locked(0)
+    private let open = Mutex(0)
     static let maxTunnels = 32
 
     /// Listens at `path`; `refused` hears each host that was turned away.

@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import GRDB
 import HomeConfig
+import Synchronization
 
 /// The runner's Bus methods: runner.start, runner.stop, runner.input, runner.answer, runner.list,
 /// runner.show, runner.untrack (and bus.replay for a session's events). Refusals are typed and change nothing.
@@ -268,7 +269,7 @@ extension RunnerService {
         guard let adapter = Providers.adapter(for: record.provider) else { throw BusError.badRequest("unknown provider") }
         // The previous read's events, being stored while the reader parses the next read: at most
         // one read waits, so storing and parsing overlap and the bound on pending bytes holds.
-        let storing = Locked<DispatchSemaphore?>(nil)
+        let storing = Mutex<DispatchSemaphore?>(nil)
         let process = try AgentProcess(launch, adapter: adapter) { [self] events in
             // On the session's reader thread, in order: a read's events are stored only after the
             // previous read's were, and nothing more is read while two reads are unstored.

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Logging
 import SwiftProtobuf
+import Synchronization
 
 /// The runner service: agent sessions on a `ServiceRuntime`. Each session is an agent program
 /// started through the exec helper as an agent principal of the directory; its output becomes
@@ -16,15 +17,15 @@ public final class RunnerService: Sendable {
     let logger: Logger
     /// The exec helper's path (beside the running executable, or `AGOR_EXEC_HELPER`).
     let helper: String
-    let live = Locked<[String: LiveSession]>([:])
+    let live = Mutex<[String: LiveSession]>([:])
     /// Every session's group and agent, for the subscription gate (which cannot wait on a database).
     let owners = Locked<[String: (group: String, agent: String)]>([:])
     /// Sessions this start found interrupted, resumed by `resumeInterrupted()`.
     let interrupted: [String]
     /// What each project spent today (UTC), for the daily budgets; a new day starts empty.
-    let daily = Locked<[DailySpend.Key: DailySpend]>([:])
+    let daily = Mutex<[DailySpend.Key: DailySpend]>([:])
     /// Whether the stall watch runs (only while sessions are live).
-    let watching = Locked(false)
+    let watching = Mutex(false)
     /// Wake on message: queues and cursors (WakeOnMessage.swift).
     let wake = WakeState()
 
@@ -284,28 +285,28 @@ final class LiveSession: Sendable {
     let id: String
     let turnsOnStdin: Bool
     let limits: Limits
-    let lastActivity = Locked(ContinuousClock.now)
+    let lastActivity = Mutex(ContinuousClock.now)
     /// Turns finished, and the last tool call with how many times in a row it came.
-    let budget: Locked<(turns: Int64, lastCall: String, repeats: Int, paused: Bool)>
+    let budget: Mutex<(turns: Int64, lastCall: String, repeats: Int, paused: Bool)>
     /// What its team (children, and theirs) spent: counted against this session's limits too.
-    let team = Locked(DailySpend())
-    let record: Locked<Agor_Runner_V1_Session>
-    let health: Locked<SessionHealth>
-    let process = Locked<AgentProcess?>(nil)
+    let team = Mutex(DailySpend())
+    let record: Mutex<Agor_Runner_V1_Session>
+    let health: Mutex<SessionHealth>
+    let process = Mutex<AgentProcess?>(nil)
     /// The session's cgroups (nil: none, or not writable here: the watchdog checks its memory).
-    let caps = Locked<CgroupCaps?>(nil)
+    let caps = Mutex<CgroupCaps?>(nil)
     /// The strict tier's model proxy, while the session runs.
-    let proxy = Locked<ModelProxy?>(nil)
+    let proxy = Mutex<ModelProxy?>(nil)
     /// A sandbox violation was reported (once).
-    let violated = Locked(false)
+    let violated = Mutex(false)
 
     init(record: Agor_Runner_V1_Session, turnsOnStdin: Bool, limits: Limits) {
         id = record.id
         self.turnsOnStdin = turnsOnStdin
         self.limits = limits
-        self.record = Locked(record)
-        budget = Locked((turns: record.turns, lastCall: "", repeats: 0, paused: false))
-        health = Locked(SessionHealth(keepsInputOpen: turnsOnStdin))
+        self.record = Mutex(record)
+        budget = Mutex((turns: record.turns, lastCall: "", repeats: 0, paused: false))
+        health = Mutex(SessionHealth(keepsInputOpen: turnsOnStdin))
     }
 
     /// Why the session must pause (a budget crossed, a tool call repeating), once; nil otherwise.

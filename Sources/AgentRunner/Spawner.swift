@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Glibc
+import Synchronization
 
 /// Spawns agent programs through the exec helper, always from one long-lived thread: the helper
 /// sets the parent-death signal, which Linux fires when the thread that spawned it ends, so a
@@ -22,7 +23,7 @@ final class Spawner: Sendable {
         let result: Locked<Result<Spawned, Error>?>
     }
 
-    private let queue = Locked<[Request]>([])
+    private let queue = Mutex<[Request]>([])
     private let wake = DispatchSemaphore(value: 0)
 
     private init() {

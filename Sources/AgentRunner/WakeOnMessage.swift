@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import HomeConfig
 import Logging
+import Synchronization
 
 /// Wake on message: a btmsg message to an agent (direct, or in a channel it may read) becomes a
 /// user turn of that agent's session, pushed by btmsg's event stream (never a timer).
@@ -35,17 +36,17 @@ final class WakeState: Sendable {
     let inputs: AsyncStream<Input>
     let feed: AsyncStream<Input>.Continuation
     /// Owned by the router's task alone; locked only because the class is shared.
-    let pending = Locked<[String: [Pending]]>([:])
+    let pending = Mutex<[String: [Pending]]>([:])
     /// Cursors as stored: (agent, stream) -> seq; agent "*" for the router's own progress.
-    let cursors = Locked<[String: [String: UInt64]]>([:])
+    let cursors = Mutex<[String: [String: UInt64]]>([:])
     /// At most this many messages wait per agent; older ones are left to its btmsg inbox.
     static let maxQueued = 200
     /// Messages left out of an agent's queue since its last delivery.
-    let dropped = Locked<[String: Int]>([:])
+    let dropped = Mutex<[String: Int]>([:])
     /// When the runner first followed btmsg: older messages are history, not news.
-    let began = Locked<Int64>(0)
+    let began = Mutex<Int64>(0)
     /// Sessions that were given a turn and have not finished it yet.
-    let awaitingTurn = Locked<Set<String>>([])
+    let awaitingTurn = Mutex<Set<String>>([])
 
     init() {
         (inputs, feed) = AsyncStream<Input>.makeStream()

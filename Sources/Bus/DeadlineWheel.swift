@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The deadlines of one RPC client's calls: one task for the client, not a timer task per call.
 /// Deadlines fall into 10 ms slots (a hashed timing wheel, as libzmq's and Kafka's timers); the
 /// task sleeps to the earliest slot while any deadline waits, hands the due ones to `expire`, and
@@ -13,7 +15,7 @@ final class DeadlineWheel: Sendable {
 
     static let slot: Duration = .milliseconds(10)
     private let origin = ContinuousClock.now
-    private let state = Locked((slots: [Int64: [Entry]](), running: false))
+    private let state = Mutex((slots: [Int64: [Entry]](), running: false))
     private let expire: @Sendable ([Entry]) -> [(Entry, ContinuousClock.Instant)]
 
     init(expire: @escaping @Sendable ([Entry]) -> [(Entry, ContinuousClock.Instant)]) {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// Group commit: the writes the writer loop read in one pass (`RPCServer.registerWrite`,
 /// InlineWrites) run in one transaction, so N concurrent writers cost one commit (and, with fsync
@@ -24,7 +25,7 @@ public final class GroupCommit: Sendable {
     public var statistics: (batches: Int, sends: Int) { state.withLock { ($0.batches, $0.sends) } }
 
     private let publisher: SequencedPublisher
-    private let state = Locked(State())
+    private let state = Mutex(State())
     private let beginBatch: BeginBatch
     private let endBatch: EndBatch
     /// Called after each committed batch.

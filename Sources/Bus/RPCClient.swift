@@ -41,7 +41,7 @@ public final class RPCClient: Sendable {
 
     public let socket: Socket
     private let pending = Locked<[String: Pending]>([:])
-    private let generations = Locked<UInt64>(0)
+    private let generations = Mutex<UInt64>(0)
     /// Every call's deadline, on one task per client.
     private let deadlines: DeadlineWheel
     private let receiver = Mutex<Task<Void, Never>?>(nil)

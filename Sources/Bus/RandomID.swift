@@ -1,5 +1,6 @@
 import CSodium
 import Foundation
+import Synchronization
 
 /// Random identifiers (UUID version 4, lowercase). Foundation's `UUID()` on Linux opens
 /// /dev/urandom for every id; this draws from the system generator (getrandom) instead, which
@@ -65,7 +66,7 @@ public enum RandomID {
 
 /// Bytes from the system generator, read 4 KiB at a time and handed out once each.
 final class RandomPool: Sendable {
-    private let state = Locked((bytes: [UInt64](repeating: 0, count: 512), next: 512))
+    private let state = Mutex((bytes: [UInt64](repeating: 0, count: 512), next: 512))
 
     /// Two fresh 64-bit random words.
     func two() -> (UInt64, UInt64) {

@@ -170,7 +170,7 @@ public final class SequencedPublisher: Sendable {
         var generation = 0
         var announcing = false
     }
-    private let heads = Locked(HeadState())
+    private let heads = Mutex(HeadState())
 
     /// The highest published number of each stream under `prefix`, so that `bus.heads` never
     /// answers lower than what was published before it answered (its reader's snapshot can be

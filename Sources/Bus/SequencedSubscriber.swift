@@ -55,9 +55,9 @@ public final class SequencedSubscriber: Sendable {
     /// Close the replay client with the subscriber.
     private let ownsReplay: Bool
     private let output: BatchChannel<[BusEvent]>
-    private let counts = Locked(Counts())
+    private let counts = Mutex(Counts())
     private let refused = Locked(false)
-    private let tasks = Locked<[Task<Void, Never>]>([])
+    private let tasks = Mutex<[Task<Void, Never>]>([])
     private let logger: Logger
 
     /// `endsWhenRefused`: end `events` when the publisher refuses this key at the handshake (a

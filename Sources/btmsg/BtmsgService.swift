@@ -5,6 +5,7 @@ import GRDB
 import HomeConfig
 import Logging
 import SwiftProtobuf
+import Synchronization
 
 /// The btmsg service: its handlers on a `ServiceRuntime` (CURVE ROUTER + sequenced PUB + SQLite).
 /// The caller is always `RequestContext.principal` (the authenticated key, or whom a delegate names);
@@ -18,7 +19,7 @@ public final class BtmsgService: Sendable {
     let presence: PresenceTracker
     let pruner: RetentionPruner
     let logger: Logger
-    private let ensuredGroups = Locked<Set<String>>([])
+    private let ensuredGroups = Mutex<Set<String>>([])
 
     public static let name = "btmsg"
 

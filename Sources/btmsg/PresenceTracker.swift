@@ -2,6 +2,7 @@ import BtmsgAPI
 import Bus
 import Foundation
 import GRDB
+import Synchronization
 
 /// Presence from requests and heartbeats. Seen times live in memory and reach the database (and the
 /// group streams, as `presence` events) only when a principal comes online or every `flushEvery`,
@@ -12,7 +13,7 @@ final class PresenceTracker: Sendable {
     static let onlineWindow: Int64 = 90_000_000
 
     private struct Seen: Sendable { var lastSeen: Int64; var flushed: Int64; var announcedOnline: Bool }
-    private let seen = Locked<[String: Seen]>([:])
+    private let seen = Mutex<[String: Seen]>([:])
     private let publisher: SequencedPublisher
 
     init(publisher: SequencedPublisher) { self.publisher = publisher }

@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// Deletes messages past their group's retention as the data ages: woken after sends (for
 /// message-count limits) and when the oldest message of a day-limited group expires. It deletes in
@@ -15,8 +16,8 @@ final class RetentionPruner: Sendable {
     private let logger: Logger
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
-    private let timer = Locked<Task<Void, Never>?>(nil)
-    private let deleted = Locked(0)
+    private let timer = Mutex<Task<Void, Never>?>(nil)
+    private let deleted = Mutex(0)
 
     init(database: DatabasePool, config: RetentionConfig, logger: Logger) {
         self.database = database

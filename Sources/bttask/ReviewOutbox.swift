@@ -3,6 +3,7 @@ import Bus
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// Posts to btmsg's `review-queue` when a task moves to review, for the mover (bttask has the
 /// delegate right). The post is written to `review_outbox` in the same transaction as the move, and
@@ -13,7 +14,7 @@ final class ReviewOutbox: Sendable {
     private let runtime: ServiceRuntime
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
-    private let client = Locked<RPCClient?>(nil)
+    private let client = Mutex<RPCClient?>(nil)
 
     init(runtime: ServiceRuntime) {
         self.runtime = runtime
