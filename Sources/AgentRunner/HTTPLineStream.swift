@@ -7,10 +7,6 @@ import Glibc
 /// bounds as an agent's output. Small on purpose: http only (a model server on loopback or the
 /// LAN), one request per connection, no redirects.
 struct HTTPLineStream {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
     /// The response: its status, and for a status other than 200 the first 64 KiB of its body.
     struct Answer {
         var status: Int
@@ -22,19 +18,19 @@ struct HTTPLineStream {
 
     /// `http://HOST[:PORT]` (default port 11434, Ollama's).
     init(url: String) throws {
-        guard url.hasPrefix("http://") else { throw Failure(description: "\(url.prefix(80)) is not an http:// address (https is not supported here)") }
+        guard url.hasPrefix("http://") else { throw RunnerError(.http, "\(url.prefix(80)) is not an http:// address (https is not supported here)") }
         var rest = url.dropFirst("http://".count)
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         var hostPart = String(rest), portNumber = 11434
         if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]") {
             guard let parsed = Int(rest[rest.index(after: colon)...]), (1...65535).contains(parsed) else {
-                throw Failure(description: "bad port in \(url.prefix(80))")
+                throw RunnerError(.http, "bad port in \(url.prefix(80))")
             }
             portNumber = parsed
             hostPart = String(rest[..<colon])
         }
         if hostPart.hasPrefix("[") && hostPart.hasSuffix("]") { hostPart = String(hostPart.dropFirst().dropLast()) }
-        guard !hostPart.isEmpty else { throw Failure(description: "no host in \(url.prefix(80))") }
+        guard !hostPart.isEmpty else { throw RunnerError(.http, "no host in \(url.prefix(80))") }
         host = hostPart
         port = portNumber
     }
@@ -51,7 +47,7 @@ struct HTTPLineStream {
         let statusLine = try reader.line()
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
-            throw Failure(description: "not an HTTP response: \(statusLine.prefix(80))")
+            throw RunnerError(.http, "not an HTTP response: \(statusLine.prefix(80))")
         }
         var chunked = false, length: Int?
         while true {
@@ -77,7 +73,7 @@ struct HTTPLineStream {
             while true {
                 let sizeLine = try reader.line()
                 guard let size = Int(sizeLine.split(separator: ";").first?.trimmingCharacters(in: .whitespaces) ?? "", radix: 16), size >= 0 else {
-                    throw Failure(description: "bad chunk size \(sizeLine.prefix(40))")
+                    throw RunnerError(.http, "bad chunk size \(sizeLine.prefix(40))")
                 }
                 if size == 0 { break }
                 var remaining = size
@@ -112,7 +108,7 @@ struct HTTPLineStream {
             try send(fd, Array("CONNECT \(host):\(port) HTTP/1.1\r\nHost: \(host):\(port)\r\n\r\n".utf8))
             let head = ModelProxy.readHead(fd) ?? ""
             guard head.hasPrefix("HTTP/1.1 200") || head.hasPrefix("HTTP/1.0 200") else {
-                throw Failure(description: "the proxy at \(proxyURL) refused a tunnel to \(host):\(port): \(head.prefix(40))")
+                throw RunnerError(.http, "the proxy at \(proxyURL) refused a tunnel to \(host):\(port): \(head.prefix(40))")
             }
             return fd
         } catch {
@@ -127,7 +123,7 @@ struct HTTPLineStream {
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
         let resolved = getaddrinfo(host, "\(port)", &hints, &list)
-        guard resolved == 0, let first = list else { throw Failure(description: "cannot resolve \(host): \(String(cString: gai_strerror(resolved)))") }
+        guard resolved == 0, let first = list else { throw RunnerError(.http, "cannot resolve \(host): \(String(cString: gai_strerror(resolved)))") }
         defer { freeaddrinfo(list) }
         var lastError = ECONNREFUSED
         var entry: UnsafeMutablePointer<addrinfo>? = first
@@ -140,7 +136,7 @@ struct HTTPLineStream {
             }
             entry = info.pointee.ai_next
         }
-        throw Failure(description: "cannot connect to \(host):\(port): \(String(cString: strerror(lastError)))")
+        throw RunnerError(.http, "cannot connect to \(host):\(port): \(String(cString: strerror(lastError)))")
     }
 
     private func send(_ fd: Int32, _ bytes: [UInt8]) throws {
@@ -148,7 +144,7 @@ struct HTTPLineStream {
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw Failure(description: "sending to \(host):\(port): \(String(cString: strerror(errno)))") }
+            guard n > 0 else { throw RunnerError(.http, "sending to \(host):\(port): \(String(cString: strerror(errno)))") }
             offset += n
         }
     }
@@ -172,7 +168,7 @@ struct HTTPLineStream {
             while true {
                 let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw Failure(description: "reading the response: \(String(cString: strerror(errno)))") }
+                if n < 0 { throw RunnerError(.http, "reading the response: \(String(cString: strerror(errno)))") }
                 if n == 0 { ended = true; return false }
                 buffer += chunk[0..<n]
                 return true
@@ -189,13 +185,13 @@ struct HTTPLineStream {
                     start = newline + 1
                     return text
                 }
-                guard buffer.count - start < 65_536 else { throw Failure(description: "a header line over 64 KiB") }
-                guard try fill() else { throw Failure(description: "the connection ended inside the response") }
+                guard buffer.count - start < 65_536 else { throw RunnerError(.http, "a header line over 64 KiB") }
+                guard try fill() else { throw RunnerError(.http, "the connection ended inside the response") }
             }
         }
 
         mutating func bytes(upTo count: Int) throws -> [UInt8] {
-            guard let piece = try bytesOrEnd(upTo: count) else { throw Failure(description: "the connection ended inside a chunk") }
+            guard let piece = try bytesOrEnd(upTo: count) else { throw RunnerError(.http, "the connection ended inside a chunk") }
             return piece
         }
 

@@ -48,16 +48,12 @@ final class Spawner: Sendable {
         return try request.result.withLock { $0! }.get()
     }
 
-    struct SpawnError: Error, CustomStringConvertible {
-        let description: String
-    }
-
     private static func spawnNow(_ launch: AgentProcess.Launch) throws -> Spawned {
         func pipePair() throws -> (read: Int32, write: Int32) {
             var fds: [Int32] = [0, 0]
             // pipe2(O_CLOEXEC) is not visible to Swift here; a spawn elsewhere in the process between
             // these two calls could inherit the descriptors, which only delays that child's EOF.
-            guard pipe(&fds) == 0 else { throw SpawnError(description: "pipe: \(String(cString: strerror(errno)))") }
+            guard pipe(&fds) == 0 else { throw RunnerError(.spawn, "pipe: \(String(cString: strerror(errno)))") }
             for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
             return (fds[0], fds[1])
         }
@@ -96,7 +92,7 @@ final class Spawner: Sendable {
         for fd in [stdin.read, stdout.write, stderr.write, report.write] { close(fd) }
         guard rc == 0 else {
             for fd in [stdin.write, stdout.read, stderr.read, report.read] { close(fd) }
-            throw SpawnError(description: "cannot start \(launch.helper): \(String(cString: strerror(rc)))")
+            throw RunnerError(.spawn, "cannot start \(launch.helper): \(String(cString: strerror(rc)))")
         }
         return Spawned(pid: pid, stdin: stdin.write, stdout: stdout.read, stderr: stderr.read, report: report.read)
     }

@@ -6,11 +6,7 @@ import Foundation
 /// while the session runs, unlocked when it ends, and removed with its branch when the project is
 /// untracked.
 enum Worktree {
-    struct GitError: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    /// Runs git in `folder`; its output, or a `GitError` with what git said.
+    /// Runs git in `folder`; its output, or a `RunnerError` with what git said.
     @discardableResult
     static func git(_ arguments: [String], in folder: String) throws -> String {
         let process = Process()
@@ -20,12 +16,12 @@ enum Worktree {
         process.standardOutput = out
         process.standardError = err
         process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C", "GIT_TERMINAL_PROMPT": "0"]
-        do { try process.run() } catch { throw GitError(description: "git cannot run: \(error)") }
+        do { try process.run() } catch { throw RunnerError(.git, "git cannot run: \(error)") }
         let output = out.fileHandleForReading.readDataToEndOfFile()
         let message = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw GitError(description: "git \(arguments.first ?? ""): \(String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw RunnerError(.git, "git \(arguments.first ?? ""): \(String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return String(decoding: output, as: UTF8.self)
     }

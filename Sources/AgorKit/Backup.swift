@@ -8,11 +8,6 @@ import HomeConfig
 /// adds the home's configuration: config.toml, settings.toml, projects.toml, the directory, the
 /// keys and the vault. A restore puts it all back into a home whose services are stopped.
 public enum Backup {
-    public struct Failure: Error, CustomStringConvertible, Sendable {
-        public let description: String
-        public let status: Int32
-    }
-
     public struct Manifest: Codable, Sendable {
         public var format = 1
         public var takenAt: Date
@@ -30,7 +25,7 @@ public enum Backup {
         let fm = FileManager.default
         if fm.fileExists(atPath: folder.path) {
             guard ((try? fm.contentsOfDirectory(atPath: folder.path)) ?? ["x"]).isEmpty else {
-                throw Failure(description: "\(folder.path) exists and is not empty", status: 5)
+                throw AgorKitError(.conflict, "\(folder.path) exists and is not empty")
             }
         }
         try fm.createDirectory(at: folder.appendingPathComponent("data"), withIntermediateDirectories: true)
@@ -50,7 +45,7 @@ public enum Backup {
                 say("\(service): \(reply.bytes) bytes")
             } catch let error as BusError {
                 await rpc.close()
-                throw Failure(description: "\(service) did not back up its database (\(error.message)); is `agor up` running?", status: 6)
+                throw AgorKitError(.unavailable, "\(service) did not back up its database (\(error.message)); is `agor up` running?")
             }
             await rpc.close()
         }
@@ -91,13 +86,13 @@ public enum Backup {
         decoder.dateDecodingStrategy = .iso8601
         guard let data = fm.contents(atPath: folder.appendingPathComponent("manifest.json").path),
               let manifest = try? decoder.decode(Manifest.self, from: data) else {
-            throw Failure(description: "\(folder.path) is not an agor backup (no readable manifest.json)", status: 2)
+            throw AgorKitError(.damaged, "\(folder.path) is not an agor backup (no readable manifest.json)")
         }
-        guard manifest.format == 1 else { throw Failure(description: "backup format \(manifest.format) is not one this agor reads", status: 2) }
+        guard manifest.format == 1 else { throw AgorKitError(.damaged, "backup format \(manifest.format) is not one this agor reads") }
         for service in manifest.services.keys where !fm.fileExists(atPath: folder.appendingPathComponent("data/\(service).db").path) {
-            throw Failure(description: "the backup lacks data/\(service).db", status: 2)
+            throw AgorKitError(.damaged, "the backup lacks data/\(service).db")
         }
-        if let running = await isRunning() { throw Failure(description: "stop the system first: \(running)", status: 5) }
+        if let running = await isRunning() { throw AgorKitError(.conflict, "stop the system first: \(running)") }
 
         try fm.createDirectory(at: home.dataFolder, withIntermediateDirectories: true)
         for service in manifest.services.keys {

@@ -12,16 +12,6 @@ public enum Profile {
     public static let format: Int64 = 1
     static let migrations: [Int64: @Sendable (inout TOMLTable) throws -> Void] = [:]
 
-    public struct Failure: Error, Equatable, CustomStringConvertible, Sendable {
-        public enum Code: String, Sendable { case damaged, newer, passphrase, conflict, unusable }
-        public let code: Code
-        public let description: String
-        init(_ code: Code, _ description: String) {
-            self.code = code
-            self.description = description
-        }
-    }
-
     public struct ExportOptions: Sendable {
         public var passphrase: String?
         public var includeSecrets = true
@@ -90,7 +80,7 @@ public enum Profile {
         }
         if !secrets.isEmpty || !secretKeys.isEmpty {
             guard let passphrase = options.passphrase, !passphrase.isEmpty else {
-                throw Failure(.passphrase, "the profile would hold \(secrets.count) secret(s) and \(secretKeys.count) secret key(s): give a passphrase to seal them, or leave them out")
+                throw AgorKitError(.passphrase, "the profile would hold \(secrets.count) secret(s) and \(secretKeys.count) secret key(s): give a passphrase to seal them, or leave them out")
             }
             let salt = Sealing.randomBytes(Sealing.saltBytes)
             let kdf = Sealing.KDF.standard
@@ -146,10 +136,10 @@ public enum Profile {
     /// level the file has. Principals are never removed (revoking stays a separate act).
     public static func plan(importing text: String, into home: Home, mode: Mode, passphrase: String?) throws -> Plan {
         var root: TOMLTable
-        do { root = try TOML.parse(text) } catch { throw Failure(.damaged, "not a profile: \(error)") }
-        guard let version = root["format"]?.integer else { throw Failure(.damaged, "not a profile: no format number") }
-        guard version <= format else { throw Failure(.newer, "this profile is format \(version), from a newer agor; this agor reads up to \(format)") }
-        guard version >= 1 else { throw Failure(.damaged, "format \(version) is not a profile format") }
+        do { root = try TOML.parse(text) } catch { throw AgorKitError(.damaged, "not a profile: \(error)") }
+        guard let version = root["format"]?.integer else { throw AgorKitError(.damaged, "not a profile: no format number") }
+        guard version <= format else { throw AgorKitError(.newer, "this profile is format \(version), from a newer agor; this agor reads up to \(format)") }
+        guard version >= 1 else { throw AgorKitError(.damaged, "format \(version) is not a profile format") }
         for step in version..<format { try migrations[step]?(&root) }
 
         let directory = Directory(folder: home.directoryFolder)
@@ -157,7 +147,7 @@ public enum Profile {
 
         // Groups.
         guard let groups = (root["groups"] ?? .array([])).strings, groups.allSatisfy(Principal.isValidName) else {
-            throw Failure(.damaged, "groups must be a list of names")
+            throw AgorKitError(.damaged, "groups must be a list of names")
         }
         let known = Set(directory.groups)
         for group in groups where !known.contains(group) { plan.add("+ group \(group)") { try directory.addGroup(group) } }
@@ -172,10 +162,10 @@ public enum Profile {
                   let role = entry["role"]?.string.flatMap(Role.init(name:)),
                   let keyText = entry["public_key"]?.string, let key = try? Z85.decodeKey(keyText),
                   let memberOf = (entry["groups"] ?? .array([])).strings, memberOf.allSatisfy(allGroups.contains) else {
-                throw Failure(.damaged, "principals.\(name.prefix(64)) needs a kind, a role, a public key and known groups")
+                throw AgorKitError(.damaged, "principals.\(name.prefix(64)) needs a kind, a role, a public key and known groups")
             }
             let rights = try ((entry["rights"] ?? .array([])).strings ?? []).map { text -> Right in
-                guard let right = Right(rawValue: text) else { throw Failure(.damaged, "principals.\(name): unknown right \(text.prefix(32))") }
+                guard let right = Right(rawValue: text) else { throw AgorKitError(.damaged, "principals.\(name): unknown right \(text.prefix(32))") }
                 return right
             }
             incoming.append(Principal(name: name, kind: kind, publicKey: key, groups: memberOf, role: role, rights: rights))
@@ -208,7 +198,7 @@ public enum Profile {
         for name in projectTable.keys {
             guard Principal.isValidName(name), let entry = projectTable[name]?.table, let group = entry["group"]?.string,
                   allGroups.contains(group), let projectRoot = entry["root"]?.string, projectRoot.hasPrefix("/") else {
-                throw Failure(.damaged, "projects.\(name.prefix(64)) needs a known group and an absolute root")
+                throw AgorKitError(.damaged, "projects.\(name.prefix(64)) needs a known group and an absolute root")
             }
             let project = Project(name: name, group: group, root: projectRoot)
             if let index = projects.firstIndex(where: { $0.name == name }) {
@@ -238,8 +228,8 @@ public enum Profile {
         func values(_ table: TOMLTable, _ path: String) throws -> [String: SettingValue] {
             var result: [String: SettingValue] = [:]
             for key in table.keys {
-                guard let raw = table[key], let value = settingValue(raw) else { throw Failure(.damaged, "\(path).\(key): not a setting value") }
-                do { result[key] = try SettingSchema.check(key, value) } catch { throw Failure(.damaged, "\(path).\(key): \(error)") }
+                guard let raw = table[key], let value = settingValue(raw) else { throw AgorKitError(.damaged, "\(path).\(key): not a setting value") }
+                do { result[key] = try SettingSchema.check(key, value) } catch { throw AgorKitError(.damaged, "\(path).\(key): \(error)") }
             }
             return result
         }
@@ -265,26 +255,26 @@ public enum Profile {
 
         // Sealed parts: all opened now, so a wrong passphrase or a changed byte refuses the whole import.
         if let sealed = root["sealed"]?.table {
-            guard let passphrase, !passphrase.isEmpty else { throw Failure(.passphrase, "this profile holds sealed secrets: give its passphrase") }
+            guard let passphrase, !passphrase.isEmpty else { throw AgorKitError(.passphrase, "this profile holds sealed secrets: give its passphrase") }
             guard let kdfText = sealed["kdf"]?.string, kdfText.hasPrefix("argon2id13:"),
                   case let parts = kdfText.dropFirst(11).split(separator: ","), parts.count == 2,
                   let ops = UInt64(parts[0]), let mem = Int(parts[1]),
                   let salt = sealed["salt"]?.string.flatMap({ Data(base64Encoded: $0) }), let check = sealed["check"]?.string.flatMap({ Data(base64Encoded: $0) }) else {
-                throw Failure(.damaged, "the sealed section's key record is damaged")
+                throw AgorKitError(.damaged, "the sealed section's key record is damaged")
             }
             let key: [UInt8]
             do { key = try Sealing.key(passphrase: passphrase, salt: [UInt8](salt), kdf: .init(opsLimit: ops, memLimit: mem)) } catch {
-                throw Failure(.damaged, "the sealed section's key record is unusable: \(error)")
+                throw AgorKitError(.damaged, "the sealed section's key record is unusable: \(error)")
             }
             guard (try? Sealing.open([UInt8](check), key: key, context: "check")) == Array("agor profile".utf8) else {
-                throw Failure(.passphrase, "wrong passphrase for this profile")
+                throw AgorKitError(.passphrase, "wrong passphrase for this profile")
             }
             func open(_ section: String, _ context: String) throws -> [(String, String)] {
                 let table = sealed[section]?.table ?? TOMLTable()
                 return try table.keys.map { name in
                     guard let data = table[name]?.string.flatMap({ Data(base64Encoded: $0) }),
                           let plain = try? Sealing.open([UInt8](data), key: key, context: "\(context):\(name)") else {
-                        throw Failure(.damaged, "sealed.\(section).\(name.prefix(64)) is damaged")
+                        throw AgorKitError(.damaged, "sealed.\(section).\(name.prefix(64)) is damaged")
                     }
                     return (name, String(decoding: plain, as: UTF8.self))
                 }

@@ -26,17 +26,17 @@ public struct Keybinding: Sendable, Equatable {
     public static func normalize(_ chord: String) throws -> String {
         let strokes = chord.split(separator: " ", omittingEmptySubsequences: true)
         guard (1...3).contains(strokes.count) else {
-            throw SettingsError(.badValue, "a chord is 1 to 3 strokes separated by spaces, like \"Ctrl+K Ctrl+S\"")
+            throw HomeConfigError(.badValue, "a chord is 1 to 3 strokes separated by spaces, like \"Ctrl+K Ctrl+S\"")
         }
         return try strokes.map { stroke -> String in
             let parts = stroke.split(separator: "+", omittingEmptySubsequences: false).map(String.init)
-            guard let keyPart = parts.last, !keyPart.isEmpty else { throw SettingsError(.badValue, "\(stroke.prefix(40)) has no key") }
+            guard let keyPart = parts.last, !keyPart.isEmpty else { throw HomeConfigError(.badValue, "\(stroke.prefix(40)) has no key") }
             var modifiers: Set<String> = []
             for part in parts.dropLast() {
                 guard let modifier = modifierOrder.first(where: { $0.lowercased() == part.lowercased() }) ?? (part.lowercased() == "control" ? "Ctrl" : nil) else {
-                    throw SettingsError(.badValue, "\(part.prefix(20)) is not a modifier (\(modifierOrder.joined(separator: ", ")))")
+                    throw HomeConfigError(.badValue, "\(part.prefix(20)) is not a modifier (\(modifierOrder.joined(separator: ", ")))")
                 }
-                guard modifiers.insert(modifier).inserted else { throw SettingsError(.badValue, "\(stroke.prefix(40)) repeats \(modifier)") }
+                guard modifiers.insert(modifier).inserted else { throw HomeConfigError(.badValue, "\(stroke.prefix(40)) repeats \(modifier)") }
             }
             let key: String
             if keyPart.count == 1, let scalar = keyPart.unicodeScalars.first, scalar.isASCII, scalar.value > 32, scalar.value < 127 {
@@ -44,7 +44,7 @@ public struct Keybinding: Sendable, Equatable {
             } else if let named = namedKeys.first(where: { $0.lowercased() == keyPart.lowercased() }) {
                 key = named
             } else {
-                throw SettingsError(.badValue, "\(keyPart.prefix(20)) is not a key (a letter, digit or sign, or \(namedKeys.prefix(15).joined(separator: ", ")), F1-F12)")
+                throw HomeConfigError(.badValue, "\(keyPart.prefix(20)) is not a key (a letter, digit or sign, or \(namedKeys.prefix(15).joined(separator: ", ")), F1-F12)")
             }
             return (modifierOrder.filter(modifiers.contains) + [key]).joined(separator: "+")
         }.joined(separator: " ")

@@ -9,10 +9,6 @@ public enum Sealing {
     public static let keyBytes = 32
     public static let saltBytes = 16
 
-    public struct Failure: Error, Equatable, CustomStringConvertible, Sendable {
-        public let description: String
-    }
-
     /// Argon2id parameters, kept with what they protect so they can be raised later.
     public struct KDF: Sendable, Equatable {
         public var opsLimit: UInt64
@@ -34,15 +30,15 @@ public enum Sealing {
     /// A key from a passphrase (Argon2id13).
     public static func key(passphrase: String, salt: [UInt8], kdf: KDF = .standard) throws -> [UInt8] {
         _ = sodium_init()
-        guard salt.count == saltBytes, !passphrase.isEmpty else { throw Failure(description: "an empty passphrase or a bad salt") }
+        guard salt.count == saltBytes, !passphrase.isEmpty else { throw HomeConfigError(.sealing, "an empty passphrase or a bad salt") }
         guard kdf.opsLimit >= UInt64(crypto_pwhash_OPSLIMIT_MIN), kdf.opsLimit <= 16, kdf.memLimit >= Int(crypto_pwhash_MEMLIMIT_MIN),
-              kdf.memLimit <= 1 << 31 else { throw Failure(description: "key derivation parameters out of range") }
+              kdf.memLimit <= 1 << 31 else { throw HomeConfigError(.sealing, "key derivation parameters out of range") }
         var key = [UInt8](repeating: 0, count: keyBytes)
         let length = passphrase.utf8.count
         let status = passphrase.withCString { pass in
             crypto_pwhash(&key, UInt64(keyBytes), pass, UInt64(length), salt, kdf.opsLimit, kdf.memLimit, crypto_pwhash_ALG_ARGON2ID13)
         }
-        guard status == 0 else { throw Failure(description: "the passphrase could not be turned into a key (out of memory)") }
+        guard status == 0 else { throw HomeConfigError(.sealing, "the passphrase could not be turned into a key (out of memory)") }
         return key
     }
 
@@ -62,13 +58,13 @@ public enum Sealing {
     public static func open(_ sealed: [UInt8], key: [UInt8], context: String) throws -> [UInt8] {
         _ = sodium_init()
         let nonceBytes = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES), tagBytes = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
-        guard key.count == keyBytes, sealed.count >= nonceBytes + tagBytes else { throw Failure(description: "damaged sealed data") }
+        guard key.count == keyBytes, sealed.count >= nonceBytes + tagBytes else { throw HomeConfigError(.sealing, "damaged sealed data") }
         let nonce = Array(sealed.prefix(nonceBytes)), body = Array(sealed.dropFirst(nonceBytes))
         var plaintext = [UInt8](repeating: 0, count: body.count)
         var length: UInt64 = 0
         let ad = Array(context.utf8)
         guard crypto_aead_xchacha20poly1305_ietf_decrypt(&plaintext, &length, nil, body, UInt64(body.count), ad, UInt64(ad.count), nonce, key) == 0 else {
-            throw Failure(description: "wrong key or passphrase, or damaged data")
+            throw HomeConfigError(.sealing, "wrong key or passphrase, or damaged data")
         }
         return Array(plaintext.prefix(Int(length)))
     }

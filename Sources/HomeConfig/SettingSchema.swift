@@ -76,7 +76,7 @@ public enum SettingSchema {
         switch try kind(of: key) {
         case .integer(let range):
             guard let number = Int64(text.trimmingCharacters(in: .whitespaces)) else {
-                throw SettingsError(.badValue, "\(key) is a whole number in \(range.lowerBound)...\(range.upperBound), not \(text.prefix(40))")
+                throw HomeConfigError(.badValue, "\(key) is a whole number in \(range.lowerBound)...\(range.upperBound), not \(text.prefix(40))")
             }
             return try check(key, .integer(number))
         case .list, .ports:
@@ -92,31 +92,31 @@ public enum SettingSchema {
         let kind = try kind(of: key)
         switch (kind, value) {
         case (.integer(let range), .integer(let number)):
-            guard range.contains(number) else { throw SettingsError(.badValue, "\(key) must be in \(range.lowerBound)...\(range.upperBound), not \(number)") }
+            guard range.contains(number) else { throw HomeConfigError(.badValue, "\(key) must be in \(range.lowerBound)...\(range.upperBound), not \(number)") }
             return value
         case (.list, .list(let items)):
             for item in items where !Principal.isValidName(item) {
-                throw SettingsError(.badValue, "\(key): \(item.prefix(40)) is not a name (letters, digits, '-', '_', '.')")
+                throw HomeConfigError(.badValue, "\(key): \(item.prefix(40)) is not a name (letters, digits, '-', '_', '.')")
             }
             return value
         case (.ports, .list(let items)):
             for item in items where UInt16(item).map({ $0 == 0 }) ?? true {
-                throw SettingsError(.badValue, "\(key): \(item.prefix(40)) is not a TCP port (1-65535)")
+                throw HomeConfigError(.badValue, "\(key): \(item.prefix(40)) is not a TCP port (1-65535)")
             }
             return value
         case (.choice(let choices), .string(let text)):
-            guard choices.contains(text) else { throw SettingsError(.badValue, "\(key) is one of \(choices.joined(separator: ", ")), not \(text.prefix(40))") }
+            guard choices.contains(text) else { throw HomeConfigError(.badValue, "\(key) is one of \(choices.joined(separator: ", ")), not \(text.prefix(40))") }
             return value
         case (.path, .string(let text)):
-            guard text.hasPrefix("/"), text.utf8.count <= 1024, !text.contains("\0") else { throw SettingsError(.badValue, "\(key) is an absolute path") }
+            guard text.hasPrefix("/"), text.utf8.count <= 1024, !text.contains("\0") else { throw HomeConfigError(.badValue, "\(key) is an absolute path") }
             return value
         case (.text, .string(let text)):
-            guard text.utf8.count <= 4096, !text.contains("\0") else { throw SettingsError(.badValue, "\(key) is text of at most 4096 bytes") }
+            guard text.utf8.count <= 4096, !text.contains("\0") else { throw HomeConfigError(.badValue, "\(key) is text of at most 4096 bytes") }
             return value
         case (.chord, .string(let text)):
             return .string(try Keybinding.normalize(text))
         default:
-            throw SettingsError(.badValue, "\(key) has the wrong type of value")
+            throw HomeConfigError(.badValue, "\(key) has the wrong type of value")
         }
     }
 
@@ -161,7 +161,7 @@ public enum SettingSchema {
         if parts.count == 2, parts[0] == "env", isEnvironmentName(parts[1]) { return .text }
         if parts.count == 2, parts[0] == "model", Principal.isValidName(parts[1]) { return .text }
         if Keybinding(key: key) != nil { return .chord }
-        throw SettingsError(.unknownKey, "unknown setting \(key.prefix(80)); known: \(summary)")
+        throw HomeConfigError(.unknownKey, "unknown setting \(key.prefix(80)); known: \(summary)")
     }
 
     static func isEnvironmentName(_ name: String) -> Bool {

@@ -56,17 +56,6 @@ public enum SettingValue: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-public struct SettingsError: Error, Equatable, CustomStringConvertible, Sendable {
-    public enum Code: String, Sendable { case unknownKey = "unknown_key", badValue = "bad_value", conflict, badFile = "bad_file" }
-    public let code: Code
-    public let message: String
-    public var description: String { message }
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-}
-
 /// The home's settings.toml: settings at three levels (global, per group, per project), the most
 /// specific winning per key. Written by `agor settings set/unset` and profile imports; read by the
 /// CLI, the Gateway (`GET /v1/settings`) and the services that use a setting (btmsg's retention).
@@ -94,29 +83,29 @@ public struct Settings: Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: url.path) else { return Settings() }
         let table: TOMLTable
         do { table = try TOML.parse(String(decoding: data, as: UTF8.self)) } catch {
-            throw SettingsError(.badFile, "\(url.path): \(error)")
+            throw HomeConfigError(.badFile, "\(url.path): \(error)")
         }
         var settings = Settings()
         func level(_ values: TOMLTable, _ path: String) throws -> [String: SettingValue] {
             var result: [String: SettingValue] = [:]
             for key in values.keys {
                 guard let raw = values[key], let value = SettingValue(raw) else {
-                    throw SettingsError(.badFile, "\(url.path): \(path).\(key) is not text, a number or a list")
+                    throw HomeConfigError(.badFile, "\(url.path): \(path).\(key) is not text, a number or a list")
                 }
-                do { result[key] = try SettingSchema.check(key, value) } catch let error as SettingsError {
-                    throw SettingsError(.badFile, "\(url.path): \(path): \(error.message)")
+                do { result[key] = try SettingSchema.check(key, value) } catch let error as HomeConfigError {
+                    throw HomeConfigError(.badFile, "\(url.path): \(path): \(error.message)")
                 }
             }
             return result
         }
         for key in table.keys where !["global", "groups", "projects"].contains(key) {
-            throw SettingsError(.badFile, "\(url.path): unknown section [\(key)] (global, groups.NAME, projects.NAME)")
+            throw HomeConfigError(.badFile, "\(url.path): unknown section [\(key)] (global, groups.NAME, projects.NAME)")
         }
         settings.global = try level(table["global"]?.table ?? TOMLTable(), "global")
         for (section, path) in [("groups", "groups"), ("projects", "projects")] {
             let all = table[section]?.table ?? TOMLTable()
             for name in all.keys {
-                guard let values = all[name]?.table else { throw SettingsError(.badFile, "\(url.path): \(path).\(name) must be a table") }
+                guard let values = all[name]?.table else { throw HomeConfigError(.badFile, "\(url.path): \(path).\(name) must be a table") }
                 let parsed = try level(values, "\(path).\(name)")
                 if section == "groups" { settings.groups[name] = parsed } else { settings.projects[name] = parsed }
             }
@@ -202,7 +191,7 @@ public struct Settings: Sendable, Equatable {
             for (otherKey, otherValue) in current where otherKey != key {
                 guard let other = Keybinding(key: otherKey), other.context == binding.context,
                       case .string(let otherChord) = otherValue, otherChord == chord else { continue }
-                throw SettingsError(.conflict, "\(chord) is already \(other.action) in context \(binding.context) (\(level)); "
+                throw HomeConfigError(.conflict, "\(chord) is already \(other.action) in context \(binding.context) (\(level)); "
                                     + "\(binding.action) cannot have it too: unset \(otherKey) first or choose another chord")
             }
         }

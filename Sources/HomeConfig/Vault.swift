@@ -13,16 +13,6 @@ public final class Vault {
         case passphrase(String)
     }
 
-    public struct Failure: Error, Equatable, CustomStringConvertible, Sendable {
-        public enum Code: String, Sendable { case locked, missing, badName = "bad_name", badFile = "bad_file" }
-        public let code: Code
-        public let description: String
-        init(_ code: Code, _ description: String) {
-            self.code = code
-            self.description = description
-        }
-    }
-
     public static func file(in home: Home) -> URL { home.root.appendingPathComponent("vault.db") }
     public static func keyFile(in home: Home) -> URL { home.root.appendingPathComponent("keys/vault.key") }
     static let checkText = "agor vault check"
@@ -35,7 +25,7 @@ public final class Vault {
     public static func open(home: Home, unlock: Unlock, create: Bool) throws -> Vault {
         let url = file(in: home)
         let exists = FileManager.default.fileExists(atPath: url.path)
-        guard exists || create else { throw Failure(.missing, "no vault at \(url.path) yet; `agor vault set` creates it") }
+        guard exists || create else { throw HomeConfigError(.missing, "no vault at \(url.path) yet; `agor vault set` creates it") }
         if case .keyFile(let keyURL) = unlock, !exists, !FileManager.default.fileExists(atPath: keyURL.path) {
             try FileManager.default.createDirectory(at: keyURL.deletingLastPathComponent(), withIntermediateDirectories: true)
             try AtomicFile.write(Data(Sealing.randomBytes(Sealing.keyBytes)).base64EncodedString() + "\n", to: keyURL, mode: 0o600)
@@ -53,7 +43,7 @@ public final class Vault {
             }
             try migrator.migrate(database)
         } catch {
-            throw Failure(.badFile, "\(url.path) is not a vault: \(error)")
+            throw HomeConfigError(.badFile, "\(url.path) is not a vault: \(error)")
         }
         let meta = try database.read { db in
             try Row.fetchAll(db, sql: "SELECT key, value FROM meta").reduce(into: [String: [UInt8]]()) { $0[$1["key"]] = [UInt8]($1["value"] as Data) }
@@ -62,7 +52,7 @@ public final class Vault {
         if let mode = meta["mode"].map({ String(decoding: $0, as: UTF8.self) }) {
             key = try derive(unlock, mode: mode, meta: meta)
             guard let check = meta["check"], (try? Sealing.open(check, key: key, context: "check")) == Array(checkText.utf8) else {
-                throw Failure(.locked, "wrong \(mode == "passphrase" ? "passphrase" : "key file") for \(url.path)")
+                throw HomeConfigError(.locked, "wrong \(mode == "passphrase" ? "passphrase" : "key file") for \(url.path)")
             }
         } else {
             // A new vault: remember how it is unlocked and a check value sealed with its key.
@@ -88,22 +78,22 @@ public final class Vault {
         case (.keyFile(let url), "keyfile"):
             guard let text = try? String(contentsOf: url, encoding: .utf8),
                   let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == Sealing.keyBytes else {
-                throw Failure(.locked, "the vault key file \(url.path) is missing or damaged")
+                throw HomeConfigError(.locked, "the vault key file \(url.path) is missing or damaged")
             }
             return [UInt8](bytes)
         case (.passphrase(let passphrase), "passphrase"):
             guard let salt = meta["salt"], let kdfText = meta["kdf"].map({ String(decoding: $0, as: UTF8.self) }) else {
-                throw Failure(.badFile, "the vault's key derivation record is missing")
+                throw HomeConfigError(.badFile, "the vault's key derivation record is missing")
             }
             let parts = kdfText.split(separator: ",")
-            guard parts.count == 2, let ops = UInt64(parts[0]), let mem = Int(parts[1]) else { throw Failure(.badFile, "the vault's key derivation record is damaged") }
+            guard parts.count == 2, let ops = UInt64(parts[0]), let mem = Int(parts[1]) else { throw HomeConfigError(.badFile, "the vault's key derivation record is damaged") }
             do { return try Sealing.key(passphrase: passphrase, salt: salt, kdf: .init(opsLimit: ops, memLimit: mem)) } catch {
-                throw Failure(.locked, "\(error)")
+                throw HomeConfigError(.locked, "\(error)")
             }
         case (.keyFile, _):
-            throw Failure(.locked, "this vault is unlocked by a passphrase (set AGOR_VAULT_PASSPHRASE or use --passphrase-file)")
+            throw HomeConfigError(.locked, "this vault is unlocked by a passphrase (set AGOR_VAULT_PASSPHRASE or use --passphrase-file)")
         default:
-            throw Failure(.locked, "this vault is unlocked by its key file (keys/vault.key), not a passphrase")
+            throw HomeConfigError(.locked, "this vault is unlocked by its key file (keys/vault.key), not a passphrase")
         }
     }
 
@@ -120,7 +110,7 @@ public final class Vault {
     }
 
     public func set(_ name: String, _ secret: String) throws {
-        guard Vault.isValidName(name) else { throw Failure(.badName, "a secret's name uses letters, digits and . _ - / : (1 to 128)") }
+        guard Vault.isValidName(name) else { throw HomeConfigError(.badName, "a secret's name uses letters, digits and . _ - / : (1 to 128)") }
         let sealed = Sealing.seal(Array(secret.utf8), key: key, context: "secret:\(name)")
         try database.write { db in
             try db.execute(sql: "INSERT INTO secrets (name, sealed, updated_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
@@ -132,7 +122,7 @@ public final class Vault {
     public func get(_ name: String) throws -> String? {
         guard let sealed = try database.read({ db in try Data.fetchOne(db, sql: "SELECT sealed FROM secrets WHERE name = ?", arguments: [name]) }) else { return nil }
         do { return String(decoding: try Sealing.open([UInt8](sealed), key: key, context: "secret:\(name)"), as: UTF8.self) } catch {
-            throw Failure(.badFile, "the secret \(name) is damaged or was moved from another name")
+            throw HomeConfigError(.badFile, "the secret \(name) is damaged or was moved from another name")
         }
     }
 

@@ -17,7 +17,7 @@ struct BackupCommand: AsyncParsableCommand {
         do {
             let manifest = try await Backup.run(home: home, to: target) { print($0) }
             print("backup of \(manifest.services.count) databases and \(manifest.files.count) config items in \(target.path)")
-        } catch let failure as Backup.Failure { throw fail(failure.description, code: failure.status) } catch {
+        } catch let failure as AgorKitError { throw failure.exit } catch {
             throw fail("\(error)")
         }
     }
@@ -41,7 +41,7 @@ struct RestoreCommand: AsyncParsableCommand {
                 return nil
             }
             print("restored \(manifest.services.count) databases and \(manifest.files.count) config items from the backup of \(manifest.takenAt)")
-        } catch let failure as Backup.Failure { throw fail(failure.description, code: failure.status) } catch {
+        } catch let failure as AgorKitError { throw failure.exit } catch {
             throw fail("\(error)")
         }
     }

@@ -26,14 +26,6 @@ struct ProfileCommand: AsyncParsableCommand {
         }
     }
 
-    static func exit(_ failure: Profile.Failure) -> ExitCode {
-        switch failure.code {
-        case .damaged, .newer, .unusable: fail(failure.description, code: 2)
-        case .passphrase: fail(failure.description, code: 3)
-        case .conflict: fail(failure.description, code: 5)
-        }
-    }
-
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write the home's profile to FILE (0600). Token hashes are never written.")
         @OptionGroup var homeOption: HomeOption
@@ -51,7 +43,7 @@ struct ProfileCommand: AsyncParsableCommand {
             do {
                 let text = try Profile.export(home: home, options: options)
                 try AtomicFile.write(text, to: URL(fileURLWithPath: file), mode: 0o600)
-            } catch let failure as Profile.Failure { throw ProfileCommand.exit(failure) } catch let failure as Vault.Failure {
+            } catch let failure as AgorKitError { throw failure.exit } catch let failure as HomeConfigError {
                 throw fail("the vault: \(failure.description)", code: 3)
             } catch { throw fail("\(error)") }
             print("profile written to \(file)")
@@ -76,7 +68,7 @@ struct ProfileCommand: AsyncParsableCommand {
             do {
                 plan = try Profile.plan(importing: String(decoding: data, as: UTF8.self), into: home, mode: overwrite ? .overwrite : .merge,
                                         passphrase: try passphrase.read())
-            } catch let failure as Profile.Failure { throw ProfileCommand.exit(failure) } catch let exit as ExitCode { throw exit } catch {
+            } catch let failure as AgorKitError { throw failure.exit } catch let exit as ExitCode { throw exit } catch {
                 throw fail("\(error)", code: 2)
             }
             for line in plan.lines { print(line) }

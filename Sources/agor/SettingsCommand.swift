@@ -41,10 +41,11 @@ struct SettingsCommand: AsyncParsableCommand {
         do { return try Settings.load(from: home) } catch { throw fail("\(error)", code: 2) }
     }
 
-    static func exitCode(_ error: SettingsError) -> Int32 {
+    static func exitCode(_ error: HomeConfigError) -> Int32 {
         switch error.code {
         case .conflict: 5
         case .unknownKey, .badValue, .badFile: 2
+        case .locked, .missing, .badName, .sealing: 1   // the vault's, not thrown by settings
         }
     }
 
@@ -85,7 +86,7 @@ struct SettingsCommand: AsyncParsableCommand {
             do {
                 try settings.set(key, text: value, at: level)
                 try settings.save(to: home)
-            } catch let error as SettingsError {
+            } catch let error as HomeConfigError {
                 throw fail(error.message, code: SettingsCommand.exitCode(error))
             } catch { throw fail("\(error)") }
             print("\(key) = \(settings.values(at: level)[key]?.description ?? value)\t(\(level))")

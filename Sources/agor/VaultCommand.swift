@@ -28,23 +28,24 @@ struct VaultCommand: AsyncParsableCommand {
             } else if let passphrase = ProcessInfo.processInfo.environment["AGOR_VAULT_PASSPHRASE"], !passphrase.isEmpty {
                 unlock = .passphrase(passphrase)
             }
-            do { return try Vault.open(home: home, unlock: unlock, create: create) } catch let failure as Vault.Failure {
+            do { return try Vault.open(home: home, unlock: unlock, create: create) } catch let failure as HomeConfigError {
                 throw VaultCommand.exit(failure)
             }
         }
     }
 
-    static func exit(_ failure: Vault.Failure) -> ExitCode {
+    static func exit(_ failure: HomeConfigError) -> ExitCode {
         switch failure.code {
         case .locked: fail(failure.description, code: 3)
         case .missing: fail(failure.description, code: 4)
         case .badName: fail(failure.description, code: 2)
-        case .badFile: fail(failure.description, code: 1)
+        case .badFile, .sealing: fail(failure.description, code: 1)
+        case .unknownKey, .badValue, .conflict: fail(failure.description, code: 2)   // settings', not thrown by the vault
         }
     }
 
     static func guarding<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let failure as Vault.Failure { throw exit(failure) } catch let exit as ExitCode { throw exit } catch {
+        do { return try body() } catch let failure as HomeConfigError { throw exit(failure) } catch let exit as ExitCode { throw exit } catch {
             throw fail("\(error)")
         }
     }

@@ -43,7 +43,7 @@ struct SettingsTests {
                              ("plugins", "ok,not ok"), ("env.lower", "x"), ("keybinding.desk.save", "Ctrl+S"),
                              ("keybinding.terminal.copy", "Hyper+C"), ("keybinding.terminal.copy", "Ctrl+Ctrl+C"),
                              ("keybinding.terminal.copy", "A B C D"), ("nonsense", "1")] {
-            #expect(throws: SettingsError.self, "\(key) = \(value)") { try settings.set(key, text: value, at: .global) }
+            #expect(throws: HomeConfigError.self, "\(key) = \(value)") { try settings.set(key, text: value, at: .global) }
         }
         #expect(settings.global.isEmpty)
         try settings.set("keybinding.terminal.copy", text: "shift+ctrl+c", at: .global)
@@ -56,7 +56,7 @@ struct SettingsTests {
         do {
             try settings.set("keybinding.terminal.paste", text: "Control+Shift+c", at: .global)
             Issue.record("a conflicting chord was accepted")
-        } catch let error as SettingsError {
+        } catch let error as HomeConfigError {
             #expect(error.code == .conflict)
             #expect(error.message.contains("copy") && error.message.contains("paste") && error.message.contains("Ctrl+Shift+C"))
         }
@@ -72,7 +72,7 @@ struct SettingsTests {
         #expect(settings.integer("supervisor.failure_limit") == 5)
         for (key, value) in [("supervisor.healthy_run_s", "0"), ("supervisor.healthy_run_s", "86401"), ("supervisor.failure_limit", "0"),
                              ("supervisor.failure_limit", "lots")] {
-            #expect(throws: SettingsError.self, "\(key) = \(value)") { try settings.set(key, text: value, at: .global) }
+            #expect(throws: HomeConfigError.self, "\(key) = \(value)") { try settings.set(key, text: value, at: .global) }
         }
         try settings.set("supervisor.healthy_run_s", text: "5", at: .global)
         #expect(settings.integer("supervisor.healthy_run_s") == 5)
@@ -85,7 +85,7 @@ struct SettingsTests {
                              ("runner.sandbox.strict", "maybe"), ("runner.sandbox.user", "root"), ("runner.sandbox.egress", "some"),
                              ("runner.sandbox.memory_mb", "-1"), ("runner.daily.max_turns", "many"), ("runner.retention.keep_days", "40000"),
                              ("runner.sandbox.proxy_hosts", "api.anthropic.com,evil host")] {
-            #expect(throws: SettingsError.self, "\(key) = \(value)") { try settings.set(key, text: value, at: .global) }
+            #expect(throws: HomeConfigError.self, "\(key) = \(value)") { try settings.set(key, text: value, at: .global) }
         }
         #expect(settings.global.isEmpty)
         try settings.set("runner.sandbox.ports", text: "443, 8080", at: .global)
@@ -108,7 +108,7 @@ struct SettingsTests {
         #expect(try Settings.load(from: home) == settings)
         for broken in ["[global]\ntheme = \"purple\"\n", "[global]\nnope = 1\n", "[other]\n", "[groups]\nweb = 3\n", "[global\n"] {
             try broken.write(to: Settings.file(in: home), atomically: true, encoding: .utf8)
-            #expect(throws: SettingsError.self, "\(broken)") { try Settings.load(from: home) }
+            #expect(throws: HomeConfigError.self, "\(broken)") { try Settings.load(from: home) }
         }
     }
 }

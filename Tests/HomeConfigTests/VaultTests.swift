@@ -25,7 +25,7 @@ struct VaultTests {
         let home = tempHome()
         defer { try? FileManager.default.removeItem(at: home.root) }
         let unlock = Vault.Unlock.keyFile(Vault.keyFile(in: home))
-        #expect(throws: Vault.Failure.self) { try Vault.open(home: home, unlock: unlock, create: false) }
+        #expect(throws: HomeConfigError.self) { try Vault.open(home: home, unlock: unlock, create: false) }
         let vault = try Vault.open(home: home, unlock: unlock, create: true)
         let secret = "sk-ant-PLAINTEXT-\(UUID().uuidString)"
         try vault.set("provider/anthropic", secret)
@@ -33,7 +33,7 @@ struct VaultTests {
         #expect(try vault.get("provider/anthropic") == secret)
         #expect(try vault.get("nothing") == nil)
         #expect(try vault.list().map(\.name) == ["gateway/host-b", "provider/anthropic"])
-        #expect(throws: Vault.Failure.self) { try vault.set("bad name!", "x") }
+        #expect(throws: HomeConfigError.self) { try vault.set("bad name!", "x") }
         let disk = try bytesOnDisk(home)
         #expect(!disk.isEmpty)
         #expect(disk.range(of: Data(secret.utf8)) == nil && disk.range(of: Data("second-secret".utf8)) == nil)
@@ -43,7 +43,7 @@ struct VaultTests {
         #expect(try Vault.open(home: home, unlock: unlock, create: false).get("provider/anthropic") == secret)
         let otherKey = home.root.appendingPathComponent("other.key")
         try (Data(Sealing.randomBytes(32)).base64EncodedString() + "\n").write(to: otherKey, atomically: true, encoding: .utf8)
-        #expect(throws: Vault.Failure.self) { try Vault.open(home: home, unlock: .keyFile(otherKey), create: false) }
+        #expect(throws: HomeConfigError.self) { try Vault.open(home: home, unlock: .keyFile(otherKey), create: false) }
         #expect(try vault.remove("gateway/host-b"))
         #expect(try !vault.remove("gateway/host-b"))
     }
@@ -59,7 +59,7 @@ struct VaultTests {
             do {
                 _ = try Vault.open(home: home, unlock: unlock, create: false)
                 Issue.record("opened with the wrong unlock")
-            } catch let failure as Vault.Failure {
+            } catch let failure as HomeConfigError {
                 #expect(failure.code == .locked)
             }
         }
@@ -67,13 +67,13 @@ struct VaultTests {
         #expect(try bytesOnDisk(home).range(of: Data("sk-openai-PLAINTEXT".utf8)) == nil)
         // Each sealed value is bound to its name.
         let sealed = Sealing.seal(Array("v".utf8), key: Sealing.randomBytes(32), context: "secret:a")
-        #expect(throws: Sealing.Failure.self) { try Sealing.open(sealed, key: Sealing.randomBytes(32), context: "secret:a") }
+        #expect(throws: HomeConfigError.self) { try Sealing.open(sealed, key: Sealing.randomBytes(32), context: "secret:a") }
         let key = Sealing.randomBytes(32)
         let bound = Sealing.seal(Array("v".utf8), key: key, context: "secret:a")
         #expect(try Sealing.open(bound, key: key, context: "secret:a") == Array("v".utf8))
-        #expect(throws: Sealing.Failure.self) { try Sealing.open(bound, key: key, context: "secret:b") }
+        #expect(throws: HomeConfigError.self) { try Sealing.open(bound, key: key, context: "secret:b") }
         var flipped = bound
         flipped[flipped.count - 1] ^= 1
-        #expect(throws: Sealing.Failure.self) { try Sealing.open(flipped, key: key, context: "secret:a") }
+        #expect(throws: HomeConfigError.self) { try Sealing.open(flipped, key: key, context: "secret:a") }
     }
 }
