@@ -90,8 +90,12 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The runner's and the collector's wire APIs (messages, typed methods, access rules, streams),
+        // which clients (the Gateway, `agor mcp`, the CLI) link without the services.
+        .target(name: "RunnerAPI", dependencies: ["Bus", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "DiagnosticsAPI", dependencies: ["Bus", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "AgentRunner", dependencies: [
-            "Bus", "ConfigText", "HomeConfig", "BtmsgAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "GRDB", package: "GRDB.swift"),
+            "Bus", "ConfigText", "HomeConfig", "BtmsgAPI", "RunnerAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The runner's exec helper, in C: it configures itself (process group, parent-death signal,
@@ -100,7 +104,7 @@ let package = Package(
         .target(
             name: "Diagnostics",
             dependencies: [
-                "Bus",
+                "Bus", "DiagnosticsAPI",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -113,7 +117,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Bus", "ConfigText", "HomeConfig", "BtmsgAPI", "BttaskAPI", "Diagnostics", "AgentRunner",
+                "Bus", "ConfigText", "HomeConfig", "BtmsgAPI", "BttaskAPI", "DiagnosticsAPI", "RunnerAPI",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -141,7 +145,7 @@ let package = Package(
         .target(
             name: "AgorMCP",
             dependencies: [
-                "Bus", "BtmsgAPI", "BttaskAPI", "AgentRunner",
+                "Bus", "BtmsgAPI", "BttaskAPI", "RunnerAPI", "AgentRunner",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
@@ -150,7 +154,7 @@ let package = Package(
         .executableTarget(
             name: "agor",
             dependencies: [
-                "AgorKit", "AgorCLI", "AgorMCP", "Bus", "ConfigText", "HomeConfig", "btmsg", "bttask", "Diagnostics", "Gateway", "AgentRunner",
+                "AgorKit", "AgorCLI", "AgorMCP", "Bus", "ConfigText", "HomeConfig", "btmsg", "bttask", "Diagnostics", "Gateway", "AgentRunner", "RunnerAPI", "DiagnosticsAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -183,7 +187,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "AgorFuzz",
-            dependencies: ["Bus", "ConfigText", "BtmsgAPI", "BttaskAPI", "AgentRunner", "AgorKit", "Diagnostics"],
+            dependencies: ["Bus", "ConfigText", "BtmsgAPI", "BttaskAPI", "AgentRunner", "RunnerAPI", "AgorKit", "Diagnostics", "DiagnosticsAPI"],
             path: "Fuzz",
             exclude: ["corpus"]
         ),
@@ -223,7 +227,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Chaos",
-            dependencies: ["AgorKit", "Bus", "HomeConfig", "BtmsgAPI", "BttaskAPI", "AgentRunner", "Diagnostics", "LoadKit",
+            dependencies: ["AgorKit", "Bus", "HomeConfig", "BtmsgAPI", "BttaskAPI", "AgentRunner", "RunnerAPI", "Diagnostics", "DiagnosticsAPI", "LoadKit",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             path: "Benchmarks/Chaos"
@@ -235,30 +239,30 @@ let package = Package(
         ),
         .executableTarget(
             name: "TeamsBench",
-            dependencies: ["Bus", "BtmsgAPI", "AgentRunner"],
+            dependencies: ["Bus", "BtmsgAPI", "AgentRunner", "RunnerAPI"],
             path: "Benchmarks/TeamsBench"
         ),
         .executableTarget(
             name: "RunnerBench",
-            dependencies: ["AgorKit", "Bus", "AgentRunner"],
+            dependencies: ["AgorKit", "Bus", "AgentRunner", "RunnerAPI"],
             path: "Benchmarks/RunnerBench"
         ),
         // What every test target shares: `eventually`, `withBed` (Tests/Support).
         .target(name: "AgorTestSupport", path: "Tests/Support"),
         .testTarget(name: "BusTests", dependencies: ["Bus", "ConfigText", "AgorTestSupport"]),
         .testTarget(name: "HomeConfigTests", dependencies: ["Bus", "HomeConfig"]),
-        .testTarget(name: "AgentRunnerTests", dependencies: ["AgentRunner", "Bus", "ConfigText"]),
+        .testTarget(name: "AgentRunnerTests", dependencies: ["AgentRunner", "RunnerAPI", "Bus", "ConfigText"]),
         .testTarget(name: "BtmsgTests", dependencies: ["AgorTestSupport", "Bus", "HomeConfig", "btmsg", "BtmsgAPI", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "BttaskTests", dependencies: ["AgorTestSupport", "Bus", "btmsg", "BtmsgAPI", "bttask", "BttaskAPI", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                     .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .testTarget(name: "DiagnosticsTests", dependencies: ["AgorTestSupport", "Bus", "Diagnostics", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
+        .testTarget(name: "DiagnosticsTests", dependencies: ["AgorTestSupport", "Bus", "Diagnostics", "DiagnosticsAPI", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                         .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "GatewayTests", dependencies: ["AgorTestSupport", "AgorKit", "Bus", "HomeConfig", "Gateway", "BtmsgAPI", "BttaskAPI", .product(name: "Hummingbird", package: "hummingbird"),
                                                      .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                      .product(name: "NIOEmbedded", package: "swift-nio"),
                                                      .product(name: "NIOWebSocket", package: "swift-nio")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["AgorTestSupport", "Bus", "HomeConfig", "AgorKit", "btmsg", "BtmsgAPI", "bttask", "BttaskAPI", "AgentRunner", "Diagnostics",
+        .testTarget(name: "IntegrationTests", dependencies: ["AgorTestSupport", "Bus", "HomeConfig", "AgorKit", "btmsg", "BtmsgAPI", "bttask", "BttaskAPI", "AgentRunner", "RunnerAPI", "Diagnostics", "DiagnosticsAPI",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]

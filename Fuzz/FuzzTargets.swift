@@ -5,7 +5,9 @@ import BttaskAPI
 import Bus
 import ConfigText
 import Diagnostics
+import DiagnosticsAPI
 import Foundation
+import RunnerAPI
 
 /// What `make fuzz` feeds random bytes to: every decoder of input from outside. Each target must
 /// return normally for any input (a refusal is a thrown, caught error); a trap, an out-of-bounds

@@ -16,5 +16,5 @@ generate proto/bus/v1/envelope.proto Sources/Bus/Generated
 generate proto/bus/v1/health.proto Sources/Bus/Generated
 generate proto/btmsg/v1/btmsg.proto Sources/BtmsgAPI/Generated
 generate proto/bttask/v1/bttask.proto Sources/BttaskAPI/Generated
-generate proto/diagnostics/v1/diagnostics.proto Sources/Diagnostics/Generated
-generate proto/runner/v1/runner.proto Sources/AgentRunner/Generated
+generate proto/diagnostics/v1/diagnostics.proto Sources/DiagnosticsAPI/Generated
+generate proto/runner/v1/runner.proto Sources/RunnerAPI/Generated

@@ -3,6 +3,7 @@ import BtmsgAPI
 import BttaskAPI
 import Bus
 import Foundation
+import RunnerAPI
 import Synchronization
 
 /// What the writers were told was done: the facts the databases are checked against afterwards.

@@ -1,6 +1,7 @@
 import AgorKit
 import Bus
 import Diagnostics
+import DiagnosticsAPI
 import Foundation
 import Synchronization
 

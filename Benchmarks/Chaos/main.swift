@@ -31,6 +31,7 @@ import BttaskAPI
 import Bus
 import Foundation
 import HomeConfig
+import RunnerAPI
 
 let arguments = CommandLine.arguments
 guard arguments.count == 5, let seconds = Double(arguments[2]), seconds > 0 else {

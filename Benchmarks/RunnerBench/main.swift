@@ -16,6 +16,7 @@ import AgentRunner
 import AgorKit
 import Bus
 import Foundation
+import RunnerAPI
 import Synchronization
 
 let arguments = CommandLine.arguments

@@ -18,6 +18,7 @@ import AgentRunner
 import BtmsgAPI
 import Bus
 import Foundation
+import RunnerAPI
 
 let arguments = CommandLine.arguments
 guard arguments.count == 6, let groups = Int(arguments[3]), let perGroup = Int(arguments[4]), let messages = Int(arguments[5]) else {

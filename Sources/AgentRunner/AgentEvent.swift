@@ -1,4 +1,5 @@
 import Foundation
+import RunnerAPI
 
 public typealias AgentEvent = Agor_Runner_V1_Event
 public typealias SessionState = Agor_Runner_V1_SessionState

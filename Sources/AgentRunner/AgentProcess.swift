@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Glibc
+import RunnerAPI
 import Synchronization
 
 /// One agent program, started through the exec helper and read with bounds.

@@ -1,4 +1,5 @@
 import Foundation
+import RunnerAPI
 
 /// Claude Code's `--output-format stream-json` lines (../shared/provider-formats.md): system/init,
 /// assistant content blocks (text, thinking, tool_use), user tool_result blocks, result, the

@@ -1,3 +1,4 @@
+import RunnerAPI
 /// Codex's `codex exec --json` lines: thread.started, turn.*, item.* (agent_message, reasoning,
 /// command_execution, file_change, mcp_tool_call, web_search, collab_tool_call, error, ...).
 /// A tool in flight is an item started and not yet completed. `turn.completed` usage is cumulative

@@ -1,4 +1,5 @@
 import Foundation
+import RunnerAPI
 
 /// Sub-agents a provider runs inside the session's own process: Claude's Task tool starts one, and
 /// its lines carry `parent_tool_use_id` = that call's id. The session's record lists them (at most

@@ -1,3 +1,4 @@
+import RunnerAPI
 /// Ollama's streaming `/api/chat` lines: text (and thinking) in pieces, tool calls (the stream
 /// never carries their results: the runner answers them), `done: true` with the counts, and
 /// `{"error": ...}` mid-stream. Text is reported piece by piece as it arrives; the turn's whole

@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import GRDB
 import HomeConfig
+import RunnerAPI
 import Synchronization
 
 /// The runner's Bus methods: runner.start, runner.stop, runner.input, runner.answer, runner.list,

@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import GRDB
 import Logging
+import RunnerAPI
 import SwiftProtobuf
 import Synchronization
 

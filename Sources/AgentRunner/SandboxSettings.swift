@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import HomeConfig
+import RunnerAPI
 
 /// A project's sandbox, from the settings cascade (project, group, global, built-in), tightened by
 /// what `start` asks. Each layer is off, on (used where this machine has it, reported otherwise)

@@ -1,3 +1,4 @@
+import RunnerAPI
 /// A session's health as a state machine over its events (the predecessor kept one boolean
 /// `toolInFlight`, so parallel calls ended "in flight" at the first result).
 ///

@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import GRDB
 import HomeConfig
+import RunnerAPI
 
 /// Retention: per project (settings cascade), keep the last `runner.retention.keep_sessions`
 /// ended sessions and those of the last `runner.retention.keep_days` days; the rest go with their

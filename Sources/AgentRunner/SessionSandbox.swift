@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import Glibc
 import HomeConfig
+import RunnerAPI
 
 /// The sandbox of a session's program, from its limits (the project's settings, tightened by
 /// start): the policy the exec helper enforces, the layers the runner holds itself (cgroups, the

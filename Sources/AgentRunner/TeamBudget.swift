@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import GRDB
+import RunnerAPI
 
 /// A team shares its budget down the tree. A child starts with limits no higher than what its
 /// parent had left (and narrower if the spawn asks), and what any member spends counts against

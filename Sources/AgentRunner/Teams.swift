@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import GRDB
 import HomeConfig
+import RunnerAPI
 
 /// Agent teams: a running session spawns children (`runner.spawn`, the MCP tool `spawn_agent`).
 /// A child is a new agent of its parent's group with a key of its own, whose certificate the runner

@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import HomeConfig
 import Logging
+import RunnerAPI
 import Synchronization
 
 /// Wake on message: a btmsg message to an agent (direct, or in a channel it may read) becomes a

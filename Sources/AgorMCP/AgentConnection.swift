@@ -1,8 +1,8 @@
 import BtmsgAPI
-import AgentRunner
 import BttaskAPI
 import Bus
 import Foundation
+import RunnerAPI
 
 /// One agent's connections to btmsg and bttask, with that agent's key: every tool call is checked by
 /// the services as this agent, exactly as its `btmsg` and `bttask` commands would be.

@@ -1,9 +1,9 @@
 import BtmsgAPI
-import AgentRunner
 import BttaskAPI
 import Bus
 import Foundation
 import MCP
+import RunnerAPI
 import SwiftProtobuf
 
 /// One tool of `agor mcp`: its name, what it does (the text the model reads), its input schema,

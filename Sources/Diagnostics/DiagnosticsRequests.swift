@@ -1,4 +1,5 @@
 import Bus
+import DiagnosticsAPI
 import Foundation
 
 /// The collector's methods. Any principal in the directory may ask; unknown services are 404, bad

@@ -1,4 +1,5 @@
 import Bus
+import DiagnosticsAPI
 import Foundation
 import GRDB
 import Logging
@@ -9,11 +10,11 @@ import Synchronization
 /// Bus requests, a sequenced `diag/health` stream, a live `diag/figures` topic, time series in its
 /// own SQLite file, and Prometheus exposition over HTTP.
 public final class DiagnosticsService: Sendable {
-    public static let name = "diagnostics"
+    public static let name = DiagnosticsAPI.service
     /// Sequenced: "service.up", "service.down" (ServiceState) and "link" (LinkRecord) events.
-    public static let healthStream = "diag/health"
+    public static let healthStream = DiagnosticsEvents.streamPrefix
     /// Live (KIND_LIVE), once per `figuresInterval`: a Figures body.
-    public static let figuresTopic = "diag/figures"
+    public static let figuresTopic = DiagnosticsEvents.figuresTopic
     public static let figuresInterval = Duration.seconds(1)
 
     let runtime: ServiceRuntime

@@ -1,4 +1,5 @@
 import Bus
+import DiagnosticsAPI
 import Foundation
 import Synchronization
 

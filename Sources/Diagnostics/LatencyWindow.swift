@@ -1,4 +1,5 @@
 import Bus
+import DiagnosticsAPI
 import Histogram
 
 /// One method's latency as the collector keeps it: everything since the collector started, and the

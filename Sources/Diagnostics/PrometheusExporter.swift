@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import CoreMetrics
+import DiagnosticsAPI
 import Prometheus
 import Synchronization
 

@@ -1,10 +1,10 @@
-import AgentRunner
 import BtmsgAPI
 import BttaskAPI
 import Bus
-import Diagnostics
+import DiagnosticsAPI
 import Foundation
 import Hummingbird
+import RunnerAPI
 import SwiftProtobuf
 
 /// The REST API: each route is one Bus method of one service, called on behalf of the signed-in

@@ -1,7 +1,7 @@
-import AgentRunner
 import Bus
 import Foundation
 import Hummingbird
+import RunnerAPI
 
 /// `GET /v1/sessions/{id}/events?from=N&limit=L`: a session's stored events, as the stream frames
 /// of /v1/stream (`{event, seq, stream, time_us, type}`), from N inclusive. The runner decides who

@@ -1,13 +1,13 @@
-import AgentRunner
 import BtmsgAPI
 import BttaskAPI
 import Bus
 import ConfigText
-import Diagnostics
+import DiagnosticsAPI
 import Foundation
 import Logging
 import NIOCore
 import NIOWebSocket
+import RunnerAPI
 import SwiftProtobuf
 import Synchronization
 

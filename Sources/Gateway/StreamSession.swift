@@ -1,9 +1,9 @@
-import AgentRunner
 import Bus
 import Foundation
 import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
+import RunnerAPI
 
 /// What a client asks of `GET /v1/stream`: which services (default all), which of its groups
 /// (default all), where to resume (`cursor=STREAM:SEQ,STREAM:SEQ`, as the events it received said),

@@ -3,6 +3,7 @@ import AgorKit
 import ArgumentParser
 import Bus
 import Diagnostics
+import DiagnosticsAPI
 import Foundation
 import SwiftProtobuf
 

@@ -1,6 +1,7 @@
 import AgorCLI
 import Bus
 import Diagnostics
+import DiagnosticsAPI
 import Foundation
 
 /// Text renderings of the collector's figures, shared by `agor diag` and `agor diag top`.

@@ -1,6 +1,7 @@
 import AgorKit
 import Bus
 import Diagnostics
+import DiagnosticsAPI
 import Foundation
 
 /// A CURVE subscriber to the collector's `diag/` topics: live figures, and health changes and

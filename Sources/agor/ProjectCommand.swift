@@ -5,6 +5,7 @@ import ArgumentParser
 import Bus
 import Foundation
 import HomeConfig
+import RunnerAPI
 
 /// `agor project add/list/remove`: the home's projects.toml.
 struct ProjectCommand: AsyncParsableCommand {

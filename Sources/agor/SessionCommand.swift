@@ -4,6 +4,7 @@ import AgorKit
 import ArgumentParser
 import Bus
 import Foundation
+import RunnerAPI
 import SwiftProtobuf
 
 /// `agor session ...`: agent sessions of the runner, for people and scripts (docs/RUNNER.md).

@@ -1,5 +1,4 @@
 import AgorCLI
-import AgorKit
 import ArgumentParser
 import Bus
 import BtmsgAPI

@@ -1,5 +1,4 @@
 import AgorCLI
-import AgorKit
 import BtmsgAPI
 import Bus
 import Foundation

@@ -1,4 +1,5 @@
 import Foundation
+import RunnerAPI
 import Testing
 @testable import AgentRunner
 

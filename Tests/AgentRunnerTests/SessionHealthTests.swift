@@ -1,3 +1,4 @@
+import RunnerAPI
 import Testing
 @testable import AgentRunner
 

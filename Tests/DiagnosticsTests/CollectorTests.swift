@@ -1,6 +1,7 @@
 import AgorTestSupport
 import AgorKit
 import Bus
+import DiagnosticsAPI
 import Foundation
 import GRDB
 import SwiftProtobuf

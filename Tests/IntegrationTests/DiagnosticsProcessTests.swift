@@ -2,6 +2,7 @@ import AgorTestSupport
 import AgorKit
 import Bus
 import Diagnostics
+import DiagnosticsAPI
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

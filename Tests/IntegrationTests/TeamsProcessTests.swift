@@ -1,6 +1,7 @@
 import AgentRunner
 import Bus
 import Foundation
+import RunnerAPI
 import Testing
 
 /// Agent teams with real processes: the runner spawns children of a manager's session, each a new
