@@ -26,15 +26,8 @@ struct GatewayFloodTests {
             return String(added.output.split(separator: "\n").last ?? "")
         }
         let writer = try token("ann", "manager"), flooder = try token("flo", "worker")
-        var gateway: Process?
-        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] {
-            let process = try agor.serve(service)
-            if service == "gateway" { gateway = process }
-        }
-        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { #expect(try await agor.waitUntilAnswers(service)) }
-        let http = try #require(BusConfig.load(from: agor.home.configFile).service("gateway")?.http)
-        #expect(await GatewayProcessTests.waitForHTTP(http))
-        let pid = try #require(gateway?.processIdentifier)
+        let (processes, http) = try await agor.serveAll()
+        let pid = try #require(processes["gateway"]?.processIdentifier)
 
         let output = try await AgorHome.python([AgorHome.interop("gateway_flood.py"), "\(http)", "\(pid)", writer, flooder])
         #expect(output.0 == 0, "\(output.1)")
@@ -48,6 +41,6 @@ struct GatewayFloodTests {
             #expect(output.1.contains("ok \(check)\n"), "\(check): \(output.1)")
         }
         #expect(output.1.contains("gateway flood ok"), "\(output.1)")
-        #expect(gateway?.isRunning == true)
+        #expect(processes["gateway"]?.isRunning == true)
     }
 }

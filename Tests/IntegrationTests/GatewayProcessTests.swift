@@ -89,10 +89,7 @@ struct GatewayProcessTests {
     static func startSystem(_ home: AgorHome) async throws -> (token: String, http: BusConfig.HTTPAddress) {
         let result = try AgorHome.run(["user", "add", "ann", "--group", "web", "--role", "manager", "--home", home.home.root.path])
         let token = String(result.output.split(separator: "\n").last ?? "")
-        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { _ = try home.serve(service) }
-        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
-        let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
-        #expect(await waitForHTTP(http))
+        let http = try await home.serveAll().http
         return (token, http)
     }
 
@@ -163,14 +160,8 @@ struct GatewayProcessTests {
         let home = try AgorHome()
         defer { home.cleanUp() }
         let ann = try addUser(home, "ann", group: "web", role: "manager")
-        var btmsg: Process?
-        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] {
-            let process = try home.serve(service)
-            if service == "btmsg" { btmsg = process }
-        }
-        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
-        let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
-        #expect(await Self.waitForHTTP(http))
+        let (processes, http) = try await home.serveAll()
+        let btmsg = processes["btmsg"]
         btmsg?.terminate()
         btmsg?.waitUntilExit()
         let lines = try Self.stream("ws://\(http)/v1/stream?services=btmsg&cursor=btmsg/web/:0", token: ann, count: 1)
@@ -183,10 +174,7 @@ struct GatewayProcessTests {
         defer { home.cleanUp() }
         let ann = try addUser(home, "ann", group: "web", role: "manager")
         let bob = try addUser(home, "bob", group: "ops", role: "worker")
-        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { _ = try home.serve(service) }
-        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { #expect(try await home.waitUntilAnswers(service)) }
-        let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
-        #expect(await GatewayProcessTests.waitForHTTP(http))
+        let http = try await home.serveAll().http
         let base = "http://\(http)"
 
         // Public and closed doors.

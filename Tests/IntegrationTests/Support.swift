@@ -126,6 +126,18 @@ final class AgorHome: @unchecked Sendable {
         return try start(["--home", home.root.path], program: AgorHome.echo)
     }
 
+    /// Serves every service of the catalogue, each its own `agor serve` process, and waits until
+    /// each answers and the Gateway's HTTP door is open (both recorded as expectations). Returns
+    /// the processes by service name and the Gateway's address.
+    func serveAll() async throws -> (processes: [String: Process], http: BusConfig.HTTPAddress) {
+        var processes: [String: Process] = [:]
+        for service in ServiceCatalog.names { processes[service] = try serve(service) }
+        for service in ServiceCatalog.names { #expect(try await waitUntilAnswers(service), "\(service) does not answer") }
+        let http = try #require(BusConfig.load(from: home.configFile).service("gateway")?.http)
+        #expect(await GatewayProcessTests.waitForHTTP(http))
+        return (processes, http)
+    }
+
     func client(key: String = "operator") throws -> ServiceClient {
         try ServiceClient(home: home, keyFile: home.secretKeyFile(key))
     }

@@ -102,10 +102,7 @@ struct TeamEndToEndTests {
         let webshop = try #require(fixtures["webshop"])
         let user = try AgorHome.run(["user", "add", "ann", "--group", webshop.group, "--role", "manager", "--home", agor.home.root.path])
         let token = String(user.output.split(separator: "\n").last ?? "")
-        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { _ = try agor.serve(service) }
-        for service in ["btmsg", "bttask", "diagnostics", "runner", "gateway"] { #expect(try await agor.waitUntilAnswers(service)) }
-        let http = try #require(BusConfig.load(from: agor.home.configFile).service("gateway")?.http)
-        #expect(await GatewayProcessTests.waitForHTTP(http))
+        let http = try await agor.serveAll().http
         var tasks: [String] = []
         for title in webshop.tasks {
             let created = try await GatewayProcessTests.send("POST", "http://\(http)/v1/tasks", token: token, json: ["title": title, "group": webshop.group])
