@@ -75,6 +75,10 @@ public actor Supervisor {
             say("agor up: another agor up (pid \(previous.supervisorPid)) runs on \(home.root.path); stop it first")
             return false
         }
+        let others = client.config.services.map(\.name).filter { !ServiceCatalog.names.contains($0) }
+        if !others.isEmpty {
+            say("agor up: config.toml also names \(others.joined(separator: ", ")), which this build does not run (run it yourself, or remove its entry)")
+        }
         for child in children { child.loop = Task { await self.supervise(child) } }
         var allAnswer = true
         for child in children {
