@@ -70,7 +70,7 @@ public struct HomeSetup {
     /// `agor up` does not start it: it runs only the catalogue's services.
     public func addService(_ name: String, host: String = "127.0.0.1") throws {
         guard Principal.isValidName(name) else {
-            throw DirectoryError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
+            throw HomeError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
         }
         var report = InitReport()
         try addMissingServices([name], portBase: 1024, host: host, report: &report)
@@ -133,13 +133,13 @@ public struct HomeSetup {
     public func addAgent(name: String, group: String, role: Role) throws -> URL {
         let directory = Directory(folder: home.directoryFolder)
         guard Principal.isValidName(name) else {
-            throw DirectoryError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
+            throw HomeError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
         }
         guard directory.groups.contains(group) else {
-            throw DirectoryError(code: .badGroup, detail: "no group \(group); create it with `agor group add \(group)`")
+            throw HomeError(code: .badGroup, detail: "no group \(group); create it with `agor group add \(group)`")
         }
         guard directory.principal(named: name) == nil else {
-            throw DirectoryError(code: .exists, detail: "a principal named \(name) exists already")
+            throw HomeError(code: .exists, detail: "a principal named \(name) exists already")
         }
         let keys = CurveKeyPair.generate()
         try keys.write(name: name, to: home.keysFolder)
@@ -160,13 +160,13 @@ public struct HomeSetup {
     public func addUser(name: String, group: String, role: Role, writeKey: Bool) throws -> NewUser {
         let directory = Directory(folder: home.directoryFolder)
         guard Principal.isValidName(name) else {
-            throw DirectoryError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
+            throw HomeError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
         }
         guard Principal.isValidName(group) else {
-            throw DirectoryError(code: .badGroup, detail: "group names use letters, digits, '-', '_' and '.' (at most 64): \(group)")
+            throw HomeError(code: .badGroup, detail: "group names use letters, digits, '-', '_' and '.' (at most 64): \(group)")
         }
         guard directory.principal(named: name) == nil else {
-            throw DirectoryError(code: .exists, detail: "a principal named \(name) exists already")
+            throw HomeError(code: .exists, detail: "a principal named \(name) exists already")
         }
         let created = try addGroup(group)
         let keys = CurveKeyPair.generate()
@@ -182,10 +182,10 @@ public struct HomeSetup {
     public func newToken(for name: String) throws -> String {
         let directory = Directory(folder: home.directoryFolder)
         guard var person = directory.principal(named: name) else {
-            throw DirectoryError(code: .notFound, detail: "no principal named \(name)")
+            throw HomeError(code: .notFound, detail: "no principal named \(name)")
         }
         guard person.kind == .person else {
-            throw DirectoryError(code: .badName, detail: "\(name) is \(person.kind == .agent ? "an agent" : "a service"): only people sign in with tokens")
+            throw HomeError(code: .badName, detail: "\(name) is \(person.kind == .agent ? "an agent" : "a service"): only people sign in with tokens")
         }
         let (token, hash) = GatewayToken.generate()
         person.tokenHash = hash

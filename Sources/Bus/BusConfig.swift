@@ -1,17 +1,6 @@
 import ConfigText
 import Foundation
 
-public struct ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
-    public let file: String
-    public let reason: String
-    public var description: String { "config error in \(file): \(reason)" }
-
-    public init(file: String, reason: String) {
-        self.file = file
-        self.reason = reason
-    }
-}
-
 /// config.toml: where each service listens and the Bus's limits.
 public struct BusConfig: Sendable, Equatable {
     public struct ServiceEndpoints: Sendable, Equatable {
@@ -75,7 +64,7 @@ public struct BusConfig: Sendable, Equatable {
 
     public static func load(from file: URL) throws -> BusConfig {
         guard let data = FileManager.default.contents(atPath: file.path) else {
-            throw ConfigError(file: file.path, reason: "cannot read the file (run `agor init`?)")
+            throw HomeError.config(file: file.path, reason: "cannot read the file (run `agor init`?)")
         }
         do {
             var config = try parse(String(decoding: data, as: UTF8.self))
@@ -92,9 +81,9 @@ public struct BusConfig: Sendable, Equatable {
             }
             return config
         } catch let error as TOMLError {
-            throw ConfigError(file: file.path, reason: error.description)
-        } catch let error as ConfigError {
-            throw ConfigError(file: file.path, reason: error.reason)
+            throw HomeError.config(file: file.path, reason: error.description)
+        } catch let error as HomeError {
+            throw HomeError.config(file: file.path, reason: error.detail)
         }
     }
 
@@ -103,47 +92,47 @@ public struct BusConfig: Sendable, Equatable {
         var config = BusConfig()
         if let bus = table["bus"]?.table {
             if let v = bus["max_message_size"] {
-                guard let n = v.integer, n > 0 else { throw ConfigError(file: "", reason: "bus.max_message_size must be a positive integer") }
+                guard let n = v.integer, n > 0 else { throw HomeError.config(file: "", reason: "bus.max_message_size must be a positive integer") }
                 config.maxMessageSize = n
             }
             if let v = bus["fsync_every_commit"] {
-                guard let b = v.bool else { throw ConfigError(file: "", reason: "bus.fsync_every_commit must be true or false") }
+                guard let b = v.bool else { throw HomeError.config(file: "", reason: "bus.fsync_every_commit must be true or false") }
                 config.fsyncEveryCommit = b
             }
             if let v = bus["dedup_window_seconds"] {
-                guard let n = v.integer, n > 0 else { throw ConfigError(file: "", reason: "bus.dedup_window_seconds must be a positive integer") }
+                guard let n = v.integer, n > 0 else { throw HomeError.config(file: "", reason: "bus.dedup_window_seconds must be a positive integer") }
                 config.dedupWindowSeconds = n
             }
             if let v = bus["instrumentation"] {
-                guard let b = v.bool else { throw ConfigError(file: "", reason: "bus.instrumentation must be true or false") }
+                guard let b = v.bool else { throw HomeError.config(file: "", reason: "bus.instrumentation must be true or false") }
                 config.instrumentation = b
             }
             if let v = bus["log_max_bytes"] {
-                guard let n = v.integer, (4096...(1 << 34)).contains(n) else { throw ConfigError(file: "", reason: "bus.log_max_bytes must be an integer from 4096 up") }
+                guard let n = v.integer, (4096...(1 << 34)).contains(n) else { throw HomeError.config(file: "", reason: "bus.log_max_bytes must be an integer from 4096 up") }
                 config.logMaxBytes = n
             }
             if let v = bus["requests_per_principal_s"] {
-                guard let n = v.integer, (0...10_000_000).contains(n) else { throw ConfigError(file: "", reason: "bus.requests_per_principal_s must be an integer from 0 (no limit) up") }
+                guard let n = v.integer, (0...10_000_000).contains(n) else { throw HomeError.config(file: "", reason: "bus.requests_per_principal_s must be an integer from 0 (no limit) up") }
                 config.requestsPerPrincipal = n
             }
             if let v = bus["heartbeat_ms"] {
-                guard let n = v.integer, (50...60_000).contains(n) else { throw ConfigError(file: "", reason: "bus.heartbeat_ms must be an integer from 50 to 60000") }
+                guard let n = v.integer, (50...60_000).contains(n) else { throw HomeError.config(file: "", reason: "bus.heartbeat_ms must be an integer from 50 to 60000") }
                 config.heartbeatMilliseconds = n
             }
         }
         if let services = table["services"]?.table {
             for name in services.keys {
-                guard let entry = services[name]?.table else { throw ConfigError(file: "", reason: "services.\(name) must be a table") }
+                guard let entry = services[name]?.table else { throw HomeError.config(file: "", reason: "services.\(name) must be a table") }
                 guard let rpc = entry["rpc"]?.string, rpc.hasPrefix("tcp://") || rpc.hasPrefix("ipc://") || rpc.hasPrefix("inproc://") else {
-                    throw ConfigError(file: "", reason: "services.\(name).rpc must be an endpoint like tcp://127.0.0.1:9760")
+                    throw HomeError.config(file: "", reason: "services.\(name).rpc must be an endpoint like tcp://127.0.0.1:9760")
                 }
                 guard let pub = entry["pub"]?.string, pub.hasPrefix("tcp://") || pub.hasPrefix("ipc://") || pub.hasPrefix("inproc://") else {
-                    throw ConfigError(file: "", reason: "services.\(name).pub must be an endpoint like tcp://127.0.0.1:9761")
+                    throw HomeError.config(file: "", reason: "services.\(name).pub must be an endpoint like tcp://127.0.0.1:9761")
                 }
                 var http: HTTPAddress?
                 if let value = entry["http"] {
                     guard let text = value.string, let address = HTTPAddress(text) else {
-                        throw ConfigError(file: "", reason: "services.\(name).http must be an address like 127.0.0.1:9768")
+                        throw HomeError.config(file: "", reason: "services.\(name).http must be an address like 127.0.0.1:9768")
                     }
                     http = address
                 }

@@ -3,18 +3,6 @@ import ConfigText
 import CSodium
 import Foundation
 
-public struct KeyError: Error, Equatable, CustomStringConvertible, Sendable {
-    public enum Code: String, Sendable { case badZ85, badLength, unreadable, badFile, insecurePermissions }
-    public let code: Code
-    public let detail: String
-    public var description: String { "KeyError.\(code.rawValue): \(detail)" }
-
-    public init(code: Code, detail: String) {
-        self.code = code
-        self.detail = detail
-    }
-}
-
 /// A CURVE key pair (Curve25519), written in Z85 (40 characters) in files and config.
 public struct CurveKeyPair: Sendable, Equatable {
     public let publicKey: [UInt8]
@@ -36,8 +24,8 @@ public struct CurveKeyPair: Sendable, Equatable {
     }
 
     /// The public key that belongs to a secret key.
-    public static func publicKey(forSecret secret: [UInt8]) throws(KeyError) -> [UInt8] {
-        guard secret.count == 32 else { throw KeyError(code: .badLength, detail: "secret key must be 32 bytes") }
+    public static func publicKey(forSecret secret: [UInt8]) throws(HomeError) -> [UInt8] {
+        guard secret.count == 32 else { throw HomeError(code: .badLength, detail: "secret key must be 32 bytes") }
         var pub = [UInt8](repeating: 0, count: 32)
         _ = sodium_init()
         crypto_scalarmult_base(&pub, secret)
@@ -69,28 +57,28 @@ public struct CurveKeyPair: Sendable, Equatable {
 
     /// Reads a key file: a secret file (`.key`) gives both keys, a public file only the public one.
     /// A secret file readable by others is refused.
-    public static func read(from file: URL) throws(KeyError) -> CurveKeyPair {
+    public static func read(from file: URL) throws(HomeError) -> CurveKeyPair {
         guard let data = FileManager.default.contents(atPath: file.path) else {
-            throw KeyError(code: .unreadable, detail: "cannot read \(file.path)")
+            throw HomeError(code: .unreadable, detail: "cannot read \(file.path)")
         }
         let table: TOMLTable
         do { table = try TOML.parse(String(decoding: data, as: UTF8.self)) } catch {
-            throw KeyError(code: .badFile, detail: "\(file.path): \(error)")
+            throw HomeError(code: .badFile, detail: "\(file.path): \(error)")
         }
         if let secretText = table["secret_key"]?.string {
             if let attributes = try? FileManager.default.attributesOfItem(atPath: file.path),
                let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
-                throw KeyError(code: .insecurePermissions, detail: "\(file.path) is readable by others (mode \(String(mode, radix: 8))); chmod 600 it")
+                throw HomeError(code: .insecurePermissions, detail: "\(file.path) is readable by others (mode \(String(mode, radix: 8))); chmod 600 it")
             }
             let secret = try Z85.decodeKey(secretText)
             let derived = try publicKey(forSecret: secret)
             if let pubText = table["public_key"]?.string, try Z85.decodeKey(pubText) != derived {
-                throw KeyError(code: .badFile, detail: "\(file.path): public key does not match the secret key")
+                throw HomeError(code: .badFile, detail: "\(file.path): public key does not match the secret key")
             }
             return CurveKeyPair(publicKey: derived, secretKey: secret)
         }
         guard let pubText = table["public_key"]?.string else {
-            throw KeyError(code: .badFile, detail: "\(file.path): no public_key")
+            throw HomeError(code: .badFile, detail: "\(file.path): no public_key")
         }
         return CurveKeyPair(publicKey: try Z85.decodeKey(pubText), secretKey: [])
     }
@@ -105,16 +93,16 @@ public enum Z85 {
         return String(decoding: out.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    public static func decode(_ text: String) throws(KeyError) -> [UInt8] {
-        guard text.utf8.count % 5 == 0 else { throw KeyError(code: .badZ85, detail: "length is not a multiple of 5") }
+    public static func decode(_ text: String) throws(HomeError) -> [UInt8] {
+        guard text.utf8.count % 5 == 0 else { throw HomeError(code: .badZ85, detail: "length is not a multiple of 5") }
         var out = [UInt8](repeating: 0, count: text.utf8.count * 4 / 5)
-        guard zmq_z85_decode(&out, text) != nil else { throw KeyError(code: .badZ85, detail: "not Z85") }
+        guard zmq_z85_decode(&out, text) != nil else { throw HomeError(code: .badZ85, detail: "not Z85") }
         return out
     }
 
     /// Decodes a 40-character key into 32 bytes.
-    public static func decodeKey(_ text: String) throws(KeyError) -> [UInt8] {
-        guard text.utf8.count == 40 else { throw KeyError(code: .badLength, detail: "a Z85 key has 40 characters, got \(text.utf8.count)") }
+    public static func decodeKey(_ text: String) throws(HomeError) -> [UInt8] {
+        guard text.utf8.count == 40 else { throw HomeError(code: .badLength, detail: "a Z85 key has 40 characters, got \(text.utf8.count)") }
         return try decode(text)
     }
 }

@@ -3,18 +3,6 @@ import Foundation
 import Logging
 import Synchronization
 
-public struct DirectoryError: Error, Equatable, CustomStringConvertible, Sendable {
-    public enum Code: String, Sendable { case badCertificate, badName, exists, notFound, badGroup }
-    public let code: Code
-    public let detail: String
-    public var description: String { "DirectoryError.\(code.rawValue): \(detail)" }
-
-    public init(code: Code, detail: String) {
-        self.code = code
-        self.detail = detail
-    }
-}
-
 /// The home's `directory/`: one certificate file per principal (`NAME.cert`), the ZAP allow-list and
 /// the source of groups, roles and rights for every service. Revoked certificates move to `revoked/`.
 ///
@@ -75,19 +63,19 @@ public final class Directory: Sendable {
             do {
                 let principal = try Directory.readCertificate(url)
                 guard file == "\(principal.name).cert" else {
-                    throw DirectoryError(code: .badCertificate, detail: "name \(principal.name) does not match file \(file)")
+                    throw HomeError(code: .badCertificate, detail: "name \(principal.name) does not match file \(file)")
                 }
                 // The runner's part holds agents with no rights beyond a worker's, never a name of the rest.
                 if isSpawned {
                     guard principal.kind == .agent, principal.rights.isEmpty, principal.role != .operator_, principal.tokenHash.isEmpty else {
-                        throw DirectoryError(code: .badCertificate, detail: "a spawned certificate names an agent with no rights and no operator role")
+                        throw HomeError(code: .badCertificate, detail: "a spawned certificate names an agent with no rights and no operator role")
                     }
                     guard next.byName[principal.name] == nil else {
-                        throw DirectoryError(code: .badCertificate, detail: "spawned \(principal.name) has the name of a principal of the directory")
+                        throw HomeError(code: .badCertificate, detail: "spawned \(principal.name) has the name of a principal of the directory")
                     }
                 }
                 if next.byKey[principal.publicKey] != nil {
-                    throw DirectoryError(code: .badCertificate, detail: "public key already used by \(next.byKey[principal.publicKey]!.name)")
+                    throw HomeError(code: .badCertificate, detail: "public key already used by \(next.byKey[principal.publicKey]!.name)")
                 }
                 next.byName[principal.name] = principal
                 next.byKey[principal.publicKey] = principal
@@ -116,26 +104,26 @@ public final class Directory: Sendable {
 
     public static func readCertificate(_ url: URL) throws -> Principal {
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw DirectoryError(code: .badCertificate, detail: "cannot read \(url.lastPathComponent)")
+            throw HomeError(code: .badCertificate, detail: "cannot read \(url.lastPathComponent)")
         }
         let table = try TOML.parse(String(decoding: data, as: UTF8.self))
         func field(_ key: String) throws -> String {
             guard let value = table[key]?.string else {
-                throw DirectoryError(code: .badCertificate, detail: "\(url.lastPathComponent): missing \(key)")
+                throw HomeError(code: .badCertificate, detail: "\(url.lastPathComponent): missing \(key)")
             }
             return value
         }
         let name = try field("name")
-        guard Principal.isValidName(name) else { throw DirectoryError(code: .badName, detail: "bad name \(name)") }
+        guard Principal.isValidName(name) else { throw HomeError(code: .badName, detail: "bad name \(name)") }
         guard let kind = PrincipalKind(rawValue: try field("kind")) else {
-            throw DirectoryError(code: .badCertificate, detail: "\(url.lastPathComponent): unknown kind")
+            throw HomeError(code: .badCertificate, detail: "\(url.lastPathComponent): unknown kind")
         }
         guard let role = Role(name: try field("role")) else {
-            throw DirectoryError(code: .badCertificate, detail: "\(url.lastPathComponent): unknown role")
+            throw HomeError(code: .badCertificate, detail: "\(url.lastPathComponent): unknown role")
         }
         let rights = try (table["rights"]?.strings ?? []).map { name -> Right in
             guard let right = Right(rawValue: name) else {
-                throw DirectoryError(code: .badCertificate, detail: "\(url.lastPathComponent): unknown right \(name)")
+                throw HomeError(code: .badCertificate, detail: "\(url.lastPathComponent): unknown right \(name)")
             }
             return right
         }
@@ -162,7 +150,7 @@ public final class Directory: Sendable {
 
     private func write(_ principal: Principal, into place: URL) throws {
         guard Principal.isValidName(principal.name) else {
-            throw DirectoryError(code: .badName, detail: "names use letters, digits, '-', '_' and '.': \(principal.name)")
+            throw HomeError(code: .badName, detail: "names use letters, digits, '-', '_' and '.': \(principal.name)")
         }
         try FileManager.default.createDirectory(at: place, withIntermediateDirectories: true)
         try AtomicFile.write(Directory.certificateText(principal), to: place.appendingPathComponent("\(principal.name).cert"), mode: 0o644)
@@ -187,7 +175,7 @@ public final class Directory: Sendable {
     public func revoke(_ name: String, reason: String) throws {
         let source = folder.appendingPathComponent("\(name).cert")
         guard FileManager.default.fileExists(atPath: source.path) else {
-            throw DirectoryError(code: .notFound, detail: "no principal named \(name)")
+            throw HomeError(code: .notFound, detail: "no principal named \(name)")
         }
         let revoked = folder.appendingPathComponent("revoked")
         try FileManager.default.createDirectory(at: revoked, withIntermediateDirectories: true)
@@ -225,7 +213,7 @@ public final class Directory: Sendable {
     }
 
     public func addGroup(_ group: String) throws {
-        guard Principal.isValidName(group) else { throw DirectoryError(code: .badGroup, detail: "bad group name \(group)") }
+        guard Principal.isValidName(group) else { throw HomeError(code: .badGroup, detail: "bad group name \(group)") }
         var groups = self.groups
         guard !groups.contains(group) else { return }
         groups.append(group)

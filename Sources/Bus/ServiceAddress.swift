@@ -7,14 +7,14 @@ public struct ServiceAddress: Sendable {
     public let endpoints: BusConfig.ServiceEndpoints
     public let serverKey: [UInt8]
 
-    /// Throws `ConfigError` when config.toml has no section for the service, `DirectoryError` when
+    /// Throws `HomeError` when config.toml has no section for the service, `HomeError` when
     /// the directory has no service certificate of that name.
     public init(_ service: String, config: BusConfig, directory: Directory, configFile: String) throws {
         guard let endpoints = config.service(service) else {
-            throw ConfigError(file: configFile, reason: "no [services.\(service)] section")
+            throw HomeError.config(file: configFile, reason: "no [services.\(service)] section")
         }
         guard let principal = directory.principal(named: service), principal.kind == .service else {
-            throw DirectoryError(code: .notFound, detail: "no service certificate for \(service) in \(directory.folder.path)")
+            throw HomeError(code: .notFound, detail: "no service certificate for \(service) in \(directory.folder.path)")
         }
         self.service = service
         self.endpoints = endpoints

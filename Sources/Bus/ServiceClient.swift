@@ -14,7 +14,7 @@ public struct ServiceClient: Sendable {
         config = try BusConfig.load(from: home.configFile)
         key = try CurveKeyPair.read(from: keyFile)
         guard !key.secretKey.isEmpty else {
-            throw KeyError(code: .badFile, detail: "\(keyFile.path) holds no secret key")
+            throw HomeError(code: .badFile, detail: "\(keyFile.path) holds no secret key")
         }
         directory = Directory(folder: home.directoryFolder)
         self.context = context

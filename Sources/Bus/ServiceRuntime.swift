@@ -37,7 +37,7 @@ public final class ServiceRuntime: Sendable {
         self.logger = logger
         config = try BusConfig.load(from: home.configFile)
         guard let endpoints = config.service(name) else {
-            throw ConfigError(file: home.configFile.path, reason: "no [services.\(name)] section")
+            throw HomeError.config(file: home.configFile.path, reason: "no [services.\(name)] section")
         }
         keyPair = try CurveKeyPair.read(from: home.secretKeyFile(name))
         directory = Directory(folder: home.directoryFolder, logger: logger)

@@ -34,7 +34,7 @@ public final class DiagnosticsService: Sendable {
     public static func run(home: Home) async throws {
         let runtime = try ServiceRuntime(name: name, home: home) { DiagnosticsSchema.register(in: &$0) }
         guard let http = runtime.config.service(name)?.http else {
-            throw ConfigError(file: home.configFile.path, reason: "services.diagnostics needs http = \"127.0.0.1:PORT\" for its Prometheus exposition")
+            throw HomeError.config(file: home.configFile.path, reason: "services.diagnostics needs http = \"127.0.0.1:PORT\" for its Prometheus exposition")
         }
         let service = try DiagnosticsService(runtime: runtime)
         service.listen()

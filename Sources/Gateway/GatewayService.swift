@@ -29,7 +29,7 @@ public final class GatewayService: Sendable {
     public static func run(home: Home) async throws {
         let runtime = try ServiceRuntime(name: name, home: home) { GatewaySchema.register(in: &$0) }
         guard let http = runtime.config.service(name)?.http else {
-            throw ConfigError(file: home.configFile.path, reason: "services.gateway needs http = \"127.0.0.1:9750\"")
+            throw HomeError.config(file: home.configFile.path, reason: "services.gateway needs http = \"127.0.0.1:9750\"")
         }
         let service = try GatewayService(runtime: runtime)
         runtime.logger.info("gateway listening", metadata: ["gateway.http": "http://\(http)"])

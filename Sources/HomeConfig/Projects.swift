@@ -22,19 +22,19 @@ public enum Projects {
     public static func file(in home: Home) -> URL { home.root.appendingPathComponent("projects.toml") }
 
     /// The projects, sorted by name; none when the file does not exist. A malformed file or entry
-    /// is a ConfigError naming it.
+    /// is a HomeError naming it.
     public static func load(from home: Home) throws -> [Project] {
         let url = file(in: home)
         guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
         let table: TOMLTable
         do { table = try TOML.parse(String(decoding: data, as: UTF8.self)) } catch {
-            throw ConfigError(file: url.path, reason: "\(error)")
+            throw HomeError.config(file: url.path, reason: "\(error)")
         }
         var projects: [Project] = []
         let all = table["projects"]?.table ?? TOMLTable()
         for name in all.keys {
             guard let entry = all[name]?.table, let group = entry["group"]?.string, let root = entry["root"]?.string, root.hasPrefix("/") else {
-                throw ConfigError(file: url.path, reason: "projects.\(name) needs group = \"...\" and an absolute root = \"/...\"")
+                throw HomeError.config(file: url.path, reason: "projects.\(name) needs group = \"...\" and an absolute root = \"/...\"")
             }
             projects.append(Project(name: name, group: group, root: root))
         }

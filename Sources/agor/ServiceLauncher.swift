@@ -19,7 +19,7 @@ enum ServiceLauncher {
 
     static func serve(_ name: String, home: Home) async throws {
         guard let run = runners[name] else {
-            throw ConfigError(file: home.configFile.path,
+            throw HomeError.config(file: home.configFile.path,
                               reason: "unknown service \(name); this build runs: \(ServiceCatalog.names.joined(separator: ", "))")
         }
         try await run(home)

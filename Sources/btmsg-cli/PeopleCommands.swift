@@ -147,7 +147,7 @@ struct Register: AsyncParsableCommand {
                 throw Failure(.forbidden, "only an operator of group \(group) may register agents; \(caller.name) is a \(caller.role.rawValue)")
             }
             let keyFile: URL
-            do { keyFile = try HomeSetup(home: home).addAgent(name: id, group: group, role: parsedRole) } catch let error as DirectoryError {
+            do { keyFile = try HomeSetup(home: home).addAgent(name: id, group: group, role: parsedRole) } catch let error as HomeError {
                 throw Failure(error.code == .exists ? .conflict : error.code == .badGroup ? .notFound : .badInput, error.detail)
             }
             if common.json { print("{\"name\":\"\(id)\",\"group\":\"\(group)\",\"role\":\"\(parsedRole.rawValue)\",\"key\":\"\(keyFile.path)\"}") }

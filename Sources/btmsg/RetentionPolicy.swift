@@ -56,20 +56,20 @@ public struct RetentionConfig: Sendable, Equatable {
     /// Whether any group keeps only its last N messages (then sends wake the pruner).
     public var limitsCounts: Bool { defaultPolicy.keepMessages > 0 || groups.values.contains { $0.keepMessages > 0 } }
 
-    /// Reads `[btmsg.retention]` from the home's config.toml text. Bad values are a ConfigError.
+    /// Reads `[btmsg.retention]` from the home's config.toml text. Bad values are a HomeError.
     public static func parse(_ text: String, file: String = "config.toml") throws -> RetentionConfig {
         let table: TOMLTable
-        do { table = try TOML.parse(text) } catch { throw ConfigError(file: file, reason: error.description) }
+        do { table = try TOML.parse(text) } catch { throw HomeError.config(file: file, reason: error.description) }
         var config = RetentionConfig()
         guard let retention = table.value(at: "btmsg.retention")?.table else { return config }
         func policy(_ t: TOMLTable, base: RetentionPolicy, path: String) throws -> RetentionPolicy {
             var p = base
             for key in t.keys where t[key]?.table == nil {
                 guard key == "keep_days" || key == "keep_messages" else {
-                    throw ConfigError(file: file, reason: "\(path).\(key): unknown key (keep_days, keep_messages)")
+                    throw HomeError.config(file: file, reason: "\(path).\(key): unknown key (keep_days, keep_messages)")
                 }
                 guard let n = t[key]?.integer, n >= 0 else {
-                    throw ConfigError(file: file, reason: "\(path).\(key) must be a whole number ≥ 0")
+                    throw HomeError.config(file: file, reason: "\(path).\(key) must be a whole number ≥ 0")
                 }
                 if key == "keep_days" { p.keepDays = n } else { p.keepMessages = n }
             }

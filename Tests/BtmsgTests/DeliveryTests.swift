@@ -215,9 +215,9 @@ struct DeliveryTests {
             """)
         #expect(config.policy(for: "other") == RetentionPolicy(keepDays: 30, keepMessages: 0))
         #expect(config.policy(for: "team") == RetentionPolicy(keepDays: 30, keepMessages: 100))
-        #expect(throws: ConfigError.self) { try RetentionConfig.parse("[btmsg.retention]\nkeep_days = -1\n") }
-        #expect(throws: ConfigError.self) { try RetentionConfig.parse("[btmsg.retention]\nkeep_weeks = 1\n") }
-        #expect(throws: ConfigError.self) { try RetentionConfig.parse("[btmsg.retention]\nkeep_days = \"a\"\n") }
+        #expect(throws: HomeError.self) { try RetentionConfig.parse("[btmsg.retention]\nkeep_days = -1\n") }
+        #expect(throws: HomeError.self) { try RetentionConfig.parse("[btmsg.retention]\nkeep_weeks = 1\n") }
+        #expect(throws: HomeError.self) { try RetentionConfig.parse("[btmsg.retention]\nkeep_days = \"a\"\n") }
     }
 
     @Test("presence: a request marks the caller seen and online, announced once on the group's stream")

@@ -30,14 +30,14 @@ import Testing
     }
 
     @Test func configRefusesBadEndpointsAndValues() throws {
-        #expect(throws: ConfigError.self) { try BusConfig.parse("[services.x]\nrpc = \"http://x\"\npub = \"tcp://a:1\"") }
-        #expect(throws: ConfigError.self) { try BusConfig.parse("[bus]\nmax_message_size = -5") }
+        #expect(throws: HomeError.self) { try BusConfig.parse("[services.x]\nrpc = \"http://x\"\npub = \"tcp://a:1\"") }
+        #expect(throws: HomeError.self) { try BusConfig.parse("[bus]\nmax_message_size = -5") }
         #expect(throws: TOMLError.self) { try BusConfig.parse("[bus\n") }
-        #expect(throws: ConfigError.self) { try BusConfig.parse("[bus]\nheartbeat_ms = 5") }
-        #expect(throws: ConfigError.self) { try BusConfig.parse("[bus]\nheartbeat_ms = \"fast\"") }
-        #expect(throws: ConfigError.self) { try BusConfig.parse("[bus]\ninstrumentation = \"yes\"") }
-        #expect(throws: ConfigError.self) { try BusConfig.parse("[services.d]\nrpc = \"tcp://a:1\"\npub = \"tcp://a:2\"\nhttp = \"nonsense\"") }
-        #expect(throws: ConfigError.self) { try BusConfig.parse("[services.d]\nrpc = \"tcp://a:1\"\npub = \"tcp://a:2\"\nhttp = \"127.0.0.1:70000\"") }
+        #expect(throws: HomeError.self) { try BusConfig.parse("[bus]\nheartbeat_ms = 5") }
+        #expect(throws: HomeError.self) { try BusConfig.parse("[bus]\nheartbeat_ms = \"fast\"") }
+        #expect(throws: HomeError.self) { try BusConfig.parse("[bus]\ninstrumentation = \"yes\"") }
+        #expect(throws: HomeError.self) { try BusConfig.parse("[services.d]\nrpc = \"tcp://a:1\"\npub = \"tcp://a:2\"\nhttp = \"nonsense\"") }
+        #expect(throws: HomeError.self) { try BusConfig.parse("[services.d]\nrpc = \"tcp://a:1\"\npub = \"tcp://a:2\"\nhttp = \"127.0.0.1:70000\"") }
         #expect(try BusConfig.parse("[bus]\ninstrumentation = false\nheartbeat_ms = 250").instrumentation == false)
         var config = BusConfig()
         config.heartbeatMilliseconds = 250
@@ -53,9 +53,9 @@ import Testing
         #expect(try CurveKeyPair.read(from: folder.appendingPathComponent("k.key")) == pair)
         #expect(try CurveKeyPair.read(from: folder.appendingPathComponent("k.pub")).publicKey == pair.publicKey)
         chmod(folder.appendingPathComponent("k.key").path, 0o644)
-        #expect(throws: KeyError.self) { try CurveKeyPair.read(from: folder.appendingPathComponent("k.key")) }
-        #expect(throws: KeyError(code: .badLength, detail: "a Z85 key has 40 characters, got 3")) { try Z85.decodeKey("abc") }
-        #expect(throws: KeyError.self) { try Z85.decodeKey(String(repeating: "~", count: 40).replacingOccurrences(of: "~", with: "\"")) }
+        #expect(throws: HomeError.self) { try CurveKeyPair.read(from: folder.appendingPathComponent("k.key")) }
+        #expect(throws: HomeError(code: .badLength, detail: "a Z85 key has 40 characters, got 3")) { try Z85.decodeKey("abc") }
+        #expect(throws: HomeError.self) { try Z85.decodeKey(String(repeating: "~", count: 40).replacingOccurrences(of: "~", with: "\"")) }
         try? FileManager.default.removeItem(at: folder)
     }
 
@@ -69,7 +69,7 @@ import Testing
         #expect(directory.principal(named: "good") != nil)
         #expect(directory.principal(named: "evil") == nil)
         #expect(directory.current.rejected.count == 2)
-        #expect(throws: DirectoryError.self) { try directory.write(Principal(name: "../x", kind: .agent, publicKey: [], groups: [], role: .worker)) }
+        #expect(throws: HomeError.self) { try directory.write(Principal(name: "../x", kind: .agent, publicKey: [], groups: [], role: .worker)) }
         #expect(Role(name: "admin") == .operator_)
         #expect(Role(name: "project") == .worker)
         try? FileManager.default.removeItem(at: folder)
