@@ -251,7 +251,7 @@ let package = Package(
         .target(name: "AgorTestSupport", path: "Tests/Support"),
         .testTarget(name: "BusTests", dependencies: ["Bus", "ConfigText", "AgorTestSupport"]),
         .testTarget(name: "HomeConfigTests", dependencies: ["Bus", "HomeConfig"]),
-        .testTarget(name: "AgentRunnerTests", dependencies: ["AgentRunner", "RunnerAPI", "Bus", "ConfigText"]),
+        .testTarget(name: "AgentRunnerTests", dependencies: ["AgorTestSupport", "AgentRunner", "RunnerAPI", "Bus", "ConfigText"]),
         .testTarget(name: "BtmsgTests", dependencies: ["AgorTestSupport", "Bus", "HomeConfig", "btmsg", "BtmsgAPI", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),
                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "BttaskTests", dependencies: ["AgorTestSupport", "Bus", "btmsg", "BtmsgAPI", "bttask", "BttaskAPI", "AgorKit", .product(name: "GRDB", package: "GRDB.swift"),

@@ -1,3 +1,4 @@
+import AgorTestSupport
 import Bus
 import Foundation
 import Testing
@@ -20,11 +21,7 @@ struct AgentProcessTests {
         var types: [String] { events.withLock { $0.map(\.typeName) } }
 
         func wait(until condition: @Sendable ([AgentEvent]) -> Bool) async -> Bool {
-            for _ in 0..<2400 {
-                if events.withLock({ condition($0) }) { return true }
-                try? await Task.sleep(for: .milliseconds(25))
-            }
-            return false
+            await eventually(2400, every: .milliseconds(25)) { events.withLock { condition($0) } }
         }
     }
 

@@ -173,10 +173,9 @@ struct DeliveryTests {
         try await withBed(BtmsgBed(retention: config)) { bed in
             for i in 0..<12 { _ = try await bed.send("mia", to: "wes", "message \(i)") }
             var remaining: [String] = []
-            for _ in 0..<200 {
+            _ = try await eventually(every: .milliseconds(20)) {
                 remaining = try await bed.history("wes", with: "mia").map(\.body)
-                if remaining.count == 5 { break }
-                try await Task.sleep(for: .milliseconds(20))
+                return remaining.count == 5
             }
             #expect(remaining == (7..<12).map { "message \($0)" })
         }
@@ -196,10 +195,9 @@ struct DeliveryTests {
         })) { aged in
             _ = try await aged.send("mia", to: "wes", "fresh")
             var bodies: [String] = []
-            for _ in 0..<200 {
+            _ = try await eventually(every: .milliseconds(20)) {
                 bodies = try await aged.history("wes", with: "mia").map(\.body)
-                if bodies == ["fresh"] { break }
-                try await Task.sleep(for: .milliseconds(20))
+                return bodies == ["fresh"]
             }
             #expect(bodies == ["fresh"])
         }

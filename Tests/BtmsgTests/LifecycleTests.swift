@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import Bus
 import Foundation
@@ -30,9 +31,7 @@ struct LifecycleTests {
             answered = await client.ping("btmsg", timeout: .milliseconds(500)) != nil
         }
         #expect(answered)
-        for _ in 0..<100 where !(oneTimeRan.withLock { $0 } && loopRunning.withLock { $0 }) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        _ = await eventually(every: .milliseconds(20)) { oneTimeRan.withLock { $0 } && loopRunning.withLock { $0 } }
         #expect(oneTimeRan.withLock { $0 })
         // The one-time job has ended; the service still answers and the loop still runs.
         #expect(await client.ping("btmsg", timeout: .seconds(2))?.service == "btmsg")

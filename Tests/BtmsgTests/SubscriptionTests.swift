@@ -27,9 +27,10 @@ struct SubscriptionTests {
             let everything = try subscriber(bed, "tom", "btmsg/")
             let own = try subscriber(bed, "tom", "btmsg/team/")
             // Wait until the publisher has decided all four subscriptions.
-            while bed.runtime.publisher.socket.counters.subscriptionsRefused < 2 || bed.runtime.publisher.socket.counters.messagesIn < 4 {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            #expect(await eventually(1000, every: .milliseconds(10)) {
+                let counters = bed.runtime.publisher.socket.counters
+                return counters.subscriptionsRefused >= 2 && counters.messagesIn >= 4
+            })
             // Until the member's subscription is live, probe; then send for real.
             var memberIterator = member.messages.makeAsyncIterator()
             _ = try await bed.send("mia", to: "wes", "probe")

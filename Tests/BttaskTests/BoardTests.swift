@@ -190,12 +190,7 @@ struct BoardTests {
             #expect(history.count == 1)
             #expect(history.first?.sender == "wes" && history.first?.body.contains("needs review") == true)
             // The outbox row goes once btmsg's answer is in.
-            var pending = try await bed.service.outbox.pending()
-            for _ in 0..<300 where pending > 0 {
-                try await Task.sleep(for: .milliseconds(10))
-                pending = try await bed.service.outbox.pending()
-            }
-            #expect(pending == 0)
+            #expect(try await eventually(every: .milliseconds(10)) { try await bed.service.outbox.pending() == 0 })
         }
     }
 
@@ -214,10 +209,10 @@ struct BoardTests {
             bed.service.outbox.nudge()
             var refused: [String] = []
             var pending = 2
-            for _ in 0..<300 where pending > 0 || refused.isEmpty {
-                try await Task.sleep(for: .milliseconds(10))
+            _ = try await eventually(every: .milliseconds(10)) {
                 pending = try await bed.service.outbox.pending()
                 refused = try await bed.service.outbox.refused()
+                return pending == 0 && !refused.isEmpty
             }
             #expect(pending == 0)
             #expect(refused.count == 1)

@@ -1,3 +1,4 @@
+import AgorTestSupport
 import Foundation
 import Testing
 @testable import Bus
@@ -33,10 +34,8 @@ struct DeadlineWheelTests {
                 scheduled.withLock { $0[name] = due }
                 wheel.schedule(.init(id: name, generation: 1), at: due)
             }
-            for _ in 0..<500 {
-                let done = fired.withLock { table in names.allSatisfy { name in table[name] == (name.hasPrefix("retry") ? 2 : 1) } }
-                if done { break }
-                try await Task.sleep(for: .milliseconds(10))
+            _ = await eventually(500, every: .milliseconds(10)) {
+                fired.withLock { table in names.allSatisfy { name in table[name] == (name.hasPrefix("retry") ? 2 : 1) } }
             }
             let counts = fired.withLock { $0 }
             let wrong = names.filter { name in counts[name] != (name.hasPrefix("retry") ? 2 : 1) }
@@ -59,7 +58,7 @@ struct DeadlineWheelTests {
         for name in ["keep-1", "drop", "keep-2"] { wheel.schedule(.init(id: name, generation: 1), at: due) }
         wheel.cancel(.init(id: "drop", generation: 1), at: due)
         wheel.cancel(.init(id: "keep-2", generation: 2), at: due)   // another generation: not this entry
-        for _ in 0..<300 where fired.withLock({ $0.count }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        _ = await eventually(every: .milliseconds(10)) { fired.withLock { $0.count } >= 2 }
         try await Task.sleep(for: .milliseconds(50))
         #expect(fired.withLock { $0.sorted() } == ["keep-1", "keep-2"])
     }

@@ -11,9 +11,10 @@ struct HeadAnnouncementTests {
         try await withBed(TestBed()) { bed in
             let tap = try EventTap(context: bed.context, endpoint: bed.publisher.endpoint, serverKey: bed.serverKey.publicKey,
                                  key: bed.alice, prefix: "s.")
-            for _ in 0..<200 where tap.items.withLock({ $0.isEmpty }) {
+            _ = try await eventually(every: .milliseconds(20)) {
+                guard tap.items.withLock({ $0.isEmpty }) else { return true }
                 _ = try await bed.publisher.write { _, events in try events.append(stream: "s.a", type: "t", body: []) }
-                try await Task.sleep(for: .milliseconds(20))
+                return false
             }
             // Bursts from several writers, so events coalesce into batches while heads are announced.
             try await withThrowingTaskGroup(of: Void.self) { group in

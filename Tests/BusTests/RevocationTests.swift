@@ -32,11 +32,11 @@ struct RevocationTests {
             let keeper = try bed.subscriber(carol, prefixes: ["g/g1/"])
             let received = Locked<[UInt64]>([])
             let reader = Task { for await event in keeper.events { received.withLock { $0.append(event.seq) } } }
-            var live = false
-            for _ in 0..<200 where !live {
+            // Each poll publishes one more event, until both consumers receive live.
+            let live = try await eventually(every: .milliseconds(20)) {
                 try await emit(bed, count: 1)
                 try await Task.sleep(for: .milliseconds(20))
-                live = !tap.eventSeqs.isEmpty && keeper.statistics.deliveredLive > 0
+                return !tap.eventSeqs.isEmpty && keeper.statistics.deliveredLive > 0
             }
             #expect(live, "the subscriptions never became live")
 
@@ -73,9 +73,10 @@ struct RevocationTests {
         try await withBed(TestBed(gated: true)) { bed in
             let tap = try EventTap(context: bed.context, endpoint: bed.publisher.endpoint, serverKey: bed.serverKey.publicKey,
                                  key: bed.alice, prefix: "g/g1/")
-            for _ in 0..<200 where tap.eventSeqs.isEmpty {
+            _ = try await eventually(every: .milliseconds(20)) {
+                guard tap.eventSeqs.isEmpty else { return true }
                 try await emit(bed, count: 1)
-                try await Task.sleep(for: .milliseconds(20))
+                return false
             }
             try bed.directory.write(Principal(name: "dave", kind: .agent, publicKey: CurveKeyPair.generate().publicKey, groups: ["g1"], role: .worker))
             try bed.directory.write(Principal(name: "alice", kind: .agent, publicKey: bed.alice.publicKey, groups: ["g1", "g3"], role: .worker))

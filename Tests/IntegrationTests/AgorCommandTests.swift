@@ -92,9 +92,9 @@ import Testing
         defer { kill(up.processIdentifier, SIGTERM); up.waitUntilExit() }
         let log = it.home.root.appendingPathComponent("test-0.out")
         var text = ""
-        for _ in 0..<600 where !text.contains("bttask ready") {
-            try await Task.sleep(for: .milliseconds(100))
+        _ = await eventually(600, every: .milliseconds(100)) {
             text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            return text.contains("bttask ready")
         }
         let lines = text.split(separator: "\n").map(String.init)
         // Every row of the table has its RPC endpoint in the header's column, whatever the name's length.

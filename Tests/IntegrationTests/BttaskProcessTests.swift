@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import bttask
 import BttaskAPI
@@ -62,12 +63,7 @@ struct BttaskProcessTests {
         #expect(try agor.bttask("mia", ["delete", second]).status == 0)
         #expect(!(try agor.bttask("mia", ["list", "--all"]).out.contains("Ship it")))
         // The move to review was posted to btmsg's review-queue for wes.
-        var posted = false
-        for _ in 0..<100 where !posted {
-            posted = try agor.btmsg("rita", ["channel", "history", "review-queue"]).out.contains("Write the parser")
-            if !posted { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(posted)
+        #expect(try await eventually(100) { try agor.btmsg("rita", ["channel", "history", "review-queue"]).out.contains("Write the parser") })
     }
 
     @Test("bttask lease: acquire, a conflicting hold refused naming the holder, list, renew, release, and bad input")

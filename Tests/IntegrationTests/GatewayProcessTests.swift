@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import BttaskAPI
 import Bus
@@ -77,11 +78,7 @@ struct GatewayProcessTests {
     /// Waits (bounded) until the Gateway's HTTP listener answers: it starts beside the Bus
     /// endpoints, so `bus.ping` can answer a moment before it.
     static func waitForHTTP(_ address: BusConfig.HTTPAddress) async -> Bool {
-        for _ in 0..<200 {
-            if let reply = try? await send("GET", "http://\(address)/healthz"), reply.status == 200 { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return false
+        await eventually { (try? await send("GET", "http://\(address)/healthz"))?.status == 200 }
     }
 
     /// A manager `ann` in group `web` (her token), and btmsg, bttask, diagnostics, the runner and the Gateway
@@ -110,11 +107,7 @@ struct GatewayProcessTests {
 
         /// Waits (bounded) until the client printed its hello: it is connected and registered.
         func waitForHello() async -> Bool {
-            for _ in 0..<200 {
-                if lines.withLock({ $0.contains { $0.contains("\"type\":\"hello\"") } }) { return true }
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            return false
+            await eventually { lines.withLock { $0.contains { $0.contains("\"type\":\"hello\"") } } }
         }
 
         func finish() -> [String] {
@@ -312,12 +305,7 @@ struct GatewayProcessTests {
 
         // Revoked: refused from the next request.
         #expect(try AgorHome.run(["revoke", "ann", "--home", home.home.root.path]).status == 0)
-        var refused = false
-        for _ in 0..<50 where !refused {
-            refused = try await Self.send("GET", base + "/v1/me", token: ann).status == 401
-            if !refused { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(refused)
+        #expect(try await eventually(50, every: .milliseconds(100)) { try await Self.send("GET", base + "/v1/me", token: ann).status == 401 })
 
         // Guessing tokens: slowed, then 429 for a while, with Retry-After.
         var last = Reply(status: 0, headers: [:], body: Data())
@@ -546,13 +534,10 @@ struct DemoTests {
         #expect(GatewayToken.isWellFormed(token))
         let http = try #require(BusConfig.load(from: home.home.configFile).service("gateway")?.http)
         #expect(await GatewayProcessTests.waitForHTTP(http))
-        var done = false
-        for _ in 0..<100 where !done {
+        #expect(try await eventually(100, every: .milliseconds(300)) {
             let board = try await GatewayProcessTests.send("GET", "http://\(http)/v1/tasks?group=demo&all=true", token: token)
-            done = String(decoding: board.body, as: UTF8.self).contains("STATUS_DONE")
-            if !done { try await Task.sleep(for: .milliseconds(300)) }
-        }
-        #expect(done)
+            return String(decoding: board.body, as: UTF8.self).contains("STATUS_DONE")
+        })
         let channels = try await GatewayProcessTests.send("GET", "http://\(http)/v1/channels?group=demo", token: token)
         let team = try #require((channels.json["channels"] as? [[String: Any]])?.first { $0["name"] as? String == "team" })
         let history = try await GatewayProcessTests.send("GET", "http://\(http)/v1/history?channel_id=\(team["id"] as? String ?? "")",

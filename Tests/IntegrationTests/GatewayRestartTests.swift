@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import Bus
 import Foundation
@@ -36,7 +37,7 @@ struct GatewayRestartTests {
             }
         }
         defer { stop.store(true, ordering: .relaxed) }
-        for _ in 0..<400 where Self.head(home, stream) < 30 { try await Task.sleep(for: .milliseconds(25)) }
+        _ = await eventually(400, every: .milliseconds(25)) { Self.head(home, stream) >= 30 }
         #expect(Self.head(home, stream) >= 30)
 
         let url = "ws://\(http)/v1/stream?services=bttask&groups=web"

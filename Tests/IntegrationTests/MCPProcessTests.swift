@@ -1,3 +1,4 @@
+import AgorTestSupport
 import BtmsgAPI
 import BttaskAPI
 import Bus
@@ -82,7 +83,7 @@ struct MCPProcessTests {
 
             """
         try input.fileHandleForWriting.write(contentsOf: Data(initialize.utf8))
-        for _ in 0..<2000 where lines.lines.withLock({ $0.count }) < 4 { try await Task.sleep(for: .milliseconds(10)) }
+        _ = await eventually(2000, every: .milliseconds(10)) { lines.lines.withLock { $0.count } >= 4 }
         let answers = lines.lines.withLock { $0 }
         #expect(answers.count == 4, "\(answers)")
         let parsed = answers.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:] }

@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import Bus
 import Foundation
@@ -103,11 +104,9 @@ struct RevocationProcessTests {
         }
         // The service logs the change once it has applied it (docs/BUS.md, "Revocation").
         let log = agor.home.root.appendingPathComponent("logs/\(c.service).log")
-        var applied = false
-        for _ in 0..<200 where !applied {
-            applied = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
-                    .contains { $0.contains("directory change applied") && $0.contains("spy") }
-            if !applied { try await Task.sleep(for: .milliseconds(25)) }
+        let applied = await eventually(400, every: .milliseconds(25)) {
+            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
+                .contains { $0.contains("directory change applied") && $0.contains("spy") }
         }
         #expect(applied, "\(c.service) never logged the change")
         let changed = try Self.head(agor, c.service, stream)
@@ -115,17 +114,13 @@ struct RevocationProcessTests {
         for i in 0..<5 { #expect(try agor.tool(c.cli, "mia", c.publish(100 + i)).status == 0) }
         // Until the stream has grown past the change (the collector's link records come with
         // btmsg's next heartbeat) and the keeper has it all.
-        var last = try Self.head(agor, c.service, stream)
-        for _ in 0..<200 where last < changed + 5 {
-            try await Task.sleep(for: .milliseconds(25))
+        var last: UInt64 = 0
+        _ = try await eventually(400, every: .milliseconds(25)) {
             last = try Self.head(agor, c.service, stream)
+            return last >= changed + 5
         }
         #expect(last >= changed + 5)
-        var caughtUp = false
-        for _ in 0..<400 where !caughtUp {
-            caughtUp = (received.withLock { $0.last } ?? 0) >= last
-            if !caughtUp { try await Task.sleep(for: .milliseconds(25)) }
-        }
+        _ = await eventually(400, every: .milliseconds(25)) { (received.withLock { $0.last } ?? 0) >= last }
         try await Task.sleep(for: .milliseconds(500))   // room for anything late to the spy
         let late = tap.eventSeqs.filter { $0 > changed }
         #expect(late.isEmpty, "\(c.description): the spy received \(late) after the change at \(changed)")
@@ -138,7 +133,7 @@ struct RevocationProcessTests {
             let refused = try agor.tool(spyCLI.program, "spy", spyCLI.read)
             #expect(refused.status == 3)
             #expect(refused.err == line)
-            for _ in 0..<400 where watch.isRunning { try await Task.sleep(for: .milliseconds(25)) }
+            _ = await eventually(400, every: .milliseconds(25)) { !watch.isRunning }
             #expect(!watch.isRunning, "\(c.service) watch went on after its key was refused")
             if !watch.isRunning {
                 #expect(watch.terminationStatus == 3)

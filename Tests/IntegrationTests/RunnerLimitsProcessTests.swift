@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import Bus
 import Foundation
@@ -88,11 +89,7 @@ struct RunnerLimitsProcessTests {
         #expect(FileManager.default.fileExists(atPath: folder))
         let second = try #require(try Self.start(agor, ["turn"]).id)
         _ = try await RunnerProcessTests.waitFor(agor, second, state: "finished")
-        var gone = false
-        for _ in 0..<100 where !gone {
-            gone = try RunnerProcessTests.session(agor, ["show", first, "--json"]).status != 0
-            if !gone { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        let gone = try await eventually(100) { try RunnerProcessTests.session(agor, ["show", first, "--json"]).status != 0 }
         #expect(gone, "the older session is still there")
         #expect(!FileManager.default.fileExists(atPath: folder))
         #expect(try Self.logs(agor, first).isEmpty)
@@ -233,9 +230,10 @@ struct RunnerLimitsProcessTests {
         defer { agor.cleanUp() }
         let id = try #require(try Self.start(agor, ["spawn", "20"], flags: ["--max-processes", "5"]).id)
         var shown = try await RunnerProcessTests.waitFor(agor, id, state: "running")
-        for _ in 0..<100 where !["failed", "finished"].contains(shown["state"] as? String ?? "") {
-            try await Task.sleep(for: .milliseconds(100))
+        _ = try await eventually(100, every: .milliseconds(100)) {
+            guard !["failed", "finished"].contains(shown["state"] as? String ?? "") else { return true }
             shown = try RunnerProcessTests.show(agor, id)
+            return false
         }
         let layer = (shown["sandbox"] as? [String: String])?["process_cap"]
         if layer == "held" {

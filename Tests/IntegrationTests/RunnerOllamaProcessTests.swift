@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import Bus
 import Foundation
@@ -24,11 +25,7 @@ struct RunnerOllamaProcessTests {
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        var port = ""
-        for _ in 0..<200 where port.isEmpty {
-            port = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
-            if port.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        let port = await eventuallyValue { (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { $0.isEmpty ? nil : $0 } } ?? ""
         let config = try String(contentsOf: agor.home.configFile, encoding: .utf8)
         try (config + "\n[runner.providers.ollama]\nurl = \"http://127.0.0.1:\(port)\"\n").write(to: agor.home.configFile, atomically: true, encoding: .utf8)
         return (server, log)
@@ -67,10 +64,7 @@ struct RunnerOllamaProcessTests {
         #expect((try RunnerProcessTests.show(agor, id)["tools_in_flight"] as? [String])?.isEmpty == true)
 
         #expect(try RunnerProcessTests.session(agor, ["send", id, "and tomorrow?"]).status == 0)
-        for _ in 0..<200 {
-            if try Self.turns(agor, id).count >= 2 { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        _ = try await eventually { try Self.turns(agor, id).count >= 2 }
         #expect(try Self.turns(agor, id) == ["It is sunny.", "Second answer"])
         let idle = try await RunnerProcessTests.waitFor(agor, id, state: "idle")
         #expect((idle["usage"] as? [String: Any])?["output_tokens"] as? Int == 9)

@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import Bus
 import Foundation
@@ -35,11 +36,10 @@ struct RunnerProcessTests {
     /// Waits (bounded) until the session's state is `state`.
     static func waitFor(_ agor: AgorHome, _ id: String, as who: String = "operator", state: String) async throws -> [String: Any] {
         var shown: [String: Any] = [:]
-        for _ in 0..<400 {
+        if try await eventually(400, { () async throws -> Bool in
             shown = try show(agor, id, as: who)
-            if shown["state"] as? String == state { return shown }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+            return shown["state"] as? String == state
+        }) { return shown }
         Issue.record("session \(id) never became \(state): \(shown)")
         return shown
     }
@@ -354,12 +354,7 @@ struct RunnerProcessTests {
         #expect(whileRunning.contains("branch refs/heads/agor/\(id)\nlocked"), "\(whileRunning)")
         #expect(try Self.session(agor, ["stop", id]).status == 0)
         _ = try await Self.waitFor(agor, id, state: "stopped")
-        var unlocked = false
-        for _ in 0..<100 where !unlocked {
-            unlocked = try !list().contains("locked")
-            if !unlocked { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(unlocked)
+        #expect(try await eventually(100) { try !list().contains("locked") })
         #expect(try AgorHome.run(["project", "untrack", "p1", "--home", root]).status == 0)
         let after = try list()
         #expect(!after.contains("agor/\(id)") && !FileManager.default.fileExists(atPath: worktree), "\(after)")

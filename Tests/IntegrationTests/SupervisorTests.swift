@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import Bus
 import Foundation
@@ -18,10 +19,9 @@ import Testing
         let supervisor = try Supervisor(home: it.home, executable: AgorHome.agor, policy: policy)
         let running = Task { await supervisor.run() }
         var state: UpState?
-        for _ in 0..<400 {
+        _ = await eventually(400) {
             state = UpState.read(it.home)
-            if state?.services.first?.state == "failed" { break }
-            try await Task.sleep(for: .milliseconds(50))
+            return state?.services.first?.state == "failed"
         }
         #expect(state?.services.first?.state == "failed")
         #expect(state?.services.first?.restarts == policy.failureLimit - 1)
@@ -46,25 +46,17 @@ import Testing
         func btmsg() -> UpState.Service? { UpState.read(it.home)?.services.first { $0.name == "btmsg" } }
         for round in 1...3 {
             // Running, answering, and up for longer than a healthy run (run/up.json keeps whole seconds): then killed.
-            var up = false
-            for _ in 0..<400 where !up {
-                if let service = btmsg(), service.state == "running", service.restarts == round - 1, let started = service.startedAt,
-                   Date().timeIntervalSince(started) > 2.2, try await it.waitUntilAnswers("btmsg") {
-                    up = true
-                } else {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+            let up = try await eventually(400) {
+                guard let service = btmsg(), service.state == "running", service.restarts == round - 1, let started = service.startedAt,
+                      Date().timeIntervalSince(started) > 2.2 else { return false }
+                return try await it.waitUntilAnswers("btmsg")
             }
             #expect(up, "round \(round): \(String(describing: btmsg()))")
             let pid = try #require(btmsg()?.pid)
             try #require(pid > 0)   // kill(0, …) would signal this whole process group
             kill(pid, SIGKILL)
         }
-        var restarted = false
-        for _ in 0..<400 where !restarted {
-            restarted = btmsg()?.restarts == 3 && btmsg()?.state == "running"
-            if !restarted { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        let restarted = await eventually(400) { btmsg()?.restarts == 3 && btmsg()?.state == "running" }
         #expect(restarted, "\(String(describing: btmsg()))")
         await supervisor.stop()
         _ = await running.value
@@ -86,12 +78,12 @@ import Testing
         let supervisor = try Supervisor(home: it.home, executable: stubborn, policy: policy)
         let running = Task { await supervisor.run() }
         var pids: [pid_t] = []
-        for _ in 0..<200 where pids.count < ServiceCatalog.names.count {
-            try await Task.sleep(for: .milliseconds(50))
+        _ = await eventually {
             pids = ServiceCatalog.names.compactMap { name in
                 (try? String(contentsOf: it.home.root.appendingPathComponent("\(name).pid"), encoding: .utf8))
                     .flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             }
+            return pids.count == ServiceCatalog.names.count
         }
         #expect(pids.count == ServiceCatalog.names.count)
         for pid in pids { #expect(kill(pid, 0) == 0) }

@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgentRunner
 import Bus
 import Foundation
@@ -53,12 +54,7 @@ struct TeamsProcessTests {
         #expect(try String(contentsOf: certificate, encoding: .utf8).contains("role = \"worker\""))
         #expect(try await WakeProcessTests.waitForLog(agor, child.id, "On it: write the tests"))
         // btmsg knows the child (its watcher read spawned/): the child is a messaging party of the group.
-        var knows = false
-        for _ in 0..<100 where !knows {
-            knows = try agor.btmsg("operator", ["send", "m1-1", "welcome"]).status == 0
-            if !knows { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(knows)
+        #expect(try await eventually(100) { try agor.btmsg("operator", ["send", "m1-1", "welcome"]).status == 0 })
 
         // Refusals: someone else's session (404), a role above the parent's or an operator (403/400),
         // deeper than runner.team.max_depth (403), more children than runner.team.max_children (409).
@@ -106,11 +102,10 @@ struct TeamsProcessTests {
         #expect(try await agor.waitUntilAnswers("runner"))
         func turns(_ id: String, _ count: Int) async throws -> [String: Any] {
             var shown: [String: Any] = [:]
-            for _ in 0..<400 {
+            if try await eventually(400, { () async throws -> Bool in
                 shown = try RunnerProcessTests.show(agor, id)
-                if shown["turns"] as? Int == count, shown["state"] as? String != "running" { return shown }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+                return shown["turns"] as? Int == count && shown["state"] as? String != "running"
+            }) { return shown }
             Issue.record("session \(id) never finished \(count) turns: \(shown)")
             return shown
         }

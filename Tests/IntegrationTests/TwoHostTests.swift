@@ -1,3 +1,4 @@
+import AgorTestSupport
 import AgorKit
 import Bus
 import Foundation
@@ -106,11 +107,7 @@ struct TwoHostTests {
             if let body { arguments.append(body) }
             return Int(try run([ip] + arguments).output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         }
-        var ready = false
-        for _ in 0..<100 where !ready {
-            ready = try request("GET", "/v1/inbox") == 200
-            if !ready { try await Task.sleep(for: .milliseconds(200)) }
-        }
+        let ready = try await eventually(100, every: .milliseconds(200)) { try request("GET", "/v1/inbox") == 200 }
         try #require(ready, "the gateway in host B never reached btmsg in host A")
         #expect(try request("POST", "/v1/tasks", #"{"title": "across hosts"}"#) == 201)
 
@@ -131,15 +128,10 @@ struct TwoHostTests {
         try await Task.sleep(for: .seconds(10))
         #expect(try run([ip, "-n", a, "link", "set", linkA, "up"]).status == 0)
         for i in 0..<5 { #expect(try send("after \(i)") == 0) }
-        var reached = false
-        for _ in 0..<100 where !reached {
-            reached = try request("POST", "/v1/tasks", #"{"title": "after the cut"}"#) == 201
-            if !reached { try await Task.sleep(for: .milliseconds(300)) }
-        }
-        #expect(reached)
+        #expect(try await eventually(100, every: .milliseconds(300)) { try request("POST", "/v1/tasks", #"{"title": "after the cut"}"#) == 201 })
 
         // Wait for the client (it stops after 15 message events), at most 60 s.
-        for _ in 0..<600 where stream.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        _ = await eventually(600, every: .milliseconds(100)) { !stream.isRunning }
         if stream.isRunning { stream.terminate() }
         let lines = String(decoding: streamOut.fileHandleForReading.readAll(), as: UTF8.self).split(separator: "\n")
         let events = lines.compactMap { line -> (seq: Int, type: String)? in

@@ -1,3 +1,4 @@
+import AgorTestSupport
 import Bus
 import Foundation
 import Testing
@@ -26,10 +27,7 @@ struct WakeProcessTests {
 
     /// Waits (bounded) until a line of the session's log contains `text`.
     static func waitForLog(_ agor: AgorHome, _ id: String, _ text: String) async throws -> Bool {
-        for _ in 0..<400 {
-            if try log(agor, id).contains(where: { $0.contains(text) }) { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        if try await eventually(400, { try log(agor, id).contains(where: { $0.contains(text) }) }) { return true }
         Issue.record("no \(text) in the log of \(id): \(try log(agor, id).suffix(20))")
         return false
     }
