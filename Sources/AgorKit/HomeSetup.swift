@@ -69,9 +69,7 @@ public struct HomeSetup {
     /// service of your own that speaks the Bus, and for the tests' `echo` (Tests/EchoService).
     /// `agor up` does not start it: it runs only the catalogue's services.
     public func addService(_ name: String, host: String = "127.0.0.1") throws {
-        guard Principal.isValidName(name) else {
-            throw HomeError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
-        }
+        try requireValidName(name)
         var report = InitReport()
         try addMissingServices([name], portBase: 1024, host: host, report: &report)
         try ensurePrincipal(name: name, kind: .service, groups: [], role: .operator_, rights: [.delegate],
@@ -122,6 +120,13 @@ public struct HomeSetup {
         }
     }
 
+    /// The one refusal of a principal's name that `Principal.isValidName` does not allow.
+    private func requireValidName(_ name: String) throws {
+        guard Principal.isValidName(name) else {
+            throw HomeError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
+        }
+    }
+
     public func addGroup(_ name: String) throws -> Bool {
         let directory = Directory(folder: home.directoryFolder)
         if directory.groups.contains(name) { return false }
@@ -132,9 +137,7 @@ public struct HomeSetup {
     /// Writes an agent's key pair and certificate. Returns its secret key file.
     public func addAgent(name: String, group: String, role: Role) throws -> URL {
         let directory = Directory(folder: home.directoryFolder)
-        guard Principal.isValidName(name) else {
-            throw HomeError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
-        }
+        try requireValidName(name)
         guard directory.groups.contains(group) else {
             throw HomeError(code: .badGroup, detail: "no group \(group); create it with `agor group add \(group)`")
         }
@@ -159,9 +162,7 @@ public struct HomeSetup {
     /// key pair is kept for their own CLI use; otherwise the secret key is thrown away.
     public func addUser(name: String, group: String, role: Role, writeKey: Bool) throws -> NewUser {
         let directory = Directory(folder: home.directoryFolder)
-        guard Principal.isValidName(name) else {
-            throw HomeError(code: .badName, detail: "names use letters, digits, '-', '_' and '.' (at most 64): \(name)")
-        }
+        try requireValidName(name)
         guard Principal.isValidName(group) else {
             throw HomeError(code: .badGroup, detail: "group names use letters, digits, '-', '_' and '.' (at most 64): \(group)")
         }

@@ -64,7 +64,7 @@ public struct StreamCursors: Sendable, Equatable {
 
     /// Records `seq` as delivered on `stream` (never moves a cursor back).
     public mutating func advance(_ stream: String, to seq: UInt64) {
-        if seq > self[stream] || positions[stream] == nil { positions[stream] = max(seq, self[stream]) }
+        positions[stream] = max(seq, self[stream])
     }
 
     /// A replayed event: taken (and the cursor advanced) only when it is the next of its stream,
